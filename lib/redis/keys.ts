@@ -1,0 +1,46 @@
+/**
+ * The key layout. Rooms are spread over `shards` hash slots: every key one script touches
+ * carries the same hash tag `{s<n>}`, so the scripts run unchanged on Redis Cluster.
+ *
+ *   <prefix>:{s<n>}:w:<roomId>|<participantId>   worker (hash; guards as fields g:<guard>)
+ *   <prefix>:{s<n>}:closed                       closed workers by closedAt (zset)
+ *   <prefix>:{s<n>}:node:<nodeId>                guards of a node by time added (zset)
+ *   <prefix>:{nodes}:seen                        SFU nodes by last heard from (zset)
+ */
+export class KeySpace {
+  constructor(readonly prefix: string, readonly shards: number) {}
+
+  /** FNV-1a of the room id: a room's workers share one shard. */
+  shardOf(roomId: string): number {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < roomId.length; i++) {
+      h ^= roomId.charCodeAt(i);
+      h = Math.imul(h, 0x01000193);
+    }
+    return (h >>> 0) % this.shards;
+  }
+
+  shardBase(shard: number): string {
+    return `${this.prefix}:{s${shard}}:`;
+  }
+
+  workerId(roomId: string, participantId: string): string {
+    return `${roomId}|${participantId}`;
+  }
+
+  worker(shard: number, wid: string): string {
+    return `${this.shardBase(shard)}w:${wid}`;
+  }
+
+  closed(shard: number): string {
+    return `${this.shardBase(shard)}closed`;
+  }
+
+  nodeGuards(shard: number, nodeId: string): string {
+    return `${this.shardBase(shard)}node:${nodeId}`;
+  }
+
+  nodesSeen(): string {
+    return `${this.prefix}:{nodes}:seen`;
+  }
+}

@@ -1,0 +1,113 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * A private redis-server owned by this process: `npm start` without REDIS_URL, each test
+ * file and each benchmark run one, so they can kill and restart it and run side by side.
+ */
+export interface PrivateRedisOptions {
+  /** Data directory; a fresh temp dir (removed on stop) when absent. */
+  dir?: string;
+  /** Port to listen on; a free one when absent. */
+  port?: number;
+  /** Append-only file on, so a restart keeps the state. */
+  appendOnly?: boolean;
+}
+
+export const REDIS_INSTALL_HINT =
+  'redis-server was not found on PATH. Install it (Debian/Ubuntu: `apt-get install redis-server`, macOS: `brew install redis`) or set REDIS_URL to a running Redis.';
+
+export function redisServerAvailable(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      if (child.exitCode !== null) return reject(new Error(`redis-server exited with code ${child.exitCode}`));
+      const sock = net.connect(port, '127.0.0.1');
+      sock.once('connect', () => { sock.destroy(); resolve(); });
+      sock.once('error', () => {
+        sock.destroy();
+        if (Date.now() > deadline) reject(new Error(`redis-server did not listen on ${port} within ${timeoutMs}ms`));
+        else setTimeout(attempt, 20);
+      });
+    };
+    attempt();
+  });
+}
+
+export class PrivateRedis {
+  private child: ChildProcess | null = null;
+  private constructor(readonly dir: string, readonly port: number, private readonly ownsDir: boolean, private readonly appendOnly: boolean) {}
+
+  static async start(opts: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+    if (!redisServerAvailable()) throw new Error(REDIS_INSTALL_HINT);
+    const ownsDir = !opts.dir;
+    const dir = opts.dir ?? mkdtempSync(path.join(os.tmpdir(), 'tc-redis-'));
+    mkdirSync(dir, { recursive: true });
+    const server = new PrivateRedis(dir, opts.port ?? (await freePort()), ownsDir, opts.appendOnly ?? false);
+    await server.launch();
+    return server;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null;
+  }
+
+  private async launch(): Promise<void> {
+    const args = [
+      '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
+      '--save', '', '--appendonly', this.appendOnly ? 'yes' : 'no',
+      '--daemonize', 'no', '--logfile', path.join(this.dir, 'redis.log'),
+    ];
+    this.child = spawn('redis-server', args, { stdio: 'ignore' });
+    await waitForPort(this.port, this.child, 10_000);
+  }
+
+  /** Kills the server abruptly (SIGKILL), as a crash would. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Starts it again on the same port and directory. */
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.launch();
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    this.child = null;
+    if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,87 @@
+/** Identifies a participant's stats worker: one per (room sid, participant sid). */
+export interface WorkerRef {
+  roomId: string;
+  participantId: string;
+}
+
+export interface OpenRequest extends WorkerRef {
+  roomName: string;
+  identity: string;
+  /** Last ParticipantInfo seen, as protobuf JSON; kept so the fleet can speak for a dead node. */
+  info?: string;
+  /** Connection reference to hold; absent = no reference change (participantResumed). */
+  guard?: string;
+  /** SFU node that owns the guard; required with a guard. */
+  nodeId?: string;
+  /** Also mark it connected, in the same step (participantActive). */
+  connect?: boolean;
+}
+
+export type OpenOutcome = 'open' | 'created' | 'reopened';
+
+export interface OpenResult {
+  outcome: OpenOutcome;
+  generation: number;
+  connected: boolean;
+  refCount: number;
+}
+
+export interface ReleaseRequest extends WorkerRef {
+  guard?: string;
+  info?: string;
+  /** The caller asked for events (shouldSendEvent): raise the leave if not raised yet. */
+  raiseLeave?: boolean;
+}
+
+export interface ReleaseResult {
+  found: boolean;
+  /** `connected` as the release saw it: participant_left if true, else connection_aborted. */
+  wasConnected: boolean;
+  /** This release closed the worker (it held the last guard). */
+  closed: boolean;
+  /** This call is the one leave of this generation: raise the webhook. */
+  raiseLeave: boolean;
+  generation: number;
+}
+
+export interface Guard {
+  guard: string;
+  nodeId: string;
+}
+
+export interface Worker extends WorkerRef {
+  roomName: string;
+  identity: string;
+  info: string | null;
+  guards: Guard[];
+  refCount: number;
+  connected: boolean;
+  /** Unix ms when the last guard was released; null while open. */
+  closedAt: number | null;
+  generation: number;
+  createdAt: number;
+  leaveRaised: boolean;
+}
+
+/** A worker due for reaping, as listed. */
+export interface DueWorker extends WorkerRef {
+  generation: number;
+}
+
+/** A worker that a dead node's guards held open, now closed. */
+export interface OrphanedWorker extends WorkerRef {
+  roomName: string;
+  identity: string;
+  info: string | null;
+  wasConnected: boolean;
+  raiseLeave: boolean;
+  generation: number;
+}
+
+export interface LapsedNode {
+  nodeId: string;
+  /** Last heard from (Redis ms); if it changes during the expiry the node keeps its lease. */
+  lastSeen: number;
+  /** When the lapse was found (Redis ms): guards held then are released, later ones kept. */
+  cutoff: number;
+}

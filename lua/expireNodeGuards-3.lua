@@ -1,0 +1,60 @@
+--[[
+  Releases, in one shard, the guards an SFU node held when its expiry began (its lease
+  lapsed, or it left). Guards it added after `cutoff` (it came back) are kept.
+  Each worker left with no guard closes; the leave is raised for it unless this
+  generation already raised one.
+
+  Input:
+    KEYS[1] the node's guards in this shard   '<shard>node:<nodeId>'
+    KEYS[2] closed index
+    KEYS[3] shard base
+
+    ARGV[1] nodeId
+    ARGV[2] cutoff (ms): release guards added at or before it ('+inf' = all)
+    ARGV[3] limit: guards to release in this call
+
+  Output: { more (0/1),
+            then per worker that closed: wid, wasConnected, raiseLeave, generation,
+            roomName, identity, info }
+]]
+--- @include "includes/nowMs"
+--- @include "includes/guards"
+
+local nodeKey, closedKey, shardBase = KEYS[1], KEYS[2], KEYS[3]
+local nodeId = ARGV[1]
+local now = nowMs()
+local members = redis.call('ZRANGEBYSCORE', nodeKey, '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = { 0 }
+
+for _, member in ipairs(members) do
+  local p1 = string.find(member, '|', 1, true)
+  local p2 = string.find(member, '|', p1 + 1, true)
+  local wid = string.sub(member, 1, p2 - 1)
+  local guard = string.sub(member, p2 + 1)
+  local worker = shardBase .. 'w:' .. wid
+  if redis.call('HGET', worker, 'g:' .. guard) == nodeId then
+    local state = redis.call('HMGET', worker, 'connected', 'left', 'gen', 'roomName', 'identity', 'info')
+    if releaseGuard(worker, closedKey, shardBase, wid, guard, now) then
+      local raise = 0
+      if state[2] ~= '1' then
+        raise = 1
+        redis.call('HSET', worker, 'left', '1')
+      end
+      out[#out + 1] = wid
+      out[#out + 1] = tonumber(state[1])
+      out[#out + 1] = raise
+      out[#out + 1] = tonumber(state[3])
+      out[#out + 1] = state[4] or ''
+      out[#out + 1] = state[5] or ''
+      out[#out + 1] = state[6] or ''
+    end
+  else
+    -- the worker was reaped or the guard moved to another node: drop the stale entry
+    redis.call('ZREM', nodeKey, member)
+  end
+end
+
+if #members == tonumber(ARGV[3]) and redis.call('ZCOUNT', nodeKey, '-inf', ARGV[2]) > 0 then
+  out[1] = 1
+end
+return out

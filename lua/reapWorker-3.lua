@@ -1,0 +1,30 @@
+--[[
+  Deletes a worker closed for at least the cleanup wait. A worker re-opened since it was
+  listed (still open, or closed again more recently, or of another generation) is kept.
+
+  Input:
+    KEYS[1] worker
+    KEYS[2] closed index
+    KEYS[3] shard base
+
+    ARGV[1] wid
+    ARGV[2] cleanup wait (ms)
+    ARGV[3] generation listed ('' = any)
+
+  Output: 1 if reaped, else 0
+]]
+--- @include "includes/nowMs"
+
+local state = redis.call('HMGET', KEYS[1], 'closedAt', 'gen')
+if not state[1] then
+  return 0
+end
+if tonumber(state[1]) > nowMs() - tonumber(ARGV[2]) then
+  return 0
+end
+if ARGV[3] ~= '' and ARGV[3] ~= state[2] then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1

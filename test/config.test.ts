@@ -1,0 +1,49 @@
+import { expect } from 'chai';
+import { parseDuration } from '../lib/config/duration';
+import { ConfigError, loadOptions } from '../lib/config/options';
+
+describe('configuration', () => {
+  it('parses the short forms and ISO-8601', () => {
+    expect(parseDuration('500ms')).to.equal(500);
+    expect(parseDuration('30s')).to.equal(30_000);
+    expect(parseDuration('3m')).to.equal(180_000);
+    expect(parseDuration('1h')).to.equal(3_600_000);
+    expect(parseDuration('PT3M')).to.equal(180_000);
+    expect(parseDuration('pt1.5s')).to.equal(1500);
+    for (const bad of ['', '3', 'm', '3 minutes', '-1s', 'P', 'PTXM']) expect(parseDuration(bad), bad).to.equal(null);
+  });
+
+  it('has the documented defaults', () => {
+    const o = loadOptions({});
+    expect(o).to.deep.include({
+      redisUrl: undefined, redisPrefix: 'tc', registryShards: 16,
+      workerCleanupWaitMs: 180_000, flushIntervalMs: 30_000, nodeLeaseMs: 20_000, logLevel: 'info',
+    });
+  });
+
+  it('reads every variable', () => {
+    const o = loadOptions({
+      REDIS_URL: 'redis://h:1', REDIS_PREFIX: 'x', REGISTRY_SHARDS: '4', WORKER_CLEANUP_WAIT: 'PT1M',
+      FLUSH_INTERVAL: '500ms', NODE_LEASE: '5s', LOG_LEVEL: 'DEBUG',
+    });
+    expect(o).to.deep.equal({
+      redisUrl: 'redis://h:1', redisPrefix: 'x', registryShards: 4, workerCleanupWaitMs: 60_000,
+      flushIntervalMs: 500, nodeLeaseMs: 5000, logLevel: 'debug',
+    });
+  });
+
+  const bad: [string, string, RegExp][] = [
+    ['FLUSH_INTERVAL', '30 seconds', /FLUSH_INTERVAL="30 seconds".*500ms, 30s, 3m, 1h.*PT3M/],
+    ['WORKER_CLEANUP_WAIT', 'soon', /WORKER_CLEANUP_WAIT="soon"/],
+    ['NODE_LEASE', '10ms', /NODE_LEASE="10ms".*at least 1000ms/],
+    ['REGISTRY_SHARDS', '0', /REGISTRY_SHARDS="0".*whole number from 1 to 1024/],
+    ['REDIS_URL', 'localhost:6379', /REDIS_URL="localhost:6379".*redis:\/\//],
+    ['REDIS_PREFIX', 'a{b}', /REDIS_PREFIX="a\{b\}".*hash tags/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud".*one of fatal/],
+  ];
+  for (const [name, value, message] of bad) {
+    it(`rejects ${name}=${value} naming the variable, the value and what is accepted`, () => {
+      expect(() => loadOptions({ [name]: value })).to.throw(ConfigError, message);
+    });
+  }
+});

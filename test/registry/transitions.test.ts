@@ -1,0 +1,236 @@
+import { expect } from 'chai';
+import { WorkerRegistry } from '../../lib/registry/registry';
+import { InvalidRequestError } from '../../lib/registry/validate';
+import { until, usePrivateRedis } from '../support/redis';
+
+describe('registry transitions (real redis-server)', () => {
+  const redis = usePrivateRedis();
+  let reg: WorkerRegistry;
+  let n = 0;
+  let ref: { roomId: string; participantId: string };
+  const who = () => ({ ...ref, roomName: 'demo', identity: 'alice' });
+
+  before(() => { reg = new WorkerRegistry(redis.client(), { prefix: 'tc', shards: 4 }); });
+  beforeEach(() => { n += 1; ref = { roomId: `RM_${n}`, participantId: `PA_${n}` }; });
+
+  describe('open (get-or-create)', () => {
+    it('creates a worker holding the guard, owned by the node', async () => {
+      const r = await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a', info: '{"sid":"x"}' });
+      expect(r).to.deep.equal({ outcome: 'created', generation: 1, connected: false, refCount: 1 });
+      const w = await reg.get(ref);
+      expect(w).to.deep.include({ roomName: 'demo', identity: 'alice', info: '{"sid":"x"}', refCount: 1, connected: false, closedAt: null, generation: 1, leaveRaised: false });
+      expect(w!.guards).to.deep.equal([{ guard: 'g1', nodeId: 'sfu-a' }]);
+    });
+
+    it('counts the same guard twice once', async () => {
+      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
+      const r = await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
+      expect(r).to.deep.include({ outcome: 'open', refCount: 1 });
+      expect((await reg.release({ ...ref, guard: 'g1' })).closed).to.equal(true);
+    });
+
+    it('without a guard creates a worker but changes no reference', async () => {
+      const r = await reg.open(who());
+      expect(r).to.deep.equal({ outcome: 'created', generation: 1, connected: false, refCount: 0 });
+      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
+      expect((await reg.open(who())).refCount).to.equal(1);
+    });
+
+    it('with connect marks the worker connected in the same step', async () => {
+      const r = await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a', connect: true });
+      expect(r.connected).to.equal(true);
+    });
+
+    it('re-opens a closed worker as a new generation that carries connected over', async () => {
+      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a', connect: true });
+      await reg.release({ ...ref, guard: 'g1', raiseLeave: true });
+      expect((await reg.get(ref))!.closedAt).to.be.a('number');
+      const r = await reg.open({ ...who(), guard: 'g2', nodeId: 'sfu-b' });
+      expect(r).to.deep.equal({ outcome: 'reopened', generation: 2, connected: true, refCount: 1 });
+      const w = (await reg.get(ref))!;
+      expect(w.closedAt).to.equal(null);
+      expect(w.leaveRaised).to.equal(false);
+      expect(w.guards).to.deep.equal([{ guard: 'g2', nodeId: 'sfu-b' }]);
+      expect(await reg.dueForReaping(reg.keys.shardOf(ref.roomId), 0)).to.not.deep.include({ ...ref, generation: 1 });
+    });
+
+    it('moves a guard re-sent by another node to that node', async () => {
+      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-move-a' });
+      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-move-b' });
+      expect((await reg.get(ref))!.guards).to.deep.equal([{ guard: 'g1', nodeId: 'sfu-move-b' }]);
+      expect(await reg.departNode('sfu-move-a')).to.have.length(0);
+      expect((await reg.get(ref))!.refCount).to.equal(1);
+    });
+  });
+
+  describe('markConnected', () => {
+    it('sets the flag on an existing worker, and reports an absent one', async () => {
+      expect(await reg.markConnected(ref)).to.equal(false);
+      expect(await reg.get(ref)).to.equal(null);
+      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
+      expect(await reg.markConnected(ref)).to.equal(true);
+      expect((await reg.get(ref))!.connected).to.equal(true);
+    });
+  });
+
+  describe('release', () => {
+    it('closes on the last guard and reports connected as it was', async () => {
+      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
+      await reg.open({ ...who(), guard: 'g2', nodeId: 'sfu-b', connect: true });
+      expect(await reg.release({ ...ref, guard: 'g1' })).to.deep.equal({ found: true, wasConnected: true, closed: false, raiseLeave: false, generation: 1 });
+      expect(await reg.release({ ...ref, guard: 'g2' })).to.deep.include({ closed: true });
+      expect((await reg.get(ref))!.refCount).to.equal(0);
+    });
+
+    it('of a guard not held changes nothing', async () => {
+      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
+      const before = await reg.get(ref);
+      expect(await reg.release({ ...ref, guard: 'nope' })).to.deep.include({ found: true, closed: false });
+      expect(await reg.get(ref)).to.deep.equal(before);
+    });
+
+    it('twice of the same guard closes once', async () => {
+      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
+      expect((await reg.release({ ...ref, guard: 'g1' })).closed).to.equal(true);
+      expect((await reg.release({ ...ref, guard: 'g1' })).closed).to.equal(false);
+    });
+
+    it('on an absent worker reports not found and creates nothing', async () => {
+      expect(await reg.release({ ...ref, guard: 'g1', raiseLeave: true })).to.deep.equal({ found: false, wasConnected: false, closed: false, raiseLeave: false, generation: 0 });
+      expect(await reg.get(ref)).to.equal(null);
+    });
+
+    it('raises the leave once per generation', async () => {
+      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
+      await reg.open({ ...who(), guard: 'g2', nodeId: 'sfu-b' });
+      expect((await reg.release({ ...ref, guard: 'g1', raiseLeave: true })).raiseLeave).to.equal(true);
+      expect((await reg.release({ ...ref, guard: 'g2', raiseLeave: true })).raiseLeave).to.equal(false);
+      await reg.open({ ...who(), guard: 'g3', nodeId: 'sfu-a' });
+      expect((await reg.release({ ...ref, guard: 'g3', raiseLeave: true })).raiseLeave).to.equal(true);
+    });
+  });
+
+  describe('reaping', () => {
+    it('lists and reaps a worker closed for the wait, and not before', async () => {
+      const shard = reg.keys.shardOf(ref.roomId);
+      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
+      expect(await reg.reap(ref, 0)).to.equal(false);
+      await reg.release({ ...ref, guard: 'g1' });
+      expect(await reg.dueForReaping(shard, 60_000)).to.not.deep.include({ ...ref, generation: 1 });
+      expect(await reg.reap(ref, 60_000)).to.equal(false);
+      expect(await reg.dueForReaping(shard, 0)).to.deep.include({ ...ref, generation: 1 });
+      expect(await reg.reap(ref, 0)).to.equal(true);
+      expect(await reg.get(ref)).to.equal(null);
+      expect(await reg.dueForReaping(shard, 0)).to.not.deep.include({ ...ref, generation: 1 });
+    });
+
+    it('never reaps a worker re-opened since it was listed', async () => {
+      const shard = reg.keys.shardOf(ref.roomId);
+      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
+      await reg.release({ ...ref, guard: 'g1' });
+      const [due] = (await reg.dueForReaping(shard, 0)).filter((d) => d.participantId === ref.participantId);
+      await reg.open({ ...who(), guard: 'g2', nodeId: 'sfu-a' });
+      expect(await reg.reap(due, 0, due.generation)).to.equal(false);
+      // closed again: a later generation than the one listed is still not reaped by that listing
+      await reg.release({ ...ref, guard: 'g2' });
+      expect(await reg.reap(due, 0, due.generation)).to.equal(false);
+      expect((await reg.get(ref))!.generation).to.equal(2);
+    });
+
+    it('reap racing a re-open: whichever runs first wins, never a reaped open worker', async () => {
+      for (let i = 0; i < 200; i++) {
+        const r = { roomId: `RM_race_${n}_${i}`, participantId: 'PA_1' };
+        await reg.open({ ...r, roomName: 'd', identity: 'a', guard: 'g1', nodeId: 'sfu-a' });
+        await reg.release({ ...r, guard: 'g1' });
+        const [reaped, opened] = await Promise.all([
+          reg.reap(r, 0),
+          reg.open({ ...r, roomName: 'd', identity: 'a', guard: 'g2', nodeId: 'sfu-b' }),
+        ]);
+        const w = await reg.get(r);
+        // the worker always exists afterwards: either re-opened (reap lost) or created anew
+        expect(w, `iteration ${i}`).to.not.equal(null);
+        expect(w!.closedAt).to.equal(null);
+        expect(w!.refCount).to.equal(1);
+        expect(opened.outcome).to.equal(reaped ? 'created' : 'reopened');
+      }
+    });
+  });
+
+  describe('node leases', () => {
+    it('expires a lapsed node: releases its guards, closes what it alone held, keeps the rest', async () => {
+      const lease = 50;
+      const a = { roomId: `RM_n${n}`, participantId: 'PA_a' };
+      const b = { roomId: `RM_n${n}`, participantId: 'PA_b' };
+      await reg.heartbeat('sfu-x');
+      await reg.heartbeat('sfu-y');
+      await reg.open({ ...a, roomName: 'r', identity: 'a', guard: 'ga1', nodeId: 'sfu-x', connect: true, info: '{"identity":"a"}' });
+      await reg.open({ ...b, roomName: 'r', identity: 'b', guard: 'gb1', nodeId: 'sfu-x' });
+      await reg.open({ ...b, roomName: 'r', identity: 'b', guard: 'gb2', nodeId: 'sfu-y' });
+      const lapsedAt = Date.now();
+      let lapsed = await reg.lapsedNodes(lease);
+      while (!lapsed.some((l) => l.nodeId === 'sfu-x')) {
+        await reg.heartbeat('sfu-y');
+        lapsed = await reg.lapsedNodes(lease);
+        if (Date.now() - lapsedAt > 5000) throw new Error('sfu-x never lapsed');
+      }
+      await reg.heartbeat('sfu-y');
+      const x = lapsed.find((l) => l.nodeId === 'sfu-x')!;
+      const orphans = await reg.expireNode(x);
+      expect(orphans).to.deep.equal([{ ...a, roomName: 'r', identity: 'a', info: '{"identity":"a"}', wasConnected: true, raiseLeave: true, generation: 1 }]);
+      expect((await reg.get(a))!.closedAt).to.be.a('number');
+      expect((await reg.get(b))!.guards).to.deep.equal([{ guard: 'gb2', nodeId: 'sfu-y' }]);
+      expect((await reg.lapsedNodes(60_000)).map((l) => l.nodeId)).to.not.include('sfu-x');
+      // repeating an expiry (a crashed job retried) changes nothing more
+      expect(await reg.expireNode(x)).to.deep.equal([]);
+    });
+
+    it('does not raise a second leave for a worker whose leave was already raised', async () => {
+      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a', connect: true });
+      await reg.open({ ...who(), guard: 'g2', nodeId: 'sfu-dead' });
+      expect((await reg.release({ ...ref, guard: 'g1', raiseLeave: true })).raiseLeave).to.equal(true);
+      const [orphan] = await reg.departNode('sfu-dead');
+      expect(orphan).to.deep.include({ ...ref, raiseLeave: false, wasConnected: true });
+    });
+
+    it('keeps guards a node added after its expiry began (it came back)', async () => {
+      await reg.heartbeat('sfu-back');
+      await reg.open({ ...who(), guard: 'g-old', nodeId: 'sfu-back' });
+      const [lapsed] = (await reg.lapsedNodes(0)).filter((l) => l.nodeId === 'sfu-back');
+      // the node comes back a later millisecond on Redis' clock, while its expiry is under way
+      await until(async () => (await reg.heartbeat('sfu-back')) > lapsed.cutoff, 'a later Redis millisecond');
+      await reg.open({ ...who(), guard: 'g-new', nodeId: 'sfu-back' });
+      await reg.expireNode(lapsed);
+      expect((await reg.get(ref))!.guards.map((g) => g.guard)).to.deep.equal(['g-new']);
+      // heard from since: the lease survives the expiry
+      expect((await reg.lapsedNodes(0)).map((l) => l.nodeId)).to.include('sfu-back');
+    });
+
+    it('releases thousands of guards of one node across shards in batches', async () => {
+      const refs = Array.from({ length: 1500 }, (_, i) => ({ roomId: `RM_big${n}_${i % 37}`, participantId: `PA_${i}` }));
+      await Promise.all(refs.map((r) => reg.open({ ...r, roomName: 'r', identity: 'i', guard: 'g', nodeId: 'sfu-big' })));
+      const orphans = await reg.departNode('sfu-big');
+      expect(orphans).to.have.length(1500);
+      expect(new Set(orphans.map((o) => o.participantId)).size).to.equal(1500);
+    });
+  });
+
+  describe('bad input changes nothing', () => {
+    const cases: [string, () => Promise<unknown>, RegExp][] = [
+      ['empty roomId', () => reg.open({ roomId: '', participantId: 'p', roomName: 'r', identity: 'i' }), /roomId: must be a non-empty string/],
+      ["'|' in participantId", () => reg.open({ roomId: 'r', participantId: 'a|b', roomName: 'r', identity: 'i' }), /participantId: must not contain '\|'/],
+      ['guard without node', () => reg.open({ roomId: 'r', participantId: 'p', roomName: 'r', identity: 'i', guard: 'g' }), /nodeId: must be a non-empty string/],
+      ['empty guard', () => reg.release({ roomId: 'r', participantId: 'p', guard: '' }), /guard: must be a non-empty string/],
+      ['non-string info', () => reg.open({ roomId: 'r', participantId: 'p', roomName: 'r', identity: 'i', info: 5 as unknown as string }), /info: must be a string/],
+    ];
+    for (const [name, call, message] of cases) {
+      it(`rejects ${name}`, async () => {
+        const before = await redis.client().dbsize();
+        let err: unknown;
+        try { await call(); } catch (e) { err = e; }
+        expect(err).to.be.instanceOf(InvalidRequestError);
+        expect((err as Error).message).to.match(message);
+        expect(await redis.client().dbsize()).to.equal(before);
+      });
+    }
+  });
+});

@@ -1,0 +1,2 @@
+// Loaded by mocha before every test file (see .mocharc.json).
+process.env.LOG_LEVEL ??= 'silent';
