@@ -1,0 +1,211 @@
+import { createHash } from 'node:crypto';
+import { expect } from 'chai';
+import Redis from 'ioredis';
+import { WorkerRegistry } from '../../lib/registry/registry';
+import { scriptSources } from '../../lib/redis/scripts';
+import { until, usePrivateRedis } from '../support/redis';
+
+/**
+ * Thousands of registry operations from several connections at once, then a check of
+ * every call's answer and of the final state against a simple sequential model.
+ *
+ * The model is replayed in the order Redis really ran the scripts, which MONITOR
+ * reports; so the check holds for whatever interleaving happened, and each run is a
+ * different one (SEED picks it; a failure prints the seed to replay).
+ */
+
+interface ModelWorker {
+  gen: number;
+  connected: boolean;
+  guards: Map<string, string>; // guard -> node
+  closed: boolean;
+  left: boolean;
+  info: string;
+  shard: string;
+}
+
+class Model {
+  readonly workers = new Map<string, ModelWorker>();
+  readonly answers = new Map<string, unknown>();
+
+  apply(name: string, keys: string[], argv: string[]): void {
+    switch (name) {
+      case 'openWorker': return this.open(keys, argv);
+      case 'markConnected': { const w = this.workers.get(widOf(keys[0])); if (w) w.connected = true; return; }
+      case 'releaseWorker': return this.release(argv);
+      case 'reapWorker': {
+        const w = this.workers.get(argv[0]);
+        if (w && w.closed && (argv[2] === '' || Number(argv[2]) === w.gen)) this.workers.delete(argv[0]);
+        return;
+      }
+      case 'expireNodeGuards': return this.expire(keys, argv);
+      default: return; // leases are not modelled
+    }
+  }
+
+  private open(keys: string[], a: string[]): void {
+    const [wid, , , , , info, guard, node, connect] = a;
+    let w = this.workers.get(wid);
+    let outcome = 'open';
+    if (!w) {
+      w = { gen: 1, connected: false, guards: new Map(), closed: false, left: false, info: '', shard: keys[2] };
+      this.workers.set(wid, w);
+      outcome = 'created';
+    } else if (w.closed) {
+      w.gen += 1; w.closed = false; w.left = false; w.guards.clear();
+      outcome = 'reopened';
+    }
+    if (info) w.info = info;
+    if (connect === '1') w.connected = true;
+    if (guard) w.guards.set(guard, node);
+    this.answers.set(info, { outcome, generation: w.gen, connected: w.connected, refCount: w.guards.size });
+  }
+
+  private release(a: string[]): void {
+    const [wid, guard, info, raise] = a;
+    const w = this.workers.get(wid);
+    if (!w) { this.answers.set(info, { found: false, wasConnected: false, closed: false, raiseLeave: false, generation: 0 }); return; }
+    w.info = info;
+    let closed = false;
+    if (guard && !w.closed && w.guards.delete(guard) && w.guards.size === 0) { w.closed = true; closed = true; }
+    const raiseLeave = raise === '1' && !w.left;
+    if (raiseLeave) w.left = true;
+    this.answers.set(info, { found: true, wasConnected: w.connected, closed, raiseLeave, generation: w.gen });
+  }
+
+  private expire(keys: string[], a: string[]): void {
+    const node = a[0];
+    for (const w of this.workers.values()) {
+      if (w.shard !== keys[2] || w.closed) continue;
+      const held = [...w.guards].filter(([, owner]) => owner === node);
+      if (held.length === 0) continue;
+      for (const [g] of held) w.guards.delete(g);
+      if (w.guards.size === 0) { w.closed = true; w.left = true; }
+    }
+  }
+}
+
+function widOf(workerKey: string): string {
+  return workerKey.slice(workerKey.indexOf(':w:') + 3);
+}
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => { s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0; return s / 2 ** 32; };
+}
+
+describe('registry against a sequential model (randomized, several connections)', () => {
+  const redis = usePrivateRedis();
+  const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
+  const CONNECTIONS = 4;
+  const OPS_PER_CONNECTION = 1500;
+  const IN_FLIGHT = 8;
+
+  it(`matches the model for ${CONNECTIONS * OPS_PER_CONNECTION} interleaved operations (seed ${SEED})`, async function () {
+    const shaToName = new Map<string, string>();
+    const textToName = new Map<string, string>();
+    const bare = (text: string) => text.replace(/\\[nrt]|[^A-Za-z0-9]/g, '');
+    const admin = redis.client();
+    for (const s of scriptSources()) {
+      shaToName.set(createHash('sha1').update(s.lua).digest('hex'), s.name);
+      textToName.set(bare(s.lua), s.name);
+      await admin.script('LOAD', s.lua); // so no EVALSHA fails with NOSCRIPT mid-run
+    }
+    let unmatched = 0;
+    const log: { name: string; keys: string[]; argv: string[] }[] = [];
+    const monitorConn = new Redis(redis.server.url);
+    const monitor = await monitorConn.monitor();
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      const verb = args[0].toLowerCase();
+      if (source === 'lua' || (verb !== 'evalsha' && verb !== 'eval')) return;
+      // ioredis sends a script's first call on a connection as EVAL, later ones as EVALSHA
+      // (MONITOR escapes the source, so an EVAL is recognised by its text less punctuation)
+      const name = verb === 'eval' ? textToName.get(bare(args[1])) : shaToName.get(args[1]);
+      if (!name) { unmatched++; return; }
+      const nk = Number(args[2]);
+      log.push({ name, keys: args.slice(3, 3 + nk), argv: args.slice(3 + nk) });
+    });
+
+    const rooms = ['RM_a', 'RM_b', 'RM_c'];
+    const participants = ['PA_1', 'PA_2', 'PA_3'];
+    const guards = ['g0', 'g1', 'g2', 'g3'];
+    const nodes = ['sfu-0', 'sfu-1', 'sfu-2'];
+    const actual = new Map<string, unknown>();
+    let tag = 0;
+    let calls = 0;
+
+    const run = async (conn: number) => {
+      const reg = new WorkerRegistry(redis.client(), { prefix: 'm', shards: 4 });
+      const rand = rng(SEED * 31 + conn);
+      const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
+      const one = async () => {
+        const ref = { roomId: pick(rooms), participantId: pick(participants) };
+        const p = rand();
+        calls++;
+        if (p < 0.38) {
+          const info = `op-${conn}-${tag++}`;
+          const guard = rand() < 0.9 ? pick(guards) : undefined;
+          actual.set(info, await reg.open({ ...ref, roomName: 'room', identity: 'id', info, guard, nodeId: pick(nodes), connect: rand() < 0.2 }));
+        } else if (p < 0.72) {
+          const info = `op-${conn}-${tag++}`;
+          actual.set(info, await reg.release({ ...ref, guard: rand() < 0.9 ? pick(guards) : undefined, info, raiseLeave: rand() < 0.5 }));
+        } else if (p < 0.82) {
+          await reg.markConnected(ref);
+        } else if (p < 0.97) {
+          await reg.reap(ref, 0, rand() < 0.5 ? undefined : 1 + Math.floor(rand() * 3));
+        } else {
+          calls += 4; // one per shard, plus the lease
+          await reg.departNode(pick(nodes));
+        }
+      };
+      for (let i = 0; i < OPS_PER_CONNECTION; i += IN_FLIGHT) {
+        await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, OPS_PER_CONNECTION - i) }, one));
+      }
+    };
+    await Promise.all(Array.from({ length: CONNECTIONS }, (_, c) => run(c)));
+    try {
+      await until(() => log.length >= calls, `MONITOR to report ${calls} scripts (has ${log.length}, unmatched ${unmatched})`);
+    } finally {
+      monitor.disconnect();
+      monitorConn.disconnect();
+    }
+    expect(log.length).to.be.at.least(5000);
+
+    const model = new Model();
+    for (const e of log) {
+      model.apply(e.name, e.keys, e.argv);
+    }
+
+    // every answer a caller got is the one the model gives at that point of the order
+    let compared = 0;
+    for (const [info, got] of actual) {
+      expect(got, `answer to ${info} (seed ${SEED})`).to.deep.equal(model.answers.get(info));
+      compared++;
+    }
+    expect(compared).to.be.greaterThan(3000);
+
+    // final state of every worker, and the indexes agree with it
+    const reg = new WorkerRegistry(admin, { prefix: 'm', shards: 4 });
+    const closedIndex = new Set<string>();
+    const nodeIndex = new Set<string>();
+    for (let s = 0; s < 4; s++) {
+      for (const wid of await admin.zrange(reg.keys.closed(s), 0, -1)) closedIndex.add(wid);
+      for (const n of nodes) for (const m of await admin.zrange(reg.keys.nodeGuards(s, n), 0, -1)) nodeIndex.add(`${n} ${m}`);
+    }
+    const expectedNodeIndex = new Set<string>();
+    for (const roomId of rooms) for (const participantId of participants) {
+      const wid = `${roomId}|${participantId}`;
+      const m = model.workers.get(wid);
+      const w = await reg.get({ roomId, participantId });
+      const where = `${wid} (seed ${SEED})`;
+      if (!m) { expect(w, where).to.equal(null); expect(closedIndex.has(wid), where).to.equal(false); continue; }
+      expect(w, where).to.not.equal(null);
+      expect({ gen: w!.generation, connected: w!.connected, closed: w!.closedAt !== null, left: w!.leaveRaised, info: w!.info ?? '', refs: w!.refCount }, where)
+        .to.deep.equal({ gen: m.gen, connected: m.connected, closed: m.closed, left: m.left, info: m.info, refs: m.guards.size });
+      expect(w!.guards, where).to.deep.equal([...m.guards].map(([guard, nodeId]) => ({ guard, nodeId })).sort((a, b) => a.guard.localeCompare(b.guard)));
+      expect(closedIndex.has(wid), `closed index ${where}`).to.equal(m.closed);
+      for (const [g, n] of m.guards) expectedNodeIndex.add(`${n} ${wid}|${g}`);
+    }
+    expect([...nodeIndex].sort(), `node index (seed ${SEED})`).to.deep.equal([...expectedNodeIndex].sort());
+  });
+});
