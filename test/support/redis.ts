@@ -1,11 +1,11 @@
-import { PrivateRedis } from '../../lib/redis/server';
+import { PrivateRedis, type PrivateRedisOptions } from '../../lib/redis/server';
 import { createRedis, type RedisClient } from '../../lib/redis/connection';
 
 /**
  * A private redis-server for one `describe` block: started before its tests, stopped
  * after, so tests can kill and restart it and files can run side by side.
  */
-export function usePrivateRedis(extraArgs: { appendOnly?: boolean } = {}) {
+export function usePrivateRedis(extraArgs: PrivateRedisOptions = {}) {
   const ctx = {
     server: null as unknown as PrivateRedis,
     clients: [] as RedisClient[],
