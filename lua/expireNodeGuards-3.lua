@@ -32,21 +32,21 @@ for _, member in ipairs(members) do
   local wid = string.sub(member, 1, p2 - 1)
   local guard = string.sub(member, p2 + 1)
   local worker = shardBase .. 'w:' .. wid
-  if redis.call('HGET', worker, 'g:' .. guard) == nodeId then
-    local state = redis.call('HMGET', worker, 'connected', 'left', 'gen', 'roomName', 'identity', 'info')
-    if releaseGuard(worker, closedKey, shardBase, wid, guard, now) then
-      local raise = 0
-      if state[2] ~= '1' then
-        raise = 1
-        redis.call('HSET', worker, 'left', '1')
-      end
+  local state = redis.call('HMGET', worker, 'g:' .. guard, 'refs', 'connected', 'left', 'gen', 'roomName', 'identity', 'info')
+  if state[1] == nodeId then
+    local refs = dropGuard(worker, shardBase, wid, guard, nodeId, tonumber(state[2]))
+    if refs > 0 then
+      redis.call('HSET', worker, 'refs', refs)
+    else
+      redis.call('HSET', worker, 'refs', 0, 'closedAt', now, 'left', '1')
+      redis.call('ZADD', closedKey, now, wid)
       out[#out + 1] = wid
-      out[#out + 1] = tonumber(state[1])
-      out[#out + 1] = raise
       out[#out + 1] = tonumber(state[3])
-      out[#out + 1] = state[4] or ''
-      out[#out + 1] = state[5] or ''
+      out[#out + 1] = state[4] == '1' and 0 or 1
+      out[#out + 1] = tonumber(state[5])
       out[#out + 1] = state[6] or ''
+      out[#out + 1] = state[7] or ''
+      out[#out + 1] = state[8] or ''
     end
   else
     -- the worker was reaped or the guard moved to another node: drop the stale entry

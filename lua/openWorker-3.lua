@@ -2,8 +2,9 @@
   Get-or-create a participant's stats worker and hold a guard on it
   (participantJoined / participantActive / participantResumed).
 
-  Open worker: add the guard. Closed but not yet reaped: re-open it as a new generation
-  holding only this guard, `connected` carried over. Absent: create it.
+  Open worker: add the guard (the same guard twice counts once). Closed but not yet
+  reaped: re-open it as a new generation holding only this guard, `connected` carried
+  over. Absent: create it.
 
   Input:
     KEYS[1] worker            '<shard>w:<wid>'
@@ -11,14 +12,12 @@
     KEYS[3] shard base        '<prefix>:{s<n>}:'
 
     ARGV[1] wid               '<roomId>|<participantId>'
-    ARGV[2] roomId
-    ARGV[3] roomName
-    ARGV[4] participantId
-    ARGV[5] identity
-    ARGV[6] participant info  (protobuf JSON; '' keeps what is stored)
-    ARGV[7] guard             ('' = no reference change)
-    ARGV[8] nodeId            (owner of the guard)
-    ARGV[9] connect           '1' also marks it connected (participantActive)
+    ARGV[2] roomName          ('' keeps what is stored)
+    ARGV[3] identity          ('' keeps what is stored)
+    ARGV[4] participant info  (protobuf JSON; '' keeps what is stored)
+    ARGV[5] guard             ('' = no reference change)
+    ARGV[6] nodeId            (owner of the guard)
+    ARGV[7] connect           '1' also marks it connected (participantActive)
 
   Output: { outcome (0 open, 1 created, 2 re-opened), generation, connected (0/1), refCount }
 ]]
@@ -26,34 +25,39 @@
 --- @include "includes/guards"
 
 local worker, closedKey, shardBase = KEYS[1], KEYS[2], KEYS[3]
-local wid = ARGV[1]
-local now = nowMs()
+local wid, guard, nodeId = ARGV[1], ARGV[5], ARGV[6]
+local guardField = 'g:' .. guard
+
+local state = redis.call('HMGET', worker, 'gen', 'closedAt', 'connected', 'refs', guardField)
+local gen, connected, refs, owner = tonumber(state[1]), state[3] == '1', tonumber(state[4]), state[5]
 local outcome = 0
+local set = {}
+local now = nowMs()
 
-local state = redis.call('HMGET', worker, 'gen', 'closedAt')
-if not state[1] then
-  outcome = 1
-  redis.call('HSET', worker, 'room', ARGV[2], 'participant', ARGV[4], 'connected', '0',
-    'gen', '1', 'refs', '0', 'left', '0', 'createdAt', now)
+if not gen then
+  outcome, gen, connected, refs = 1, 1, false, 0
+  local sep = string.find(wid, '|', 1, true)
+  set = { 'room', string.sub(wid, 1, sep - 1), 'participant', string.sub(wid, sep + 1),
+    'gen', 1, 'left', '0', 'createdAt', now }
 elseif state[2] then
-  outcome = 2
+  outcome, gen, refs = 2, gen + 1, 0
   redis.call('HDEL', worker, 'closedAt')
-  redis.call('HSET', worker, 'refs', '0', 'left', '0')
-  redis.call('HINCRBY', worker, 'gen', 1)
   redis.call('ZREM', closedKey, wid)
+  set = { 'gen', gen, 'left', '0' }
 end
 
-if ARGV[3] ~= '' then redis.call('HSET', worker, 'roomName', ARGV[3]) end
-if ARGV[5] ~= '' then redis.call('HSET', worker, 'identity', ARGV[5]) end
-if ARGV[6] ~= '' then redis.call('HSET', worker, 'info', ARGV[6]) end
-if ARGV[9] == '1' then redis.call('HSET', worker, 'connected', '1') end
+if ARGV[2] ~= '' then set[#set + 1] = 'roomName'; set[#set + 1] = ARGV[2] end
+if ARGV[3] ~= '' then set[#set + 1] = 'identity'; set[#set + 1] = ARGV[3] end
+if ARGV[4] ~= '' then set[#set + 1] = 'info'; set[#set + 1] = ARGV[4] end
+if ARGV[7] == '1' then connected = true end
+set[#set + 1] = 'connected'; set[#set + 1] = connected and '1' or '0'
 
-local refs
-if ARGV[7] ~= '' then
-  refs = holdGuard(worker, shardBase, wid, ARGV[7], ARGV[8], now)
-else
-  refs = tonumber(redis.call('HGET', worker, 'refs'))
+if guard ~= '' then
+  if not owner then refs = refs + 1 end
+  set[#set + 1] = guardField; set[#set + 1] = nodeId
+  indexGuard(shardBase, wid, guard, nodeId, owner, now)
 end
+set[#set + 1] = 'refs'; set[#set + 1] = refs
 
-local after = redis.call('HMGET', worker, 'gen', 'connected')
-return { outcome, tonumber(after[1]), tonumber(after[2]), refs }
+redis.call('HSET', worker, unpack(set))
+return { outcome, gen, connected and 1 or 0, refs }

@@ -1,8 +1,9 @@
 --[[
   Releases one guard of a worker (participantLeft). Reads `connected` in the same step,
-  so the leave webhook is decided on the state the release saw. Also decides whether this
-  leave is the one that raises participant_left / participant_connection_aborted: at
-  most one per generation of the worker.
+  so the leave webhook is decided on the state the release saw; a guard not held changes
+  nothing. The last guard closes the worker. Also decides whether this leave is the one
+  that raises participant_left / participant_connection_aborted: at most one per
+  generation of the worker.
 
   Input:
     KEYS[1] worker
@@ -20,24 +21,33 @@
 --- @include "includes/guards"
 
 local worker, closedKey, shardBase = KEYS[1], KEYS[2], KEYS[3]
-local state = redis.call('HMGET', worker, 'gen', 'connected', 'closedAt', 'left')
+local wid, guard = ARGV[1], ARGV[2]
+local state = redis.call('HMGET', worker, 'gen', 'connected', 'closedAt', 'left', 'refs', 'g:' .. guard)
 if not state[1] then
   return { 0, 0, 0, 0, 0 }
 end
 
-if ARGV[3] ~= '' then redis.call('HSET', worker, 'info', ARGV[3]) end
+local set = {}
+if ARGV[3] ~= '' then set = { 'info', ARGV[3] } end
 
 local closedNow = 0
-if ARGV[2] ~= '' and not state[3] then
-  if releaseGuard(worker, closedKey, shardBase, ARGV[1], ARGV[2], nowMs()) then
+local owner = state[6]
+if guard ~= '' and owner and not state[3] then
+  local refs = dropGuard(worker, shardBase, wid, guard, owner, tonumber(state[5]))
+  set[#set + 1] = 'refs'; set[#set + 1] = refs
+  if refs <= 0 then
+    local now = nowMs()
     closedNow = 1
+    set[#set + 1] = 'closedAt'; set[#set + 1] = now
+    redis.call('ZADD', closedKey, now, wid)
   end
 end
 
 local raise = 0
 if ARGV[4] == '1' and state[4] ~= '1' then
   raise = 1
-  redis.call('HSET', worker, 'left', '1')
+  set[#set + 1] = 'left'; set[#set + 1] = '1'
 end
 
-return { 1, tonumber(state[2]), closedNow, raise, tonumber(state[1]) }
+if #set > 0 then redis.call('HSET', worker, unpack(set)) end
+return { 1, state[2] == '1' and 1 or 0, closedNow, raise, tonumber(state[1]) }

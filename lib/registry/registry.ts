@@ -1,4 +1,5 @@
 import type { RedisClient } from '../redis/connection';
+import type { ScriptCommands, ScriptName } from '../redis/scripts';
 import { KeySpace } from '../redis/keys';
 import type {
   DueWorker, Guard, LapsedNode, OpenOutcome, OpenRequest, OpenResult, OrphanedWorker,
@@ -29,34 +30,52 @@ export class WorkerRegistry {
     return { shard, wid, worker: this.keys.worker(shard, wid), closed: this.keys.closed(shard), base: this.keys.shardBase(shard) };
   }
 
+  private run<T>(call: Call<T>): Promise<T> {
+    return this.redis[call.script](...call.args).then(call.decode);
+  }
+
+  /** Transitions queued here go to Redis in one pipeline on `exec()`, in order; each still one EVALSHA. */
+  batch(): RegistryBatch {
+    return new RegistryBatch(this.redis, this);
+  }
+
   /** get-or-create: holds `guard` on the worker, re-opening a closed one as a new generation. */
   async open(req: OpenRequest): Promise<OpenResult> {
-    const at = this.locate(req);
-    const guard = optionalGuard(req.guard);
-    const nodeId = guard ? requireId('nodeId', req.nodeId) : '';
-    const roomName = optionalText('roomName', req.roomName, 1024);
-    const identity = optionalText('identity', req.identity, 1024);
-    const info = optionalText('info', req.info);
-    const r = (await this.redis.openWorker(
-      at.worker, at.closed, at.base,
-      at.wid, req.roomId, roomName, req.participantId, identity, info, guard, nodeId, req.connect ? '1' : '0',
-    )) as number[];
-    return { outcome: OUTCOMES[r[0]], generation: r[1], connected: r[2] === 1, refCount: r[3] };
+    return this.run(this.openCall(req));
   }
 
   /** set-connected; false if there is no worker. */
   async markConnected(ref: WorkerRef): Promise<boolean> {
-    const at = this.locate(ref);
-    return (await this.redis.markConnected(at.worker)) === 1;
+    return this.run(this.markConnectedCall(ref));
   }
 
   /** release(guard): reads `connected` and drops the guard in one step; closes on the last. */
   async release(req: ReleaseRequest): Promise<ReleaseResult> {
+    return this.run(this.releaseCall(req));
+  }
+
+  /** @internal */
+  openCall(req: OpenRequest): Call<OpenResult> {
     const at = this.locate(req);
     const guard = optionalGuard(req.guard);
-    const info = optionalText('info', req.info);
-    const r = (await this.redis.releaseWorker(at.worker, at.closed, at.base, at.wid, guard, info, req.raiseLeave ? '1' : '0')) as number[];
-    return { found: r[0] === 1, wasConnected: r[1] === 1, closed: r[2] === 1, raiseLeave: r[3] === 1, generation: r[4] };
+    const nodeId = guard ? requireId('nodeId', req.nodeId) : '';
+    const args = [
+      at.worker, at.closed, at.base, at.wid, optionalText('roomName', req.roomName, 1024),
+      optionalText('identity', req.identity, 1024), optionalText('info', req.info), guard, nodeId, req.connect ? '1' : '0',
+    ];
+    return { script: 'openWorker', args, decode: decodeOpen };
+  }
+
+  /** @internal */
+  markConnectedCall(ref: WorkerRef): Call<boolean> {
+    return { script: 'markConnected', args: [this.locate(ref).worker], decode: (r) => r === 1 };
+  }
+
+  /** @internal */
+  releaseCall(req: ReleaseRequest): Call<ReleaseResult> {
+    const at = this.locate(req);
+    const args = [at.worker, at.closed, at.base, at.wid, optionalGuard(req.guard), optionalText('info', req.info), req.raiseLeave ? '1' : '0'];
+    return { script: 'releaseWorker', args, decode: decodeRelease };
   }
 
   async get(ref: WorkerRef): Promise<Worker | null> {
@@ -144,6 +163,72 @@ export class WorkerRegistry {
     }
     await this.redis.forgetNode(this.keys.nodesSeen(), nodeId, lastSeen);
     return orphans;
+  }
+}
+
+/** One transition ready to send: its script, its arguments, and how to read the reply. */
+interface Call<T> {
+  script: ScriptName;
+  args: (string | number)[];
+  decode: (reply: unknown) => T;
+}
+
+function decodeOpen(reply: unknown): OpenResult {
+  const r = reply as number[];
+  return { outcome: OUTCOMES[r[0]], generation: r[1], connected: r[2] === 1, refCount: r[3] };
+}
+
+function decodeRelease(reply: unknown): ReleaseResult {
+  const r = reply as number[];
+  return { found: r[0] === 1, wasConnected: r[1] === 1, closed: r[2] === 1, raiseLeave: r[3] === 1, generation: r[4] };
+}
+
+/**
+ * Transitions sent together: validated as they are queued (a bad one throws before
+ * anything is sent), then one pipeline, in order, on `exec()`. Each queued call's
+ * promise settles with its own reply.
+ */
+export class RegistryBatch {
+  private readonly queued: { call: Call<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
+
+  constructor(private readonly redis: RedisClient, private readonly registry: WorkerRegistry) {}
+
+  get size(): number {
+    return this.queued.length;
+  }
+
+  private add<T>(call: Call<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queued.push({ call, resolve: resolve as (v: unknown) => void, reject });
+    });
+  }
+
+  open(req: OpenRequest): Promise<OpenResult> {
+    return this.add(this.registry.openCall(req));
+  }
+
+  markConnected(ref: WorkerRef): Promise<boolean> {
+    return this.add(this.registry.markConnectedCall(ref));
+  }
+
+  release(req: ReleaseRequest): Promise<ReleaseResult> {
+    return this.add(this.registry.releaseCall(req));
+  }
+
+  /** Sends every queued transition; resolves when Redis has answered them all. */
+  async exec(): Promise<void> {
+    const queued = this.queued.splice(0);
+    if (queued.length === 0) return;
+    const pipeline = this.redis.pipeline() as unknown as ScriptCommands & { exec(): Promise<[Error | null, unknown][] | null> };
+    for (const { call } of queued) pipeline[call.script](...call.args);
+    const replies = await pipeline.exec();
+    queued.forEach((q, i) => {
+      const [err, reply] = replies?.[i] ?? [new Error('pipeline discarded'), null];
+      if (err) q.reject(err);
+      else q.resolve(q.call.decode(reply));
+    });
+    const failed = replies?.find(([err]) => err);
+    if (failed) throw failed[0];
   }
 }
 

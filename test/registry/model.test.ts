@@ -44,7 +44,7 @@ class Model {
   }
 
   private open(keys: string[], a: string[]): void {
-    const [wid, , , , , info, guard, node, connect] = a;
+    const [wid, , , info, guard, node, connect] = a;
     let w = this.workers.get(wid);
     let outcome = 'open';
     if (!w) {
