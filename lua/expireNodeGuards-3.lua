@@ -2,7 +2,7 @@
   Releases, in one shard, the guards an SFU node held when its expiry began (its lease
   lapsed, or it left). Guards it added after `cutoff` (it came back) are kept.
   Each worker left with no guard closes; the leave is raised for it unless this
-  generation already raised one.
+  generation already raised one; a raised leave is recorded in the shard's leave outbox.
 
   Input:
     KEYS[1] the node's guards in this shard   '<shard>node:<nodeId>'
@@ -19,6 +19,7 @@
 ]]
 --- @include "includes/nowMs"
 --- @include "includes/guards"
+--- @include "includes/leaves"
 
 local nodeKey, closedKey, shardBase = KEYS[1], KEYS[2], KEYS[3]
 local nodeId = ARGV[1]
@@ -40,6 +41,9 @@ for _, member in ipairs(members) do
     else
       redis.call('HSET', worker, 'refs', 0, 'closedAt', now, 'left', '1')
       redis.call('ZADD', closedKey, now, wid)
+      if state[4] ~= '1' then
+        recordLeave(shardBase, wid, state[5], state[3] == '1', '', state[8] or '', state[6] or '', state[7] or '', now)
+      end
       out[#out + 1] = wid
       out[#out + 1] = tonumber(state[3])
       out[#out + 1] = state[4] == '1' and 0 or 1

@@ -1,6 +1,7 @@
 --[[
   Deletes a worker closed for at least the cleanup wait. A worker re-opened since it was
-  listed (still open, or closed again more recently, or of another generation) is kept.
+  listed (still open, or closed again more recently, or of another generation) is kept,
+  and so is one with stats not yet flushed (the reap job flushes its shard first).
 
   Input:
     KEYS[1] worker
@@ -23,6 +24,9 @@ if tonumber(state[1]) > nowMs() - tonumber(ARGV[2]) then
   return 0
 end
 if ARGV[3] ~= '' and ARGV[3] ~= state[2] then
+  return 0
+end
+if redis.call('EXISTS', KEYS[3] .. 'stats:' .. ARGV[1]) == 1 then
   return 0
 end
 redis.call('DEL', KEYS[1])

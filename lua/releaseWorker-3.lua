@@ -14,15 +14,17 @@
     ARGV[2] guard             ('' = no reference change)
     ARGV[3] participant info  ('' keeps what is stored)
     ARGV[4] raise leave       '1' if the caller asked for events (shouldSendEvent)
+    ARGV[5] room              (protobuf JSON of the Room, kept in the leave outbox)
 
   Output: { found (0/1), wasConnected (0/1), closedNow (0/1), raiseLeave (0/1), generation }
 ]]
 --- @include "includes/nowMs"
 --- @include "includes/guards"
+--- @include "includes/leaves"
 
 local worker, closedKey, shardBase = KEYS[1], KEYS[2], KEYS[3]
 local wid, guard = ARGV[1], ARGV[2]
-local state = redis.call('HMGET', worker, 'gen', 'connected', 'closedAt', 'left', 'refs', 'g:' .. guard)
+local state = redis.call('HMGET', worker, 'gen', 'connected', 'closedAt', 'left', 'refs', 'g:' .. guard, 'roomName', 'identity', 'info')
 if not state[1] then
   return { 0, 0, 0, 0, 0 }
 end
@@ -47,6 +49,8 @@ local raise = 0
 if ARGV[4] == '1' and state[4] ~= '1' then
   raise = 1
   set[#set + 1] = 'left'; set[#set + 1] = '1'
+  local info = ARGV[3] ~= '' and ARGV[3] or (state[9] or '')
+  recordLeave(shardBase, wid, state[1], state[2] == '1', ARGV[5], info, state[7] or '', state[8] or '', nowMs())
 end
 
 if #set > 0 then redis.call('HSET', worker, unpack(set)) end

@@ -17,18 +17,19 @@ describe('configuration', () => {
     const o = loadOptions({});
     expect(o).to.deep.include({
       redisUrl: undefined, redisPrefix: 'tc', registryShards: 16,
-      workerCleanupWaitMs: 180_000, flushIntervalMs: 30_000, nodeLeaseMs: 20_000, logLevel: 'info',
+      workerCleanupWaitMs: 180_000, flushIntervalMs: 30_000, nodeLeaseMs: 20_000, logLevel: 'info', analyticsMaxLen: 100_000,
     });
+    expect(o.nodeId).to.match(/-\d+$/);
   });
 
   it('reads every variable', () => {
     const o = loadOptions({
       REDIS_URL: 'redis://h:1', REDIS_PREFIX: 'x', REGISTRY_SHARDS: '4', WORKER_CLEANUP_WAIT: 'PT1M',
-      FLUSH_INTERVAL: '500ms', NODE_LEASE: '5s', LOG_LEVEL: 'DEBUG',
+      FLUSH_INTERVAL: '500ms', NODE_LEASE: '5s', LOG_LEVEL: 'DEBUG', ANALYTICS_MAXLEN: '5000', NODE_ID: 'coord-1',
     });
     expect(o).to.deep.equal({
       redisUrl: 'redis://h:1', redisPrefix: 'x', registryShards: 4, workerCleanupWaitMs: 60_000,
-      flushIntervalMs: 500, nodeLeaseMs: 5000, logLevel: 'debug',
+      flushIntervalMs: 500, nodeLeaseMs: 5000, logLevel: 'debug', analyticsMaxLen: 5000, nodeId: 'coord-1',
     });
   });
 
@@ -40,6 +41,8 @@ describe('configuration', () => {
     ['REDIS_URL', 'localhost:6379', /REDIS_URL="localhost:6379".*redis:\/\//],
     ['REDIS_PREFIX', 'a{b}', /REDIS_PREFIX="a\{b\}".*hash tags/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud".*one of fatal/],
+    ['ANALYTICS_MAXLEN', '10', /ANALYTICS_MAXLEN="10".*whole number from 100/],
+    ['NODE_ID', 'a b', /NODE_ID="a b"/],
   ];
   for (const [name, value, message] of bad) {
     it(`rejects ${name}=${value} naming the variable, the value and what is accepted`, () => {

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { DURATION_FORMS, parseDuration } from './duration';
 
 /**
@@ -18,6 +19,10 @@ export interface Options {
   /** An SFU node silent for this long is considered dead and its guards are released. */
   nodeLeaseMs: number;
   logLevel: string;
+  /** Approximate length each analytics stream is trimmed to. */
+  analyticsMaxLen: number;
+  /** This coordinator node's id, stamped on analytics. */
+  nodeId: string;
 }
 
 export const DEFAULTS = {
@@ -27,6 +32,8 @@ export const DEFAULTS = {
   FLUSH_INTERVAL: '30s',
   NODE_LEASE: '20s',
   LOG_LEVEL: 'info',
+  ANALYTICS_MAXLEN: '100000',
+  NODE_ID: '',
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -60,6 +67,13 @@ function integer(env: Env, name: keyof typeof DEFAULTS, min: number, max: number
   return n;
 }
 
+function nodeIdOf(env: Env): string {
+  const raw = read(env, 'NODE_ID');
+  if (raw === '') return `${os.hostname()}-${process.pid}`;
+  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(raw)) throw new ConfigError('NODE_ID', raw, "1 to 128 letters, digits, '_', '.', ':' or '-'");
+  return raw;
+}
+
 export function loadOptions(env: Env = process.env): Options {
   const redisUrl = env.REDIS_URL?.trim() || undefined;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
@@ -79,5 +93,7 @@ export function loadOptions(env: Env = process.env): Options {
     flushIntervalMs: duration(env, 'FLUSH_INTERVAL', 100),
     nodeLeaseMs: duration(env, 'NODE_LEASE', 1000),
     logLevel,
+    analyticsMaxLen: integer(env, 'ANALYTICS_MAXLEN', 100, 1_000_000_000),
+    nodeId: nodeIdOf(env),
   };
 }

@@ -6,6 +6,12 @@
  *   <prefix>:{s<n>}:closed                       closed workers by closedAt (zset)
  *   <prefix>:{s<n>}:node:<nodeId>                guards of a node by time added (zset)
  *   <prefix>:{nodes}:seen                        SFU nodes by last heard from (zset)
+ *   <prefix>:{s<n>}:stats:<wid>                  a worker's buffered stats (list)
+ *   <prefix>:{s<n>}:dirty                        workers with buffered stats (set)
+ *   <prefix>:{s<n>}:inflight / batch:<id>        stat batches being flushed, by lease expiry
+ *   <prefix>:{s<n>}:counters                     traffic counters by direction (hash)
+ *   <prefix>:{s<n>}:leaves / leaves:at           the leave outbox (hash + zset by time)
+ *   <prefix>:analytics:{events,stats,node_rooms} the analytics streams
  */
 export class KeySpace {
   constructor(readonly prefix: string, readonly shards: number) {}
@@ -42,5 +48,39 @@ export class KeySpace {
 
   nodesSeen(): string {
     return `${this.prefix}:{nodes}:seen`;
+  }
+
+  dirty(shard: number): string {
+    return `${this.shardBase(shard)}dirty`;
+  }
+
+  counters(shard: number): string {
+    return `${this.shardBase(shard)}counters`;
+  }
+
+  inflight(shard: number): string {
+    return `${this.shardBase(shard)}inflight`;
+  }
+
+  leaves(shard: number): string {
+    return `${this.shardBase(shard)}leaves`;
+  }
+
+  leavesAt(shard: number): string {
+    return `${this.shardBase(shard)}leaves:at`;
+  }
+
+  analyticsStream(kind: 'events' | 'stats' | 'node_rooms'): string {
+    return `${this.prefix}:analytics:${kind}`;
+  }
+
+  /** Committed stat batches: hash tag = the stats stream's name, so both share a slot. */
+  committedStatBatches(): string {
+    return `{${this.analyticsStream('stats')}}:batches`;
+  }
+
+  /** BullMQ's prefix: one hash tag, so its scripts run on Redis Cluster too. */
+  bullPrefix(): string {
+    return `{${this.prefix}:bull}`;
   }
 }

@@ -18,6 +18,7 @@ type ScriptCommand = (...args: Arg[]) => Promise<unknown>;
 export const SCRIPT_NAMES = [
   'openWorker', 'markConnected', 'releaseWorker', 'dueForReaping', 'reapWorker',
   'touchNode', 'lapsedNodes', 'expireNodeGuards', 'forgetNode',
+  'bufferStats', 'claimStats', 'finishStats', 'commitStats', 'pendingLeaves', 'ackLeave',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 export type ScriptCommands = Record<ScriptName, ScriptCommand>;

@@ -2,7 +2,7 @@ import type { RedisClient } from '../redis/connection';
 import type { ScriptCommands, ScriptName } from '../redis/scripts';
 import { KeySpace } from '../redis/keys';
 import type {
-  DueWorker, Guard, LapsedNode, OpenOutcome, OpenRequest, OpenResult, OrphanedWorker,
+  DueWorker, Guard, LapsedNode, LeaveRecord, OpenOutcome, OpenRequest, OpenResult, OrphanedWorker,
   ReleaseRequest, ReleaseResult, Worker, WorkerRef,
 } from './types';
 import { InvalidRequestError, optionalGuard, optionalText, requireId } from './validate';
@@ -74,7 +74,10 @@ export class WorkerRegistry {
   /** @internal */
   releaseCall(req: ReleaseRequest): Call<ReleaseResult> {
     const at = this.locate(req);
-    const args = [at.worker, at.closed, at.base, at.wid, optionalGuard(req.guard), optionalText('info', req.info), req.raiseLeave ? '1' : '0'];
+    const args = [
+      at.worker, at.closed, at.base, at.wid, optionalGuard(req.guard), optionalText('info', req.info),
+      req.raiseLeave ? '1' : '0', optionalText('room', req.room),
+    ];
     return { script: 'releaseWorker', args, decode: decodeRelease };
   }
 
@@ -93,6 +96,22 @@ export class WorkerRegistry {
       closedAt: h.closedAt ? Number(h.closedAt) : null, generation: Number(h.gen),
       createdAt: Number(h.createdAt), leaveRaised: h.left === '1',
     };
+  }
+
+  /** Leaves of one shard recorded at least `ageMs` ago and not acked: their relay died. */
+  async pendingLeaves(shard: number, ageMs: number, limit = 500): Promise<LeaveRecord[]> {
+    const raw = (await this.redis.pendingLeaves(this.keys.leaves(shard), this.keys.leavesAt(shard), ageMs, limit)) as string[];
+    return raw.map((r) => {
+      const j = JSON.parse(r) as { wid: string; gen: number; connected: boolean; room: string; info: string; roomName: string; identity: string; at: number };
+      const [roomId, participantId] = splitWid(j.wid);
+      return { roomId, participantId, generation: j.gen, wasConnected: j.connected, room: j.room, info: j.info, roomName: j.roomName, identity: j.identity, at: j.at };
+    });
+  }
+
+  /** The leave's webhook and analytics event are queued: drop it from the outbox. */
+  async ackLeave(ref: WorkerRef, generation: number): Promise<void> {
+    const at = this.locate(ref);
+    await this.redis.ackLeave(this.keys.leaves(at.shard), this.keys.leavesAt(at.shard), `${at.wid}|${generation}`);
   }
 
   /** Workers of one shard closed for at least `waitMs`, oldest first; O(number due). */

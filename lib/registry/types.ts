@@ -29,6 +29,8 @@ export interface OpenResult {
 export interface ReleaseRequest extends WorkerRef {
   guard?: string;
   info?: string;
+  /** The Room (protobuf JSON) the leave is reported with, kept in the leave outbox. */
+  room?: string;
   /** The caller asked for events (shouldSendEvent): raise the leave if not raised yet. */
   raiseLeave?: boolean;
 }
@@ -84,4 +86,18 @@ export interface LapsedNode {
   lastSeen: number;
   /** When the lapse was found (Redis ms): guards held then are released, later ones kept. */
   cutoff: number;
+}
+
+/** A leave decided by the registry and kept in its shard's outbox until it is relayed. */
+export interface LeaveRecord extends WorkerRef {
+  generation: number;
+  wasConnected: boolean;
+  /** Room protobuf JSON given with the leave ('' when a node expiry raised it). */
+  room: string;
+  /** Last ParticipantInfo protobuf JSON seen ('' if none). */
+  info: string;
+  roomName: string;
+  identity: string;
+  /** Unix ms when it was recorded. */
+  at: number;
 }

@@ -9,6 +9,8 @@ export function usePrivateRedis(extraArgs: PrivateRedisOptions = {}) {
   const ctx = {
     server: null as unknown as PrivateRedis,
     clients: [] as RedisClient[],
+    /** Run before the server stops (mocha runs `after` hooks in the order they were declared). */
+    cleanups: [] as (() => Promise<void>)[],
     /** A client with the project's scripts, closed after the block. */
     client(): RedisClient {
       const c = createRedis(ctx.server.url);
@@ -20,6 +22,7 @@ export function usePrivateRedis(extraArgs: PrivateRedisOptions = {}) {
     ctx.server = await PrivateRedis.start(extraArgs);
   });
   after(async () => {
+    for (const fn of ctx.cleanups.reverse()) await fn();
     await Promise.all(ctx.clients.map((c) => c.quit().catch(() => c.disconnect())));
     await ctx.server.stop();
   });
@@ -27,11 +30,11 @@ export function usePrivateRedis(extraArgs: PrivateRedisOptions = {}) {
 }
 
 /** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function until<T>(check: () => Promise<T> | T, what: string, timeoutMs = 10_000): Promise<T> {
+export async function until<T>(check: () => Promise<T> | T, what: string, timeoutMs = 10_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -1,0 +1,61 @@
+import type { Logger } from 'pino';
+import type { Options } from './config/options';
+import { PeriodicWork, PERIODIC_DEFAULTS, type PeriodicOptions } from './jobs/periodic';
+import { createRedis, type RedisClient } from './redis/connection';
+import { WorkerRegistry } from './registry/registry';
+import type { AnalyticsSink } from './telemetry/analytics';
+import { RedisStreamsAnalytics } from './telemetry/analytics-streams';
+import { RedisTelemetryService } from './telemetry/service';
+import { StatsBuffer } from './telemetry/stats-buffer';
+import { FLUSH_DEFAULTS, StatsFlusher, type FlushOptions } from './telemetry/stats-flush';
+import type { WebhookNotifier } from './webhooks/notifier';
+
+export interface CoordinatorParts {
+  redisUrl: string;
+  options: Options;
+  log: Logger;
+  notifier: WebhookNotifier;
+  /** Defaults to the Redis Streams sink. */
+  analytics?: AnalyticsSink;
+  flush?: Partial<FlushOptions>;
+  periodic?: Partial<Pick<PeriodicOptions, 'concurrency' | 'lockDurationMs' | 'leaveSweepAgeMs'>>;
+}
+
+/** One coordinator node's pieces, wired: the library's entry point and `npm start`'s. */
+export class Coordinator {
+  readonly redis: RedisClient;
+  readonly registry: WorkerRegistry;
+  readonly stats: StatsBuffer;
+  readonly flusher: StatsFlusher;
+  readonly analytics: AnalyticsSink;
+  readonly service: RedisTelemetryService;
+  readonly periodic: PeriodicWork;
+
+  constructor(parts: CoordinatorParts) {
+    const { options, log } = parts;
+    this.redis = createRedis(parts.redisUrl);
+    this.registry = new WorkerRegistry(this.redis, { prefix: options.redisPrefix, shards: options.registryShards });
+    const keys = this.registry.keys;
+    this.stats = new StatsBuffer(this.redis, keys);
+    this.analytics = parts.analytics ?? new RedisStreamsAnalytics(this.redis, keys, options.nodeId, options.analyticsMaxLen);
+    this.flusher = new StatsFlusher(this.stats, this.analytics, { ...FLUSH_DEFAULTS, ...parts.flush });
+    this.service = new RedisTelemetryService({
+      registry: this.registry, stats: this.stats, flusher: this.flusher, notifier: parts.notifier, analytics: this.analytics, log,
+    });
+    this.periodic = new PeriodicWork({
+      redisUrl: parts.redisUrl, flushIntervalMs: options.flushIntervalMs, workerCleanupWaitMs: options.workerCleanupWaitMs,
+      nodeLeaseMs: options.nodeLeaseMs, ...PERIODIC_DEFAULTS, ...parts.periodic,
+    }, keys, this.registry, this.flusher, this.service, log);
+  }
+
+  /** Starts the periodic work (flush, reap, node expiry) on this node. */
+  async start(): Promise<void> {
+    await this.redis.ping();
+    await this.periodic.start();
+  }
+
+  async close(): Promise<void> {
+    await this.periodic.close();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}

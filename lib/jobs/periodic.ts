@@ -1,0 +1,137 @@
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { KeySpace } from '../redis/keys';
+import type { WorkerRegistry } from '../registry/registry';
+import type { RedisTelemetryService } from '../telemetry/service';
+import type { StatsFlusher } from '../telemetry/stats-flush';
+
+export const TELEMETRY_QUEUE = 'telemetry';
+
+export interface PeriodicOptions {
+  redisUrl: string;
+  flushIntervalMs: number;
+  workerCleanupWaitMs: number;
+  nodeLeaseMs: number;
+  /** Jobs of this queue one node runs at once. */
+  concurrency: number;
+  /** BullMQ lock: a node silent this long loses its job to another (stalled-job recovery). */
+  lockDurationMs: number;
+  /** A leave still in the outbox this long after it was recorded is relayed by the sweep. */
+  leaveSweepAgeMs: number;
+}
+
+export const PERIODIC_DEFAULTS = { concurrency: 8, lockDurationMs: 30_000, leaveSweepAgeMs: 30_000 };
+
+/**
+ * The fleet's periodic work on BullMQ job schedulers, so each run is done by one node:
+ *
+ *   flush         every FLUSH_INTERVAL    -> one flush-shard job per shard
+ *   reap          every FLUSH_INTERVAL    -> one reap-shard job per shard (flush it, then reap what is due)
+ *   expire-nodes  every NODE_LEASE / 4    -> one expire-node job per lapsed SFU node
+ *
+ * A tick only fans out; the shard and node jobs are taken by whichever nodes are free, so
+ * a large flush is shared, and a node that dies mid-job leaves it to another.
+ */
+export class PeriodicWork {
+  readonly queue: Queue;
+  private worker: Worker | null = null;
+
+  constructor(
+    private readonly opts: PeriodicOptions,
+    private readonly keys: KeySpace,
+    private readonly registry: WorkerRegistry,
+    private readonly flusher: StatsFlusher,
+    private readonly service: RedisTelemetryService,
+    private readonly log: Logger,
+  ) {
+    this.queue = new Queue(TELEMETRY_QUEUE, { connection: bullConnection(opts.redisUrl), prefix: keys.bullPrefix() });
+  }
+
+  /** Declares the schedulers (idempotent: every node does it) and starts taking jobs. */
+  async start(): Promise<void> {
+    const o = this.opts;
+    const keep = { removeOnComplete: 100, removeOnFail: 500 };
+    await this.queue.upsertJobScheduler('flush', { every: o.flushIntervalMs }, { name: 'flush', opts: keep });
+    await this.queue.upsertJobScheduler('reap', { every: o.flushIntervalMs }, { name: 'reap', opts: keep });
+    await this.queue.upsertJobScheduler('expire-nodes', { every: Math.max(250, Math.floor(o.nodeLeaseMs / 4)) }, { name: 'expire-nodes', opts: keep });
+    this.worker = new Worker(TELEMETRY_QUEUE, (job) => this.process(job), {
+      connection: bullConnection(o.redisUrl),
+      prefix: this.keys.bullPrefix(),
+      concurrency: o.concurrency,
+      lockDuration: o.lockDurationMs,
+      stalledInterval: Math.max(1000, Math.floor(o.lockDurationMs / 2)),
+      removeOnComplete: { count: 1000 },
+      removeOnFail: { count: 5000 },
+    });
+    this.worker.on('failed', (job, err) => this.log.warn({ job: job?.name, id: job?.id, err: err.message }, 'periodic job failed'));
+  }
+
+  get running(): boolean {
+    return this.worker?.isRunning() ?? false;
+  }
+
+  private async fanOut(job: Job, name: 'flush-shard' | 'reap-shard'): Promise<void> {
+    const shards = Array.from({ length: this.keys.shards }, (_, shard) => shard);
+    // job ids from the tick's id: a retried tick does not queue the shards twice
+    await this.queue.addBulk(shards.map((shard) => ({
+      name, data: { shard },
+      opts: { jobId: `${name}-${job.id}-${shard}`.replace(/:/g, '_'), attempts: 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 5000 },
+    })));
+  }
+
+  private async process(job: Job): Promise<unknown> {
+    switch (job.name) {
+      case 'flush': return this.fanOut(job, 'flush-shard');
+      case 'reap': return this.fanOut(job, 'reap-shard');
+      case 'flush-shard': {
+        const shard = job.data.shard as number;
+        const sent = await this.flusher.flushShard(shard);
+        const relayed = await this.service.relayLeaves(await this.registry.pendingLeaves(shard, this.opts.leaveSweepAgeMs));
+        return { sent, relayed };
+      }
+      case 'reap-shard': {
+        const shard = job.data.shard as number;
+        await this.flusher.flushShard(shard); // their last stats go out before they do
+        let reaped = 0;
+        for (const due of await this.registry.dueForReaping(shard, this.opts.workerCleanupWaitMs)) {
+          if (await this.registry.reap(due, this.opts.workerCleanupWaitMs, due.generation)) reaped++;
+        }
+        return { reaped };
+      }
+      case 'expire-nodes': {
+        const lapsed = await this.registry.lapsedNodes(this.opts.nodeLeaseMs);
+        await this.queue.addBulk(lapsed.map((node) => ({
+          name: 'expire-node', data: node,
+          opts: { jobId: `expire-node-${node.nodeId}-${node.lastSeen}`.replace(/:/g, '_'), attempts: 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 5000 },
+        })));
+        return { lapsed: lapsed.length };
+      }
+      case 'expire-node': {
+        const orphans = await this.registry.expireNode(job.data);
+        const relayed = await this.service.relayLeaves(orphans);
+        this.log.info({ nodeId: job.data.nodeId, released: orphans.length, relayed }, 'SFU node lease lapsed: connections released');
+        return { closed: orphans.length, relayed };
+      }
+      default:
+        throw new Error(`unknown job ${job.name}`);
+    }
+  }
+
+  /** Stops taking jobs; those running finish (or, past the lock, go to another node). */
+  async close(): Promise<void> {
+    await this.worker?.close();
+    await this.queue.close();
+  }
+}
+
+export function bullConnection(url: string) {
+  const u = new URL(url);
+  return {
+    host: u.hostname, port: Number(u.port || 6379),
+    username: u.username || undefined, password: u.password ? decodeURIComponent(u.password) : undefined,
+    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined,
+    tls: u.protocol === 'rediss:' ? {} : undefined,
+    // BullMQ's workers block on Redis; they must wait through an outage, not fail
+    maxRetriesPerRequest: null,
+  };
+}

@@ -1,0 +1,46 @@
+import { Timestamp } from '@bufbuild/protobuf';
+import type { AnalyticsEvent, AnalyticsNodeRooms, AnalyticsStat } from '@livekit/protocol';
+import type { RedisClient } from '../redis/connection';
+import type { KeySpace } from '../redis/keys';
+import type { AnalyticsSink } from './analytics';
+import { newId } from './ids';
+
+/**
+ * The default AnalyticsSink: Redis Streams that consumers in any language read with
+ * consumer groups. One entry per message, field `data` = its protobuf JSON, each stream
+ * trimmed to about `maxLen` entries.
+ */
+export class RedisStreamsAnalytics implements AnalyticsSink {
+  private sequence = 0n;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: KeySpace,
+    private readonly nodeId: string,
+    private readonly maxLen: number,
+  ) {}
+
+  async sendEvent(event: AnalyticsEvent): Promise<void> {
+    event.id = newId('AE_');
+    event.nodeId = this.nodeId;
+    await this.redis.xadd(this.keys.analyticsStream('events'), 'MAXLEN', '~', this.maxLen, '*', 'data', event.toJsonString());
+  }
+
+  async sendStats(stats: AnalyticsStat[], batchId?: string): Promise<void> {
+    if (stats.length === 0) return;
+    const data = stats.map((s) => {
+      s.id = newId('AS_');
+      s.node = this.nodeId;
+      return s.toJsonString();
+    });
+    await this.redis.commitStats(
+      this.keys.analyticsStream('stats'), this.keys.committedStatBatches(), batchId ?? newId('SB_'), this.maxLen, ...data);
+  }
+
+  async sendNodeRoomStates(info: AnalyticsNodeRooms): Promise<void> {
+    info.nodeId = this.nodeId;
+    info.sequenceNumber = ++this.sequence;
+    info.timestamp = Timestamp.now();
+    await this.redis.xadd(this.keys.analyticsStream('node_rooms'), 'MAXLEN', '~', this.maxLen, '*', 'data', info.toJsonString());
+  }
+}

@@ -1,0 +1,133 @@
+import type { AnalyticsStat } from '@livekit/protocol';
+import type { RedisClient } from '../redis/connection';
+import type { KeySpace } from '../redis/keys';
+import type { StatsKey } from './types';
+
+/** A worker's stats as claimed for one flush. */
+export interface ClaimedWorker {
+  roomId: string;
+  participantId: string;
+  roomName: string;
+  /** '<in|out>|<trackId>' -> the track's stat JSONs in arrival order. */
+  tracks: Map<string, string[]>;
+}
+
+export interface ClaimedBatch {
+  id: string;
+  workers: ClaimedWorker[];
+}
+
+interface Pending {
+  counters: Map<string, number>;
+  triples: string[];
+  waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+}
+
+/**
+ * The stats of every worker, buffered in Redis until a flush claims them. Calls made in
+ * the same tick are sent together, one script per shard, so a busy SFU's thousands of
+ * trackStats cost a handful of round trips; each call resolves once its stat is stored.
+ */
+export class StatsBuffer {
+  private pending = new Map<number, Pending>();
+  private scheduled = false;
+
+  constructor(private readonly redis: RedisClient, private readonly keys: KeySpace, private readonly maxPerCall = 2000) {}
+
+  add(roomId: string, key: StatsKey, stat: AnalyticsStat, statJson: string): Promise<void> {
+    const shard = this.keys.shardOf(roomId);
+    let p = this.pending.get(shard);
+    if (!p) {
+      p = { counters: new Map(), triples: [], waiters: [] };
+      this.pending.set(shard, p);
+    }
+    const dir = key.streamType === 'DOWNSTREAM' ? 'out' : 'in';
+    countTraffic(p.counters, dir, stat);
+    p.triples.push(this.keys.workerId(roomId, key.participantId), `${dir}|${key.trackId}`, statJson);
+    const done = new Promise<void>((resolve, reject) => p!.waiters.push({ resolve, reject }));
+    if (p.triples.length >= this.maxPerCall * 3) this.send(shard);
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.sendAll());
+    }
+    return done;
+  }
+
+  private sendAll(): void {
+    this.scheduled = false;
+    for (const shard of [...this.pending.keys()]) this.send(shard);
+  }
+
+  private send(shard: number): void {
+    const p = this.pending.get(shard);
+    if (!p) return;
+    this.pending.delete(shard);
+    const counters: (string | number)[] = [];
+    for (const [field, delta] of p.counters) if (delta !== 0) counters.push(field, delta);
+    this.redis
+      .bufferStats(this.keys.dirty(shard), this.keys.counters(shard), this.keys.shardBase(shard), counters.length / 2, ...counters, ...p.triples)
+      .then(() => p.waiters.forEach((w) => w.resolve()), (e) => p.waiters.forEach((w) => w.reject(e)));
+  }
+
+  /** Claims up to `workers` dirty workers' stats (or a lapsed batch first), under a lease. */
+  async claim(shard: number, batchId: string, workers: number, leaseMs: number): Promise<ClaimedBatch | null> {
+    const flat = (await this.redis.claimStats(this.keys.dirty(shard), this.keys.inflight(shard), this.keys.shardBase(shard), batchId, workers, leaseMs)) as string[];
+    if (flat.length === 0) return null;
+    const batch: ClaimedBatch = { id: flat[0], workers: [] };
+    for (let i = 1; i < flat.length;) {
+      const wid = flat[i];
+      const sep = wid.indexOf('|');
+      const n = Number(flat[i + 2]);
+      const tracks = new Map<string, string[]>();
+      for (const entry of flat.slice(i + 3, i + 3 + n)) {
+        const nl = entry.indexOf('\n');
+        const track = entry.slice(0, nl);
+        let list = tracks.get(track);
+        if (!list) tracks.set(track, (list = []));
+        list.push(entry.slice(nl + 1));
+      }
+      batch.workers.push({ roomId: wid.slice(0, sep), participantId: wid.slice(sep + 1), roomName: flat[i + 1], tracks });
+      i += 3 + n;
+    }
+    return batch;
+  }
+
+  async finish(shard: number, batchId: string): Promise<void> {
+    await this.redis.finishStats(this.keys.inflight(shard), this.keys.shardBase(shard), batchId);
+  }
+
+  /** Fleet-wide traffic counters by direction, summed over the shards. */
+  async counters(): Promise<Record<string, number>> {
+    const pipeline = this.redis.pipeline();
+    for (let s = 0; s < this.keys.shards; s++) pipeline.hgetall(this.keys.counters(s));
+    const out: Record<string, number> = {};
+    for (const [, h] of (await pipeline.exec()) ?? []) {
+      for (const [k, v] of Object.entries(h as Record<string, string>)) out[k] = (out[k] ?? 0) + Number(v);
+    }
+    return out;
+  }
+}
+
+/**
+ * LiveKit's per-direction counters (TrackStats in stats.go): upstream retransmissions
+ * count as traffic, downstream ones are kept apart.
+ */
+function countTraffic(counters: Map<string, number>, dir: 'in' | 'out', stat: AnalyticsStat): void {
+  const add = (name: string, v: number) => counters.set(`${dir}:${name}`, (counters.get(`${dir}:${name}`) ?? 0) + v);
+  for (const s of stat.streams) {
+    add('nacks', s.nacks);
+    add('plis', s.plis);
+    add('firs', s.firs);
+    let packets = s.primaryPackets + s.paddingPackets;
+    let bytes = Number(s.primaryBytes) + Number(s.paddingBytes);
+    if (dir === 'out') {
+      add('retransmit_packets', s.retransmitPackets);
+      add('retransmit_bytes', Number(s.retransmitBytes));
+    } else {
+      packets += s.retransmitPackets;
+      bytes += Number(s.retransmitBytes);
+    }
+    add('packets', packets);
+    add('bytes', bytes);
+  }
+}

@@ -1,0 +1,63 @@
+import { Timestamp } from '@bufbuild/protobuf';
+import { AnalyticsStat, StreamType } from '@livekit/protocol';
+import type { AnalyticsSink } from './analytics';
+import { coalesce } from './coalesce';
+import { newId } from './ids';
+import type { ClaimedWorker, StatsBuffer } from './stats-buffer';
+
+export interface FlushOptions {
+  /** Workers per claimed batch: bounds one script's time and one analytics write. */
+  workersPerBatch: number;
+  /** A claimed batch not finished within this is handed to the next flush of its shard. */
+  leaseMs: number;
+}
+
+export const FLUSH_DEFAULTS: FlushOptions = { workersPerBatch: 250, leaseMs: 60_000 };
+
+/**
+ * The flush of one shard (LiveKit's FlushStats, one slice of the fleet): claim a batch,
+ * coalesce each track's stats per direction into one AnalyticsStat, commit it to
+ * analytics under the batch id, finish the batch; until nothing is left. Killed at any
+ * point, the batch's lease lapses and the next flush commits it, once.
+ */
+export class StatsFlusher {
+  constructor(
+    private readonly buffer: StatsBuffer,
+    private readonly analytics: AnalyticsSink,
+    private readonly opts: FlushOptions = FLUSH_DEFAULTS,
+  ) {}
+
+  /** Returns the number of AnalyticsStats sent. */
+  async flushShard(shard: number): Promise<number> {
+    let sent = 0;
+    for (;;) {
+      const batch = await this.buffer.claim(shard, newId('SB_'), this.opts.workersPerBatch, this.opts.leaseMs);
+      if (!batch) return sent;
+      const now = Timestamp.now();
+      const stats = batch.workers.flatMap((w) => collectStats(w, now));
+      await this.analytics.sendStats(stats, batch.id);
+      await this.buffer.finish(shard, batch.id);
+      sent += stats.length;
+    }
+  }
+}
+
+/** LiveKit's StatsWorker.collectStats: one coalesced stat per track and direction. */
+function collectStats(worker: ClaimedWorker, ts: Timestamp): AnalyticsStat[] {
+  const out: AnalyticsStat[] = [];
+  for (const dir of ['in', 'out'] as const) {
+    for (const [track, jsons] of worker.tracks) {
+      if (!track.startsWith(`${dir}|`)) continue;
+      const coalesced = coalesce(jsons.map((j) => AnalyticsStat.fromJsonString(j, { ignoreUnknownFields: true })));
+      if (!coalesced) continue;
+      coalesced.timeStamp = ts;
+      coalesced.trackId = track.slice(dir.length + 1);
+      coalesced.kind = dir === 'out' ? StreamType.DOWNSTREAM : StreamType.UPSTREAM;
+      coalesced.roomId = worker.roomId;
+      coalesced.participantId = worker.participantId;
+      coalesced.roomName = worker.roomName;
+      out.push(coalesced);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,28 @@
+--[[
+  Appends a flushed batch of AnalyticsStats to the analytics stream, once: a batch id
+  already committed (a retried flush) appends nothing. The committed ids live in a key
+  with the stream's name as hash tag, so both keys share a slot.
+
+  Input:
+    KEYS[1] stats stream      '<prefix>:analytics:stats'
+    KEYS[2] committed batches '{<prefix>:analytics:stats}:batches' (zset: id -> committed at)
+
+    ARGV[1] batch id
+    ARGV[2] stream max length (approximate trim)
+    ARGV[3 ..] one AnalyticsStat (protobuf JSON) each
+
+  Output: number of entries appended (0 if the batch was committed before)
+]]
+--- @include "includes/nowMs"
+
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+  return 0
+end
+local now = nowMs()
+for i = 3, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[i])
+end
+redis.call('ZADD', KEYS[2], now, ARGV[1])
+-- a batch is re-offered only while its lease can lapse; a day is far beyond that
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 86400000)
+return #ARGV - 2

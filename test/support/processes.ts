@@ -1,0 +1,23 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+/** Starts a coordinator node process and resolves once it runs its periodic work. */
+export async function startNodeProcess(env: Record<string, string>): Promise<ChildProcess> {
+  const child = fork(path.join(__dirname, 'coordinator-node.ts'), [], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(String(m)))));
+    child.once('exit', (code) => reject(new Error(`node process exited with ${code}`)));
+  });
+  return child;
+}
+
+export async function stopNodeProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill(signal);
+  await exited;
+}

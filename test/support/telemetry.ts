@@ -1,0 +1,40 @@
+import { loadOptions } from '../../lib/config/options';
+import { Coordinator } from '../../lib/coordinator';
+import { createLogger } from '../../lib/log';
+import { RecordingAnalytics } from '../../lib/telemetry/analytics';
+import type { TelemetryService } from '../../lib/telemetry/types';
+import { RecordingNotifier } from '../../lib/webhooks/notifier';
+import { usePrivateRedis } from './redis';
+
+/**
+ * A real TelemetryService on a private redis-server, with recording fakes for its two
+ * outputs (webhooks, analytics), for one `describe` block. No periodic jobs run: tests
+ * call flushStats() themselves.
+ */
+export function useTelemetry(env: Record<string, string> = {}) {
+  const redis = usePrivateRedis();
+  const ctx = {
+    coordinator: null as unknown as Coordinator,
+    service: null as unknown as TelemetryService,
+    analytics: new RecordingAnalytics(),
+    notifier: new RecordingNotifier(),
+    reset() {
+      ctx.analytics.events.length = 0;
+      ctx.analytics.stats.length = 0;
+      ctx.analytics.nodeRooms.length = 0;
+      ctx.notifier.events.length = 0;
+    },
+  };
+  before(async () => {
+    ctx.coordinator = new Coordinator({
+      redisUrl: redis.server.url,
+      options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'test-node', ...env }),
+      log: createLogger('silent'),
+      notifier: ctx.notifier,
+      analytics: ctx.analytics,
+    });
+    ctx.service = ctx.coordinator.service;
+  });
+  redis.cleanups.push(() => ctx.coordinator.close());
+  return ctx;
+}

@@ -1,0 +1,91 @@
+import { ParticipantInfo, Room } from '@livekit/protocol';
+import { expect } from 'chai';
+import { until } from '../support/redis';
+import { useTelemetry } from '../support/telemetry';
+
+/**
+ * One participant session, one leave: the seed's bug replayed (a resume across SFU nodes
+ * with the old connection leaving before or after the new one joined), node death, and a
+ * relay that dies between deciding the leave and queueing it.
+ */
+describe('telemetry service: the one leave of a participant', () => {
+  const t = useTelemetry({ NODE_LEASE: '1s' });
+  let n = 0;
+  let room: Room;
+  let participant: ParticipantInfo;
+  beforeEach(() => {
+    t.reset();
+    n++;
+    room = new Room({ sid: `RM_l${n}`, name: `room-${n}` });
+    participant = new ParticipantInfo({ sid: `PA_l${n}`, identity: `alice-${n}` });
+  });
+  const leaves = () => t.notifier.names().filter((e) => e.startsWith('participant_left') || e === 'participant_connection_aborted');
+
+  async function activeOn(node: string, signal: string, media: string) {
+    await t.service.participantJoined({ room, participant, shouldSendEvent: true, guard: signal, nodeId: node });
+    await t.service.participantActive({ room, participant, isMigration: false, guard: media, nodeId: node });
+  }
+
+  for (const order of ['after', 'before'] as const) {
+    it(`resume on node B, A's old connection leaves ${order} B joined: exactly one participant_left`, async () => {
+      await activeOn('sfu-a', 'sig-a', 'media-a');
+      const oldLeaves = async () => {
+        // the old signal and media connections close: not the participant's leave
+        await t.service.participantLeft({ room, participant, shouldSendEvent: false, guard: 'sig-a' });
+        await t.service.participantLeft({ room, participant, shouldSendEvent: false, guard: 'media-a' });
+      };
+      const resumeOnB = async () => {
+        await t.service.participantJoined({ room, participant, shouldSendEvent: false, guard: 'sig-b', nodeId: 'sfu-b' });
+        await t.service.participantResumed({ room, participant, nodeId: 'sfu-b' });
+      };
+      if (order === 'after') { await resumeOnB(); await oldLeaves(); } else { await oldLeaves(); await resumeOnB(); }
+      // stats keep flowing to the worker after the resume
+      expect((await t.coordinator.registry.get({ roomId: room.sid, participantId: participant.sid }))?.closedAt).to.equal(null);
+      await t.service.participantLeft({ room, participant, shouldSendEvent: true, guard: 'sig-b' });
+      expect(leaves()).to.deep.equal(['participant_left']);
+      // a second leave report for the same session raises nothing more
+      await t.service.participantLeft({ room, participant, shouldSendEvent: true });
+      expect(leaves()).to.deep.equal(['participant_left']);
+    });
+  }
+
+  it('a node whose lease lapses with an active participant: exactly one participant_left, from the info last seen', async () => {
+    await t.coordinator.registry.heartbeat('sfu-dead');
+    await activeOn('sfu-dead', 'sig', 'media');
+    const lapsed = await until(async () => (await t.coordinator.registry.lapsedNodes(1000)).find((l) => l.nodeId === 'sfu-dead'), 'the lease to lapse');
+    const [a, b] = await Promise.all([t.coordinator.registry.expireNode(lapsed), t.coordinator.registry.expireNode(lapsed)]);
+    await t.coordinator.service.relayLeaves([...a, ...b]);
+    expect(leaves()).to.deep.equal(['participant_left']);
+    const [w] = t.notifier.events.filter((e) => e.event === 'participant_left');
+    expect(w.participant?.identity).to.equal(`alice-${n}`);
+    expect(w.room?.sid).to.equal(room.sid);
+  });
+
+  it('a dead node raises nothing for a participant that resumed elsewhere', async () => {
+    await t.coordinator.registry.heartbeat('sfu-gone');
+    await activeOn('sfu-gone', 'sig', 'media');
+    await t.service.participantJoined({ room, participant, shouldSendEvent: false, guard: 'sig-b', nodeId: 'sfu-b' });
+    const orphans = await t.coordinator.registry.departNode('sfu-gone');
+    await t.coordinator.service.relayLeaves(orphans);
+    expect(orphans).to.deep.equal([]);
+    expect(leaves()).to.deep.equal([]);
+  });
+
+  it('a leave whose relay died is relayed by the sweep, once, under the same webhook id', async () => {
+    await activeOn('sfu-a', 'sig', 'media');
+    // the release decides the leave and records it, then the relaying node dies
+    const r = await t.coordinator.registry.release({
+      roomId: room.sid, participantId: participant.sid, guard: 'sig', raiseLeave: true,
+      info: participant.toJsonString(), room: room.toJsonString(),
+    });
+    expect(r.raiseLeave).to.equal(true);
+    const shard = t.coordinator.registry.keys.shardOf(room.sid);
+    const pending = await t.coordinator.registry.pendingLeaves(shard, 0);
+    expect(pending.map((p) => p.participantId)).to.include(participant.sid);
+    // two sweeps race (two nodes), and a third runs later
+    await Promise.all([t.coordinator.service.relayLeaves(pending), t.coordinator.service.relayLeaves(pending)]);
+    await t.coordinator.service.relayLeaves(await t.coordinator.registry.pendingLeaves(shard, 0));
+    expect(leaves()).to.deep.equal(['participant_left']);
+    expect((await t.coordinator.registry.pendingLeaves(shard, 0)).map((p) => p.participantId)).to.not.include(participant.sid);
+  });
+});
