@@ -1,6 +1,6 @@
 import { Timestamp } from '@bufbuild/protobuf';
 import {
-  AnalyticsClientMeta, AnalyticsEvent, AnalyticsEventType, ParticipantInfo, Room, TrackInfo,
+  AnalyticsClientMeta, AnalyticsEvent, AnalyticsStat, AnalyticsEventType, ParticipantInfo, Room, TrackInfo,
   type AnalyticsNodeRooms, type APICallInfo, type EgressInfo, type IngressInfo, type ReportInfo,
   type RTPStats, type WebhookInfo,
 } from '@livekit/protocol';
@@ -17,6 +17,7 @@ import { stableId } from './ids';
 import type { StatsBuffer } from './stats-buffer';
 import type { StatsFlusher } from './stats-flush';
 import type * as T from './types';
+import type { AnalyticsStatJson } from './types';
 
 export interface TelemetryDeps {
   registry: WorkerRegistry;
@@ -47,7 +48,8 @@ export class RedisTelemetryService implements T.TelemetryService {
   }
 
   async trackStats(a: T.TrackStatsArgs): Promise<void> {
-    await this.d.stats.add(a.roomId, a.key, a.stat, a.stat.toJsonString());
+    const json = a.stat instanceof AnalyticsStat ? a.stat.toJsonString() : JSON.stringify(a.stat);
+    await this.d.stats.add(a.roomId, a.key, (a.stat instanceof AnalyticsStat ? a.stat.toJson() : a.stat) as AnalyticsStatJson, json);
   }
 
   async roomStarted({ room }: { room: Room }): Promise<void> {

@@ -1,7 +1,6 @@
-import type { AnalyticsStat } from '@livekit/protocol';
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
-import type { StatsKey } from './types';
+import type { AnalyticsStatJson, StatsKey } from './types';
 
 /** A worker's stats as claimed for one flush. */
 export interface ClaimedWorker {
@@ -34,7 +33,7 @@ export class StatsBuffer {
 
   constructor(private readonly redis: RedisClient, private readonly keys: KeySpace, private readonly maxPerCall = 2000) {}
 
-  add(roomId: string, key: StatsKey, stat: AnalyticsStat, statJson: string): Promise<void> {
+  add(roomId: string, key: StatsKey, stat: AnalyticsStatJson, statJson: string): Promise<void> {
     const shard = this.keys.shardOf(roomId);
     let p = this.pending.get(shard);
     if (!p) {
@@ -112,20 +111,20 @@ export class StatsBuffer {
  * LiveKit's per-direction counters (TrackStats in stats.go): upstream retransmissions
  * count as traffic, downstream ones are kept apart.
  */
-function countTraffic(counters: Map<string, number>, dir: 'in' | 'out', stat: AnalyticsStat): void {
+function countTraffic(counters: Map<string, number>, dir: 'in' | 'out', stat: AnalyticsStatJson): void {
   const add = (name: string, v: number) => counters.set(`${dir}:${name}`, (counters.get(`${dir}:${name}`) ?? 0) + v);
-  for (const s of stat.streams) {
-    add('nacks', s.nacks);
-    add('plis', s.plis);
-    add('firs', s.firs);
-    let packets = s.primaryPackets + s.paddingPackets;
-    let bytes = Number(s.primaryBytes) + Number(s.paddingBytes);
+  for (const s of stat.streams ?? []) {
+    add('nacks', s.nacks ?? 0);
+    add('plis', s.plis ?? 0);
+    add('firs', s.firs ?? 0);
+    let packets = (s.primaryPackets ?? 0) + (s.paddingPackets ?? 0);
+    let bytes = Number(s.primaryBytes ?? 0) + Number(s.paddingBytes ?? 0);
     if (dir === 'out') {
-      add('retransmit_packets', s.retransmitPackets);
-      add('retransmit_bytes', Number(s.retransmitBytes));
+      add('retransmit_packets', s.retransmitPackets ?? 0);
+      add('retransmit_bytes', Number(s.retransmitBytes ?? 0));
     } else {
-      packets += s.retransmitPackets;
-      bytes += Number(s.retransmitBytes);
+      packets += s.retransmitPackets ?? 0;
+      bytes += Number(s.retransmitBytes ?? 0);
     }
     add('packets', packets);
     add('bytes', bytes);

@@ -71,7 +71,17 @@ export interface TrackStatsArgs {
   roomId: string;
   roomName: string;
   key: StatsKey;
-  stat: AnalyticsStat;
+  /** The class, or its protobuf JSON form as an SFU sends it over HTTP (kept as it is). */
+  stat: AnalyticsStat | AnalyticsStatJson;
+}
+
+/** AnalyticsStat in protobuf JSON form: what the flush reads back. */
+export type AnalyticsStatJson = ReturnType<AnalyticsStat['toJson']> & { streams?: AnalyticsStreamJson[] };
+
+/** The fields of a stream the traffic counters read (uint64 as strings in protobuf JSON). */
+export interface AnalyticsStreamJson {
+  primaryPackets?: number; primaryBytes?: string | number; retransmitPackets?: number; retransmitBytes?: string | number;
+  paddingPackets?: number; paddingBytes?: string | number; nacks?: number; plis?: number; firs?: number;
 }
 
 export interface ParticipantJoinedArgs {
