@@ -1,8 +1,8 @@
 import { Timestamp } from '@bufbuild/protobuf';
-import type { AnalyticsEvent, AnalyticsNodeRooms, AnalyticsStat } from '@livekit/protocol';
+import { AnalyticsStat, type AnalyticsEvent, type AnalyticsNodeRooms } from '@livekit/protocol';
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
-import type { AnalyticsSink } from './analytics';
+import type { AnalyticsSink, OutgoingStat } from './analytics';
 import { newId } from './ids';
 
 /**
@@ -26,12 +26,15 @@ export class RedisStreamsAnalytics implements AnalyticsSink {
     await this.redis.xadd(this.keys.analyticsStream('events'), 'MAXLEN', '~', this.maxLen, '*', 'data', event.toJsonString());
   }
 
-  async sendStats(stats: AnalyticsStat[], batchId?: string): Promise<void> {
+  async sendStats(stats: OutgoingStat[], batchId?: string): Promise<void> {
     if (stats.length === 0) return;
     const data = stats.map((s) => {
-      s.id = newId('AS_');
-      s.node = this.nodeId;
-      return s.toJsonString();
+      if (s instanceof AnalyticsStat) {
+        s.id = newId('AS_');
+        s.node = this.nodeId;
+        return s.toJsonString();
+      }
+      return JSON.stringify({ ...s, id: newId('AS_'), node: this.nodeId });
     });
     await this.redis.commitStats(
       this.keys.analyticsStream('stats'), this.keys.committedStatBatches(), batchId ?? newId('SB_'), this.maxLen, ...data);

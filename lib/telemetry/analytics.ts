@@ -1,4 +1,7 @@
-import type { AnalyticsEvent, AnalyticsNodeRooms, AnalyticsStat } from '@livekit/protocol';
+import { AnalyticsStat, type AnalyticsEvent, type AnalyticsNodeRooms } from '@livekit/protocol';
+
+/** A stat to send: the class, or its protobuf JSON form (what the flush's fast path makes). */
+export type OutgoingStat = AnalyticsStat | Record<string, unknown>;
 
 /**
  * Where analytics go (LiveKit's AnalyticsService). `batchId` makes a send idempotent: a
@@ -7,7 +10,7 @@ import type { AnalyticsEvent, AnalyticsNodeRooms, AnalyticsStat } from '@livekit
  */
 export interface AnalyticsSink {
   sendEvent(event: AnalyticsEvent): Promise<void>;
-  sendStats(stats: AnalyticsStat[], batchId?: string): Promise<void>;
+  sendStats(stats: OutgoingStat[], batchId?: string): Promise<void>;
   sendNodeRoomStates(info: AnalyticsNodeRooms): Promise<void>;
 }
 
@@ -22,12 +25,12 @@ export class RecordingAnalytics implements AnalyticsSink {
     this.events.push(event);
   }
 
-  async sendStats(stats: AnalyticsStat[], batchId?: string): Promise<void> {
+  async sendStats(stats: OutgoingStat[], batchId?: string): Promise<void> {
     if (batchId !== undefined) {
       if (this.batches.has(batchId)) return;
       this.batches.add(batchId);
     }
-    this.stats.push(stats);
+    this.stats.push(stats.map((s) => (s instanceof AnalyticsStat ? s : AnalyticsStat.fromJson(s as never))));
   }
 
   async sendNodeRoomStates(info: AnalyticsNodeRooms): Promise<void> {

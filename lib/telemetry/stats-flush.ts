@@ -1,7 +1,7 @@
 import { Timestamp } from '@bufbuild/protobuf';
 import { AnalyticsStat, StreamType } from '@livekit/protocol';
-import type { AnalyticsSink } from './analytics';
-import { coalesce } from './coalesce';
+import type { AnalyticsSink, OutgoingStat } from './analytics';
+import { coalesce, coalesceOneJson } from './coalesce';
 import { newId } from './ids';
 import type { ClaimedWorker, StatsBuffer } from './stats-buffer';
 
@@ -42,16 +42,31 @@ export class StatsFlusher {
   }
 }
 
-/** LiveKit's StatsWorker.collectStats: one coalesced stat per track and direction. */
-function collectStats(worker: ClaimedWorker, ts: Timestamp): AnalyticsStat[] {
-  const out: AnalyticsStat[] = [];
+/**
+ * LiveKit's StatsWorker.collectStats: one coalesced stat per track and direction, stamped.
+ * A track's only stat takes the JSON fast path; several stats, or an unusual one, go
+ * through the protobuf classes and LiveKit's coalesce().
+ */
+function collectStats(worker: ClaimedWorker, ts: Timestamp): OutgoingStat[] {
+  const out: OutgoingStat[] = [];
+  const tsJson = ts.toJson() as string;
   for (const dir of ['in', 'out'] as const) {
     for (const [track, jsons] of worker.tracks) {
       if (!track.startsWith(`${dir}|`)) continue;
+      const trackId = track.slice(dir.length + 1);
+      const fast = jsons.length === 1 ? coalesceOneJson(JSON.parse(jsons[0])) : undefined;
+      if (fast) {
+        // field by field what the class path stamps; UPSTREAM is 0, which protobuf JSON omits
+        const stamp = { timeStamp: tsJson, trackId, roomId: worker.roomId, participantId: worker.participantId, roomName: worker.roomName };
+        for (const [k, v] of Object.entries(stamp)) if (v !== '') fast[k] = v;
+        if (dir === 'out') fast.kind = 'DOWNSTREAM';
+        out.push(fast);
+        continue;
+      }
       const coalesced = coalesce(jsons.map((j) => AnalyticsStat.fromJsonString(j, { ignoreUnknownFields: true })));
       if (!coalesced) continue;
       coalesced.timeStamp = ts;
-      coalesced.trackId = track.slice(dir.length + 1);
+      coalesced.trackId = trackId;
       coalesced.kind = dir === 'out' ? StreamType.DOWNSTREAM : StreamType.UPSTREAM;
       coalesced.roomId = worker.roomId;
       coalesced.participantId = worker.participantId;
