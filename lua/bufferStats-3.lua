@@ -10,7 +10,10 @@
 
     ARGV[1] number of counter pairs C
     ARGV[2 .. 1+2C]           counter field, delta
-    then triples              wid, '<in|out>|<trackId>', stat (protobuf JSON)
+    ARGV[2+2C]                the stats, one string: per stat
+                              '<wid>\n<in|out>|<trackId>\n<stat JSON>\n'
+                              (ids hold no newline, and JSON escapes its own; one argument
+                              instead of three per stat halves the client's encoding work)
 
   Output: number of stats buffered
 ]]
@@ -20,10 +23,15 @@ for i = 2, 1 + 2 * c, 2 do
   redis.call('HINCRBY', counters, ARGV[i], ARGV[i + 1])
 end
 
+local payload = ARGV[2 + 2 * c]
 local exists = {}
 local buffered = 0
-for i = 2 + 2 * c, #ARGV, 3 do
-  local wid = ARGV[i]
+local pos = 1
+while pos <= #payload do
+  local a = string.find(payload, '\n', pos, true)
+  local b = string.find(payload, '\n', a + 1, true)
+  local e = string.find(payload, '\n', b + 1, true)
+  local wid = string.sub(payload, pos, a - 1)
   local known = exists[wid]
   if known == nil then
     known = redis.call('EXISTS', shardBase .. 'w:' .. wid) == 1
@@ -31,8 +39,10 @@ for i = 2 + 2 * c, #ARGV, 3 do
     if known then redis.call('SADD', dirty, wid) end
   end
   if known then
-    redis.call('RPUSH', shardBase .. 'stats:' .. wid, ARGV[i + 1] .. '\n' .. ARGV[i + 2])
+    -- the entry kept is '<in|out>|<trackId>\n<stat JSON>'
+    redis.call('RPUSH', shardBase .. 'stats:' .. wid, string.sub(payload, a + 1, e - 1))
     buffered = buffered + 1
   end
+  pos = e + 1
 end
 return buffered

@@ -6,6 +6,7 @@ import {
 } from '@livekit/protocol';
 import type { Logger } from 'pino';
 import type { WorkerRegistry } from '../registry/registry';
+import { InvalidRequestError, requireId } from '../registry/validate';
 import type { LeaveRecord, OrphanedWorker } from '../registry/types';
 import type { WebhookNotifier } from '../webhooks/notifier';
 import type { AnalyticsSink } from './analytics';
@@ -30,6 +31,22 @@ export interface TelemetryDeps {
 
 const E = AnalyticsEventType;
 
+/** trackStats' ids form keys and the buffer's records: checked before anything is written. */
+function validateTrackStats(a: T.TrackStatsArgs): void {
+  requireId('roomId', a.roomId);
+  requireId('key.participantId', a.key?.participantId);
+  const trackId = requireId('key.trackId', a.key.trackId);
+  if (trackId.includes('\n') || a.roomId.includes('\n') || a.key.participantId.includes('\n')) {
+    throw new InvalidRequestError('key', 'ids must not contain a newline');
+  }
+  if (a.key.streamType !== 'UPSTREAM' && a.key.streamType !== 'DOWNSTREAM') {
+    throw new InvalidRequestError('key.streamType', "must be 'UPSTREAM' or 'DOWNSTREAM'");
+  }
+  if (typeof a.stat !== 'object' || a.stat === null || Array.isArray(a.stat)) {
+    throw new InvalidRequestError('stat', 'must be an AnalyticsStat (class or protobuf JSON object)');
+  }
+}
+
 /**
  * LiveKit's telemetry service with its state in Redis: any node of the fleet can take any
  * call. Each method resolves once its effects are stored (worker changed, webhook queued,
@@ -48,6 +65,7 @@ export class RedisTelemetryService implements T.TelemetryService {
   }
 
   async trackStats(a: T.TrackStatsArgs): Promise<void> {
+    validateTrackStats(a);
     const json = a.stat instanceof AnalyticsStat ? a.stat.toJsonString() : JSON.stringify(a.stat);
     await this.d.stats.add(a.roomId, a.key, (a.stat instanceof AnalyticsStat ? a.stat.toJson() : a.stat) as AnalyticsStatJson, json);
   }

@@ -18,7 +18,9 @@ export interface ClaimedBatch {
 
 interface Pending {
   counters: Map<string, number>;
-  triples: string[];
+  /** The stats, as the script reads them: '<wid>\n<in|out>|<trackId>\n<stat JSON>\n' each. */
+  payload: string;
+  count: number;
   waiters: { resolve: () => void; reject: (e: unknown) => void }[];
 }
 
@@ -37,14 +39,15 @@ export class StatsBuffer {
     const shard = this.keys.shardOf(roomId);
     let p = this.pending.get(shard);
     if (!p) {
-      p = { counters: new Map(), triples: [], waiters: [] };
+      p = { counters: new Map(), payload: '', count: 0, waiters: [] };
       this.pending.set(shard, p);
     }
     const dir = key.streamType === 'DOWNSTREAM' ? 'out' : 'in';
     countTraffic(p.counters, dir, stat);
-    p.triples.push(this.keys.workerId(roomId, key.participantId), `${dir}|${key.trackId}`, statJson);
+    p.payload += `${this.keys.workerId(roomId, key.participantId)}\n${dir}|${key.trackId}\n${statJson}\n`;
+    p.count++;
     const done = new Promise<void>((resolve, reject) => p!.waiters.push({ resolve, reject }));
-    if (p.triples.length >= this.maxPerCall * 3) this.send(shard);
+    if (p.count >= this.maxPerCall) this.send(shard);
     else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.sendAll());
@@ -64,7 +67,7 @@ export class StatsBuffer {
     const counters: (string | number)[] = [];
     for (const [field, delta] of p.counters) if (delta !== 0) counters.push(field, delta);
     this.redis
-      .bufferStats(this.keys.dirty(shard), this.keys.counters(shard), this.keys.shardBase(shard), counters.length / 2, ...counters, ...p.triples)
+      .bufferStats(this.keys.dirty(shard), this.keys.counters(shard), this.keys.shardBase(shard), counters.length / 2, ...counters, p.payload)
       .then(() => p.waiters.forEach((w) => w.resolve()), (e) => p.waiters.forEach((w) => w.reject(e)));
   }
 

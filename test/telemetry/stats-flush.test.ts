@@ -125,3 +125,30 @@ describe('stats: buffered in Redis, flushed exactly once to the analytics stream
     }
   });
 });
+
+describe('trackStats: bad input gets a clear error and buffers nothing', () => {
+  const redis = usePrivateRedis();
+  let c: Coordinator;
+  before(() => {
+    c = new Coordinator({ redisUrl: redis.server.url, options: loadOptions({ REGISTRY_SHARDS: '2' }), log: createLogger('silent'), notifier: new RecordingNotifier() });
+  });
+  redis.cleanups.push(() => c.close());
+  const good = () => ({ roomId: 'RM_1', roomName: 'r', key: { streamType: 'UPSTREAM' as const, participantId: 'PA_1', trackId: 'TR_1', track: true }, stat: new AnalyticsStat() });
+  const cases: [string, (a: ReturnType<typeof good>) => unknown, RegExp][] = [
+    ['no roomId', (a) => ({ ...a, roomId: '' }), /roomId: must be a non-empty string/],
+    ['no participant', (a) => ({ ...a, key: { ...a.key, participantId: undefined } }), /key.participantId: must be a non-empty string/],
+    ['a newline in the track id', (a) => ({ ...a, key: { ...a.key, trackId: 'TR\n1' } }), /key: ids must not contain a newline/],
+    ['an unknown stream type', (a) => ({ ...a, key: { ...a.key, streamType: 'SIDEWAYS' } }), /key.streamType: must be 'UPSTREAM' or 'DOWNSTREAM'/],
+    ['a stat that is not an object', (a) => ({ ...a, stat: 'fast' }), /stat: must be an AnalyticsStat/],
+  ];
+  for (const [name, mutate, message] of cases) {
+    it(`rejects ${name}`, async () => {
+      await c.registry.open({ roomId: 'RM_1', participantId: 'PA_1', roomName: 'r', identity: 'i', guard: 'g', nodeId: 'sfu' });
+      const before = await redis.client().dbsize();
+      let err: Error | undefined;
+      try { await c.service.trackStats(mutate(good()) as never); } catch (e) { err = e as Error; }
+      expect(err?.message).to.match(message);
+      expect(await redis.client().dbsize()).to.equal(before);
+    });
+  }
+});
