@@ -96,6 +96,22 @@ describe('a fleet of two node processes on BullMQ job schedulers', function () {
     }
   });
 
+  it('reaps a worker closed for WORKER_CLEANUP_WAIT, after its last stats went out; a re-opened one stays', async () => {
+    const room = new Room({ sid: 'RM_reap', name: 'reap' });
+    const gone = new ParticipantInfo({ sid: 'PA_gone', identity: 'gone' });
+    const back = new ParticipantInfo({ sid: 'PA_back', identity: 'back' });
+    for (const p of [gone, back]) {
+      await entry.service.participantActive({ room, participant: p, isMigration: false, guard: 'g', nodeId: 'sfu-a' });
+      await entry.service.participantLeft({ room, participant: p, shouldSendEvent: true, guard: 'g' });
+    }
+    // a last stat arrives after the leave, while the worker is closed but not reaped
+    await entry.service.trackStats({ roomId: room.sid, roomName: room.name, key: { streamType: 'UPSTREAM', participantId: gone.sid, trackId: 'TR_last', track: true }, stat: stat() });
+    await entry.service.participantJoined({ room, participant: back, shouldSendEvent: false, guard: 'g2', nodeId: 'sfu-a' });
+    await until(async () => (await entry.registry.get({ roomId: room.sid, participantId: gone.sid })) === null, 'the closed worker to be reaped', 20_000);
+    expect((await streamStats()).filter((s) => s.participantId === gone.sid).map((s) => s.trackId)).to.deep.equal(['TR_last']);
+    expect((await entry.registry.get({ roomId: room.sid, participantId: back.sid }))?.closedAt).to.equal(null);
+  });
+
   it('a node killed with SIGKILL: the other node goes on flushing', async () => {
     await stopNodeProcess(nodes[0], 'SIGKILL');
     const room = new Room({ sid: 'RM_after_kill', name: 'k' });
