@@ -35,7 +35,9 @@ const E = AnalyticsEventType;
 function validateTrackStats(a: T.TrackStatsArgs): void {
   requireId('roomId', a.roomId);
   requireId('key.participantId', a.key?.participantId);
-  const trackId = requireId('key.trackId', a.key.trackId);
+  // a data channel's stats have no track id (LiveKit's StatsKeyForData with "")
+  const trackId = a.key.trackId;
+  if (typeof trackId !== 'string') throw new InvalidRequestError('key.trackId', 'must be a string');
   if (trackId.includes('\n') || a.roomId.includes('\n') || a.key.participantId.includes('\n')) {
     throw new InvalidRequestError('key', 'ids must not contain a newline');
   }
