@@ -1,12 +1,12 @@
-import { ConfigError, loadOptions } from '../config/options';
+import { ConfigError, loadOptions, type Options } from '../config/options';
+import { Coordinator } from '../coordinator';
 import { createLogger } from '../log';
-import { createRedis } from '../redis/connection';
-import { WorkerRegistry } from '../registry/registry';
+import { NullNotifier } from '../webhooks/notifier';
 import { resolveRedis } from './redis-target';
 
 /** `npm start`: one coordinator node. */
 async function main() {
-  let options;
+  let options: Options;
   try {
     options = loadOptions();
   } catch (e) {
@@ -16,19 +16,22 @@ async function main() {
     }
     throw e;
   }
-  const log = createLogger(options.logLevel);
+  const log = createLogger(options.logLevel, { node: options.nodeId });
   const target = await resolveRedis(options, log);
-  const redis = createRedis(target.url);
-  const registry = new WorkerRegistry(redis, { prefix: options.redisPrefix, shards: options.registryShards });
-  await redis.ping();
-  log.info({ prefix: registry.keys.prefix, shards: registry.keys.shards }, 'registry ready');
+  log.warn('no webhook delivery configured: webhooks are not sent (as LiveKit without webhook URLs)');
+  const coordinator = new Coordinator({ redisUrl: target.url, options, log, notifier: new NullNotifier() });
+  await coordinator.start();
+  log.info({
+    prefix: options.redisPrefix, shards: options.registryShards, flushIntervalMs: options.flushIntervalMs,
+    workerCleanupWaitMs: options.workerCleanupWaitMs, nodeLeaseMs: options.nodeLeaseMs,
+  }, 'coordinator node running: flush, reap and node expiry scheduled on BullMQ');
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping');
-    await redis.quit().catch(() => redis.disconnect());
+    log.info({ signal }, 'stopping: closing the BullMQ worker so its jobs go to other nodes');
+    await coordinator.close();
     await target.stop();
     process.exit(0);
   };

@@ -32,3 +32,8 @@ export class RecordingNotifier implements WebhookNotifier {
     return this.events.map((e) => e.event);
   }
 }
+
+/** No webhook URL configured: nothing to send (LiveKit's notifier is nil then). */
+export class NullNotifier implements WebhookNotifier {
+  async queueNotify(): Promise<void> {}
+}
