@@ -79,6 +79,17 @@ export class KeySpace {
     return `{${this.analyticsStream('stats')}}:batches`;
   }
 
+  /** A webhook lane (one URL, one event key): FIFO, event data and seen ids share a slot. */
+  webhookLane(lane: string): { fifo: string; events: string; seen: string } {
+    const base = `${this.prefix}:{wl:${lane}}:`;
+    return { fifo: `${base}fifo`, events: `${base}events`, seen: `${base}seen` };
+  }
+
+  /** Events given up for one URL since its last delivery (reported as numDropped). */
+  webhookDropped(urlTag: string): string {
+    return `${this.prefix}:{wu:${urlTag}}:dropped`;
+  }
+
   /** BullMQ's prefix: one hash tag, so its scripts run on Redis Cluster too. */
   bullPrefix(): string {
     return `{${this.prefix}:bull}`;

@@ -19,6 +19,7 @@ export const SCRIPT_NAMES = [
   'openWorker', 'markConnected', 'releaseWorker', 'dueForReaping', 'reapWorker',
   'touchNode', 'lapsedNodes', 'expireNodeGuards', 'forgetNode',
   'bufferStats', 'claimStats', 'finishStats', 'commitStats', 'pendingLeaves', 'ackLeave',
+  'enqueueWebhook', 'advanceWebhookLane',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 export type ScriptCommands = Record<ScriptName, ScriptCommand>;

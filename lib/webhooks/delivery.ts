@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto';
+import { WebhookEvent } from '@livekit/protocol';
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { bullConnection } from '../jobs/periodic';
+import type { RedisClient } from '../redis/connection';
+import type { KeySpace } from '../redis/keys';
+import { newId } from '../telemetry/ids';
+import { eventKey } from './event-key';
+import { WebhookMetrics } from './metrics';
+import type { WebhookNotifier } from './notifier';
+import { wantsEvent, type WebhookOptions } from './options';
+import { signWebhook } from './signing';
+
+export const WEBHOOK_QUEUE = 'webhooks';
+const USER_AGENT = 'telemetry-coordinator-webhooks/0.1';
+
+/** One delivery: an event to one URL. The BullMQ job id is '<event id>.<url index>'. */
+export interface DeliveryJob {
+  lane: string;
+  url: string;
+  /** The WebhookEvent's protobuf JSON, as queued. */
+  event: string;
+  enqueuedAt: number;
+  /** It was given up (dead letter): a retry from the dashboard sends it out of turn. */
+  deadLettered?: boolean;
+}
+
+/** An HTTP answer that is final at once: a 4xx other than 408 and 429. */
+function isFinal(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
+const sha = (s: string, n: number) => createHash('sha1').update(s).digest('hex').slice(0, n);
+
+/**
+ * Durable, ordered, signed webhook delivery on BullMQ (SPEC §4).
+ *
+ * Each (URL, event key) is a *lane*: a FIFO of job ids in Redis. Every delivery is a
+ * BullMQ job, but only the lane's head delivers; the others wait as delayed jobs and the
+ * head, once delivered or given up, wakes the next. A failing head is retried with
+ * exponential backoff and holds up only its own lane; after its last attempt it is kept
+ * in BullMQ's failed set (a dead letter) and counted into the next delivery's
+ * `numDropped` for that URL.
+ */
+export class WebhookDelivery implements WebhookNotifier {
+  readonly queue: Queue<DeliveryJob>;
+  readonly metrics = new WebhookMetrics();
+  private worker: Worker<DeliveryJob> | null = null;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly redisUrl: string,
+    private readonly keys: KeySpace,
+    private readonly opts: WebhookOptions,
+    private readonly log: Logger,
+  ) {
+    this.queue = new Queue<DeliveryJob>(WEBHOOK_QUEUE, { connection: bullConnection(redisUrl), prefix: keys.bullPrefix() });
+  }
+
+  private laneOf(url: string, key: string): string {
+    return sha(`${url}\n${key}`, 20);
+  }
+
+  private jobOptions(jobId: string, delay: number) {
+    return {
+      jobId, delay, attempts: this.opts.maxAttempts, backoff: { type: 'capped' },
+      removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 7 * 86400, count: 50_000 },
+    };
+  }
+
+  async queueNotify(event: WebhookEvent): Promise<void> {
+    if (!wantsEvent(this.opts, event.event)) return;
+    if (!event.id) event.id = newId('EV_');
+    if (!event.createdAt) event.createdAt = BigInt(Math.floor(Date.now() / 1000));
+    if (this.opts.urls.length === 0) return;
+    const body = event.toJsonString();
+    const key = eventKey(event);
+    await Promise.all(this.opts.urls.map((url, i) => this.enqueue(`${event.id}.${i}`, { lane: this.laneOf(url, key), url, event: body, enqueuedAt: Date.now() })));
+  }
+
+  private async enqueue(jobId: string, data: DeliveryJob): Promise<void> {
+    const lane = this.keys.webhookLane(data.lane);
+    const position = (await this.redis.enqueueWebhook(lane.fifo, lane.events, lane.seen, jobId, JSON.stringify(data))) as number;
+    if (position === -1) {
+      // queued before: make sure its job exists (the first enqueue may have died before adding it)
+      const stored = await this.redis.hget(lane.events, jobId);
+      if (stored) await this.queue.add('deliver', JSON.parse(stored), this.jobOptions(jobId, this.opts.parkMs));
+      return;
+    }
+    await this.queue.add('deliver', data, this.jobOptions(jobId, position === 0 ? 0 : this.opts.parkMs));
+    // the event ahead may have been delivered before this job existed to be woken
+    if (position > 0 && (await this.redis.lindex(lane.fifo, 0)) === jobId) await this.wake(jobId, lane.events);
+  }
+
+  /** Starts delivering on this node. */
+  async start(opts: { concurrency?: number; lockDurationMs?: number } = {}): Promise<void> {
+    const lockDuration = opts.lockDurationMs ?? 30_000;
+    this.worker = new Worker<DeliveryJob>(WEBHOOK_QUEUE, (job, token) => this.process(job, token), {
+      connection: bullConnection(this.redisUrl),
+      prefix: this.keys.bullPrefix(),
+      concurrency: opts.concurrency ?? 100,
+      lockDuration,
+      stalledInterval: Math.max(500, Math.floor(lockDuration / 2)),
+      settings: {
+        backoffStrategy: (attemptsMade: number) => Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** Math.max(0, attemptsMade - 1)),
+      },
+    });
+    this.worker.on('error', (err) => this.log.warn({ err: err.message }, 'webhook worker error'));
+  }
+
+  get running(): boolean {
+    return this.worker?.isRunning() ?? false;
+  }
+
+  /** Wakes a waiting job whose turn came; re-makes it from the lane if it was lost. */
+  private async wake(jobId: string, eventsKey: string): Promise<void> {
+    const job = await this.queue.getJob(jobId);
+    if (job) {
+      await job.promote().catch(() => undefined); // not delayed (already running or waiting): nothing to do
+      return;
+    }
+    const stored = await this.redis.hget(eventsKey, jobId);
+    if (stored) await this.queue.add('deliver', JSON.parse(stored), this.jobOptions(jobId, 0));
+  }
+
+  private async advance(job: Job<DeliveryJob>): Promise<void> {
+    const lane = this.keys.webhookLane(job.data.lane);
+    const next = (await this.redis.advanceWebhookLane(lane.fifo, lane.events, job.id!)) as string[];
+    if (next.length > 0) await this.wake(next[0], lane.events);
+  }
+
+  private async process(job: Job<DeliveryJob>, token?: string): Promise<string> {
+    const d = job.data;
+    if (d.deadLettered) {
+      // a dead letter retried by hand: its turn has passed, send it as it is
+      const status = await this.post(d, 0);
+      if (status < 200 || status >= 300) throw new Error(`HTTP ${status}`);
+      this.metrics.recordDelivery(Date.now() - d.enqueuedAt);
+      return 'delivered (retried dead letter)';
+    }
+    const lane = this.keys.webhookLane(d.lane);
+    const head = await this.redis.lindex(lane.fifo, 0);
+    if (head !== job.id) {
+      if (head === null || (await this.redis.lpos(lane.fifo, job.id!)) === null) return 'already delivered';
+      // not its turn: make sure the head can run, then wait to be woken (or to look again)
+      if (!(await this.queue.getJob(head))) await this.wake(head, lane.events);
+      await job.moveToDelayed(Date.now() + this.opts.parkMs, token);
+      throw new DelayedError();
+    }
+
+    const droppedKey = this.keys.webhookDropped(sha(d.url, 12));
+    const dropped = Number((await this.redis.get(droppedKey)) ?? 0);
+    let status = 0;
+    let error = '';
+    try {
+      status = await this.post(d, dropped);
+    } catch (e) {
+      error = (e as Error).name === 'TimeoutError' ? `timed out after ${this.opts.timeoutMs}ms` : (e as Error).message;
+    }
+    if (status >= 200 && status < 300) {
+      if (dropped > 0) await this.redis.decrby(droppedKey, dropped);
+      this.metrics.recordDelivery(Date.now() - d.enqueuedAt);
+      await this.advance(job);
+      return `delivered: HTTP ${status}`;
+    }
+    this.metrics.failedAttempts++;
+    const reason = status ? `HTTP ${status} from ${d.url}` : `${error} (${d.url})`;
+    const final = (status > 0 && isFinal(status)) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    if (!final) {
+      this.metrics.retries++;
+      throw new Error(reason);
+    }
+    // given up: kept as a dead letter, counted for numDropped, and the lane goes on
+    this.metrics.deadLetters++;
+    await this.redis.incr(droppedKey);
+    await job.updateData({ ...d, deadLettered: true });
+    await this.advance(job);
+    this.log.warn({ jobId: job.id, url: d.url, status, reason }, 'webhook given up (dead letter)');
+    throw status > 0 && isFinal(status) ? new UnrecoverableError(reason) : new Error(reason);
+  }
+
+  private async post(d: DeliveryJob, numDropped: number): Promise<number> {
+    let body = d.event;
+    if (numDropped > 0) {
+      const ev = WebhookEvent.fromJsonString(body, { ignoreUnknownFields: true });
+      ev.numDropped = numDropped;
+      body = ev.toJsonString();
+    }
+    const res = await fetch(d.url, {
+      method: 'POST',
+      body,
+      headers: {
+        'Content-Type': 'application/webhook+json',
+        Authorization: await signWebhook(body, this.opts.apiKey, this.opts.apiSecret),
+        'User-Agent': USER_AGENT,
+      },
+      signal: AbortSignal.timeout(this.opts.timeoutMs),
+    });
+    await res.arrayBuffer().catch(() => undefined); // drain, so the connection is reused
+    return res.status;
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+    await this.queue.close();
+  }
+}

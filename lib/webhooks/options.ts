@@ -1,0 +1,54 @@
+import { ConfigError } from '../config/options';
+import { DURATION_FORMS, parseDuration } from '../config/duration';
+
+/** Webhook delivery settings, read from the environment (see .env.example). */
+export interface WebhookOptions {
+  urls: string[];
+  includeEvents: string[];
+  excludeEvents: string[];
+  apiKey: string;
+  apiSecret: string;
+  /** Per attempt. */
+  timeoutMs: number;
+  maxAttempts: number;
+  /** First retry after this, doubling, capped at maxBackoffMs. */
+  baseBackoffMs: number;
+  maxBackoffMs: number;
+  /** A waiting event re-checks its turn this often even if nobody wakes it. */
+  parkMs: number;
+}
+
+export const WEBHOOK_DEFAULTS = { timeoutMs: 10_000, maxAttempts: 12, baseBackoffMs: 1000, maxBackoffMs: 300_000, parkMs: 10_000 };
+
+const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+
+export function loadWebhookOptions(env: Record<string, string | undefined> = process.env): WebhookOptions {
+  const urls = list(env.WEBHOOK_URLS);
+  for (const u of urls) {
+    let ok = false;
+    try { ok = ['http:', 'https:'].includes(new URL(u).protocol); } catch { ok = false; }
+    if (!ok) throw new ConfigError('WEBHOOK_URLS', u, 'comma-separated http:// or https:// URLs');
+  }
+  const timeoutRaw = env.WEBHOOK_TIMEOUT?.trim() || '10s';
+  const timeoutMs = parseDuration(timeoutRaw);
+  if (timeoutMs === null || timeoutMs < 10) throw new ConfigError('WEBHOOK_TIMEOUT', timeoutRaw, `${DURATION_FORMS}, at least 10ms`);
+  const attemptsRaw = env.WEBHOOK_MAX_ATTEMPTS?.trim() || '12';
+  if (!/^\d+$/.test(attemptsRaw) || Number(attemptsRaw) < 1 || Number(attemptsRaw) > 100) {
+    throw new ConfigError('WEBHOOK_MAX_ATTEMPTS', attemptsRaw, 'a whole number from 1 to 100');
+  }
+  const apiKey = env.API_KEY?.trim() ?? '';
+  const apiSecret = env.API_SECRET?.trim() ?? '';
+  if (urls.length > 0 && (!apiKey || !apiSecret)) {
+    throw new ConfigError('API_KEY', apiKey ? '(set)' : '', 'API_KEY and API_SECRET both set when WEBHOOK_URLS is (webhooks are signed with them)');
+  }
+  return {
+    ...WEBHOOK_DEFAULTS, urls, includeEvents: list(env.WEBHOOK_INCLUDE_EVENTS), excludeEvents: list(env.WEBHOOK_EXCLUDE_EVENTS),
+    apiKey, apiSecret, timeoutMs, maxAttempts: Number(attemptsRaw),
+  };
+}
+
+/** LiveKit's filter: an include list, when given, wins; else the exclude list applies. */
+export function wantsEvent(o: Pick<WebhookOptions, 'includeEvents' | 'excludeEvents'>, event: string): boolean {
+  if (o.includeEvents.length > 0) return o.includeEvents.includes(event);
+  return !o.excludeEvents.includes(event);
+}
