@@ -8,13 +8,17 @@ import { RedisStreamsAnalytics } from './telemetry/analytics-streams';
 import { RedisTelemetryService } from './telemetry/service';
 import { StatsBuffer } from './telemetry/stats-buffer';
 import { FLUSH_DEFAULTS, StatsFlusher, type FlushOptions } from './telemetry/stats-flush';
-import type { WebhookNotifier } from './webhooks/notifier';
+import { WebhookDelivery } from './webhooks/delivery';
+import { NullNotifier, type WebhookNotifier } from './webhooks/notifier';
+import type { WebhookOptions } from './webhooks/options';
 
 export interface CoordinatorParts {
   redisUrl: string;
   options: Options;
   log: Logger;
-  notifier: WebhookNotifier;
+  /** Where webhooks go; default: delivery on BullMQ when `webhooks` has URLs, else none. */
+  notifier?: WebhookNotifier;
+  webhooks?: WebhookOptions;
   /** Defaults to the Redis Streams sink. */
   analytics?: AnalyticsSink;
   flush?: Partial<FlushOptions>;
@@ -30,17 +34,24 @@ export class Coordinator {
   readonly analytics: AnalyticsSink;
   readonly service: RedisTelemetryService;
   readonly periodic: PeriodicWork;
+  readonly notifier: WebhookNotifier;
+  /** This node's webhook delivery, when webhook URLs are configured. */
+  readonly webhooks: WebhookDelivery | null = null;
 
   constructor(parts: CoordinatorParts) {
     const { options, log } = parts;
     this.redis = createRedis(parts.redisUrl);
     this.registry = new WorkerRegistry(this.redis, { prefix: options.redisPrefix, shards: options.registryShards });
     const keys = this.registry.keys;
+    if (!parts.notifier && parts.webhooks && parts.webhooks.urls.length > 0) {
+      this.webhooks = new WebhookDelivery(this.redis, parts.redisUrl, keys, parts.webhooks, log);
+    }
+    this.notifier = parts.notifier ?? this.webhooks ?? new NullNotifier();
     this.stats = new StatsBuffer(this.redis, keys);
     this.analytics = parts.analytics ?? new RedisStreamsAnalytics(this.redis, keys, options.nodeId, options.analyticsMaxLen);
     this.flusher = new StatsFlusher(this.stats, this.analytics, { ...FLUSH_DEFAULTS, ...parts.flush });
     this.service = new RedisTelemetryService({
-      registry: this.registry, stats: this.stats, flusher: this.flusher, notifier: parts.notifier, analytics: this.analytics, log,
+      registry: this.registry, stats: this.stats, flusher: this.flusher, notifier: this.notifier, analytics: this.analytics, log,
     });
     this.periodic = new PeriodicWork({
       redisUrl: parts.redisUrl, flushIntervalMs: options.flushIntervalMs, workerCleanupWaitMs: options.workerCleanupWaitMs,
@@ -48,13 +59,15 @@ export class Coordinator {
     }, keys, this.registry, this.flusher, this.service, log);
   }
 
-  /** Starts the periodic work (flush, reap, node expiry) on this node. */
+  /** Starts the periodic work (flush, reap, node expiry) and webhook delivery on this node. */
   async start(): Promise<void> {
     await this.redis.ping();
     await this.periodic.start();
+    await this.webhooks?.start();
   }
 
   async close(): Promise<void> {
+    await this.webhooks?.close();
     await this.periodic.close();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }

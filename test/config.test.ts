@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { parseDuration } from '../lib/config/duration';
 import { ConfigError, loadOptions } from '../lib/config/options';
+import { loadWebhookOptions, wantsEvent, WEBHOOK_DEFAULTS } from '../lib/webhooks/options';
 
 describe('configuration', () => {
   it('parses the short forms and ISO-8601', () => {
@@ -49,4 +50,39 @@ describe('configuration', () => {
       expect(() => loadOptions({ [name]: value })).to.throw(ConfigError, message);
     });
   }
+});
+
+describe('webhook configuration', () => {
+  it('has the documented defaults', () => {
+    const o = loadWebhookOptions({});
+    expect(o).to.deep.include({ urls: [], timeoutMs: 10_000, maxAttempts: 12, baseBackoffMs: 1000, maxBackoffMs: 300_000 });
+    expect(WEBHOOK_DEFAULTS.maxAttempts).to.equal(12);
+  });
+
+  it('reads URLs, filters, keys and limits', () => {
+    const o = loadWebhookOptions({
+      WEBHOOK_URLS: 'http://a/x, https://b/y', WEBHOOK_INCLUDE_EVENTS: 'room_started', WEBHOOK_EXCLUDE_EVENTS: 'track_published,track_unpublished',
+      API_KEY: 'k', API_SECRET: 's', WEBHOOK_TIMEOUT: '2s', WEBHOOK_MAX_ATTEMPTS: '3',
+    });
+    expect(o).to.deep.include({ urls: ['http://a/x', 'https://b/y'], includeEvents: ['room_started'], excludeEvents: ['track_published', 'track_unpublished'], timeoutMs: 2000, maxAttempts: 3 });
+    expect(wantsEvent(o, 'room_started')).to.equal(true);
+    expect(wantsEvent(o, 'participant_joined')).to.equal(false);
+    expect(wantsEvent({ includeEvents: [], excludeEvents: ['track_published'] }, 'track_published')).to.equal(false);
+  });
+
+  const bad: [Record<string, string>, RegExp][] = [
+    [{ WEBHOOK_URLS: 'ftp://x', API_KEY: 'k', API_SECRET: 's' }, /WEBHOOK_URLS="ftp:\/\/x".*http/],
+    [{ WEBHOOK_URLS: 'http://x' }, /API_KEY.*API_SECRET both set/],
+    [{ WEBHOOK_TIMEOUT: 'soon' }, /WEBHOOK_TIMEOUT="soon"/],
+    [{ WEBHOOK_MAX_ATTEMPTS: '0' }, /WEBHOOK_MAX_ATTEMPTS="0".*1 to 100/],
+  ];
+  for (const [env, message] of bad) {
+    it(`rejects ${JSON.stringify(env)}`, () => {
+      expect(() => loadWebhookOptions(env)).to.throw(ConfigError, message);
+    });
+  }
+
+  it('never puts the secret in an error', () => {
+    expect(() => loadWebhookOptions({ WEBHOOK_URLS: 'http://x', API_KEY: 'k', API_SECRET: '' })).to.throw(ConfigError).with.property('message').that.does.not.include('s3cret');
+  });
 });

@@ -1,14 +1,16 @@
 import { ConfigError, loadOptions, type Options } from '../config/options';
 import { Coordinator } from '../coordinator';
 import { createLogger } from '../log';
-import { NullNotifier } from '../webhooks/notifier';
+import { loadWebhookOptions, type WebhookOptions } from '../webhooks/options';
 import { resolveRedis } from './redis-target';
 
 /** `npm start`: one coordinator node. */
 async function main() {
   let options: Options;
+  let webhooks: WebhookOptions;
   try {
     options = loadOptions();
+    webhooks = loadWebhookOptions();
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`configuration error: ${e.message}`);
@@ -18,8 +20,9 @@ async function main() {
   }
   const log = createLogger(options.logLevel, { node: options.nodeId });
   const target = await resolveRedis(options, log);
-  log.warn('no webhook delivery configured: webhooks are not sent (as LiveKit without webhook URLs)');
-  const coordinator = new Coordinator({ redisUrl: target.url, options, log, notifier: new NullNotifier() });
+  if (webhooks.urls.length === 0) log.warn('WEBHOOK_URLS is not set: webhooks are not sent (as LiveKit without webhook URLs)');
+  else log.info({ urls: webhooks.urls, include: webhooks.includeEvents, exclude: webhooks.excludeEvents }, 'delivering webhooks');
+  const coordinator = new Coordinator({ redisUrl: target.url, options, log, webhooks });
   await coordinator.start();
   log.info({
     prefix: options.redisPrefix, shards: options.registryShards, flushIntervalMs: options.flushIntervalMs,

@@ -15,6 +15,8 @@ export class TestReceiver {
   readonly rejected: string[] = [];
   readonly attempts = new Map<string, number>();
   answer: (ev: WebhookEvent, attempt: number) => number = () => 200;
+  /** Time taken to answer each request, so deliveries are in flight when a test acts. */
+  delayMs = 0;
   private server: http.Server | null = null;
   private port = 0;
   private readonly verifier = new WebhookReceiver(API_KEY, API_SECRET);
@@ -35,6 +37,7 @@ export class TestReceiver {
           const attempt = (this.attempts.get(ev.id) ?? 0) + 1;
           this.attempts.set(ev.id, attempt);
           const status = this.answer(ev, attempt);
+          if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
           if (status >= 200 && status < 300) this.received.push(ev);
           res.writeHead(status).end();
         } catch (e) {
