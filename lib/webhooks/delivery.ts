@@ -7,6 +7,7 @@ import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import { newId } from '../telemetry/ids';
 import { eventKey } from './event-key';
+import { httpPost } from './http-post';
 import { WebhookMetrics } from './metrics';
 import type { WebhookNotifier } from './notifier';
 import { wantsEvent, type WebhookOptions } from './options';
@@ -156,7 +157,7 @@ export class WebhookDelivery implements WebhookNotifier {
     try {
       status = await this.post(d, dropped);
     } catch (e) {
-      error = (e as Error).name === 'TimeoutError' ? `timed out after ${this.opts.timeoutMs}ms` : (e as Error).message;
+      error = (e as Error).message;
     }
     if (status >= 200 && status < 300) {
       if (dropped > 0) await this.redis.decrby(droppedKey, dropped);
@@ -187,18 +188,11 @@ export class WebhookDelivery implements WebhookNotifier {
       ev.numDropped = numDropped;
       body = ev.toJsonString();
     }
-    const res = await fetch(d.url, {
-      method: 'POST',
-      body,
-      headers: {
-        'Content-Type': 'application/webhook+json',
-        Authorization: await signWebhook(body, this.opts.apiKey, this.opts.apiSecret),
-        'User-Agent': USER_AGENT,
-      },
-      signal: AbortSignal.timeout(this.opts.timeoutMs),
-    });
-    await res.arrayBuffer().catch(() => undefined); // drain, so the connection is reused
-    return res.status;
+    return httpPost(d.url, body, {
+      'Content-Type': 'application/webhook+json',
+      Authorization: await signWebhook(body, this.opts.apiKey, this.opts.apiSecret),
+      'User-Agent': USER_AGENT,
+    }, this.opts.timeoutMs);
   }
 
   async close(): Promise<void> {
