@@ -1,5 +1,6 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
+import { bullConnection } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import type { WorkerRegistry } from '../registry/registry';
 import type { RedisTelemetryService } from '../telemetry/service';
@@ -122,16 +123,4 @@ export class PeriodicWork {
     await this.worker?.close();
     await this.queue.close();
   }
-}
-
-export function bullConnection(url: string) {
-  const u = new URL(url);
-  return {
-    host: u.hostname, port: Number(u.port || 6379),
-    username: u.username || undefined, password: u.password ? decodeURIComponent(u.password) : undefined,
-    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined,
-    tls: u.protocol === 'rediss:' ? {} : undefined,
-    // BullMQ's workers block on Redis; they must wait through an outage, not fail
-    maxRetriesPerRequest: null,
-  };
 }

@@ -17,3 +17,16 @@ export function createRedis(url: string, extra: RedisOptions = {}): RedisClient 
   loadScripts(redis);
   return redis as RedisClient;
 }
+
+/** Connection options for BullMQ's own connections (it opens and blocks on them). */
+export function bullConnection(url: string) {
+  const u = new URL(url);
+  return {
+    host: u.hostname, port: Number(u.port || 6379),
+    username: u.username || undefined, password: u.password ? decodeURIComponent(u.password) : undefined,
+    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined,
+    tls: u.protocol === 'rediss:' ? {} : undefined,
+    // BullMQ's workers block on Redis; they must wait through an outage, not fail
+    maxRetriesPerRequest: null,
+  };
+}

@@ -3,7 +3,7 @@ import { AnalyticsStat, type AnalyticsEvent, type AnalyticsNodeRooms } from '@li
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import type { AnalyticsSink, OutgoingStat } from './analytics';
-import { newId } from './ids';
+import { newId } from '../ids';
 
 /**
  * The default AnalyticsSink: Redis Streams that consumers in any language read with

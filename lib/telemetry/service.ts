@@ -14,7 +14,7 @@ import {
   WEBHOOK, leaveEvents, minimalRoom, newEgressEvent, newIngressEvent, newParticipantEvent,
   newRoomEvent, newTrackEvent, webhookEvent,
 } from './events';
-import { stableId } from './ids';
+import { stableId } from '../ids';
 import type { StatsBuffer } from './stats-buffer';
 import type { StatsFlusher } from './stats-flush';
 import type * as T from './types';

@@ -2,7 +2,7 @@ import { Timestamp } from '@bufbuild/protobuf';
 import { AnalyticsStat, StreamType } from '@livekit/protocol';
 import type { AnalyticsSink, OutgoingStat } from './analytics';
 import { coalesce, coalesceOneJson } from './coalesce';
-import { newId } from './ids';
+import { newId } from '../ids';
 import type { ClaimedWorker, StatsBuffer } from './stats-buffer';
 
 export interface FlushOptions {

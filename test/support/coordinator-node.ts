@@ -9,7 +9,7 @@ import Redis from 'ioredis';
 import { loadOptions } from '../../lib/config/options';
 import { Coordinator } from '../../lib/coordinator';
 import { createLogger } from '../../lib/log';
-import { newId } from '../../lib/telemetry/ids';
+import { newId } from '../../lib/ids';
 import type { WebhookNotifier } from '../../lib/webhooks/notifier';
 
 class RedisHashNotifier implements WebhookNotifier {

@@ -5,7 +5,7 @@ import { loadOptions } from '../../lib/config/options';
 import { Coordinator } from '../../lib/coordinator';
 import { createLogger } from '../../lib/log';
 import { RedisStreamsAnalytics } from '../../lib/telemetry/analytics-streams';
-import { newId } from '../../lib/telemetry/ids';
+import { newId } from '../../lib/ids';
 import { RecordingNotifier } from '../../lib/webhooks/notifier';
 import { usePrivateRedis } from '../support/redis';
 
