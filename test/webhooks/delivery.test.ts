@@ -130,6 +130,22 @@ describe('webhook delivery (BullMQ, real receiver)', function () {
     } finally { await rx.stop(); }
   });
 
+  it('a dead letter retried from the dashboard (job.retry) is delivered', async () => {
+    const rx = new TestReceiver();
+    let accept = false;
+    rx.answer = () => (accept ? 200 : 400);
+    await rx.start();
+    try {
+      const d = await make([rx.url]);
+      const ev = joined(`retry${++n}`, 'late');
+      await d.queueNotify(ev);
+      const dead = await until(async () => (await d.queue.getFailed()).find((j) => j.id === `${ev.id}.0`), 'the dead letter');
+      accept = true;
+      await dead.retry('failed');
+      await until(() => rx.received.some((e) => e.id === ev.id), 'the retried dead letter');
+    } finally { await rx.stop(); }
+  });
+
   it('queueing an id again delivers it once', async () => {
     const rx = new TestReceiver();
     await rx.start();
