@@ -1,6 +1,8 @@
 import { ConfigError, loadOptions, type Options } from '../config/options';
 import { Coordinator } from '../coordinator';
 import { createLogger } from '../log';
+import { buildServer } from '../http/server';
+import { loadHttpOptions, type NodeHttpOptions } from '../http/options';
 import { loadWebhookOptions, type WebhookOptions } from '../webhooks/options';
 import { resolveRedis } from './redis-target';
 
@@ -8,9 +10,11 @@ import { resolveRedis } from './redis-target';
 async function main() {
   let options: Options;
   let webhooks: WebhookOptions;
+  let http: NodeHttpOptions;
   try {
     options = loadOptions();
-    webhooks = loadWebhookOptions();
+    http = loadHttpOptions();
+    webhooks = loadWebhookOptions({ ...process.env, API_KEY: http.apiKey, API_SECRET: http.apiSecret });
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`configuration error: ${e.message}`);
@@ -29,11 +33,18 @@ async function main() {
     workerCleanupWaitMs: options.workerCleanupWaitMs, nodeLeaseMs: options.nodeLeaseMs,
   }, 'coordinator node running: flush, reap and node expiry scheduled on BullMQ');
 
+  const app = buildServer(coordinator, { ...http, idempotencyTtlSeconds: 86_400 }, log);
+  await app.listen({ port: http.port, host: '0.0.0.0' });
+  if (http.devKeys) log.warn('dev mode: API_KEY / API_SECRET not set, using API_KEY=devkey API_SECRET=secret (as livekit-server --dev)');
+  log.info({ api: `http://localhost:${http.port}/v1/telemetry`, health: `http://localhost:${http.port}/readyz` }, 'listening');
+  process.send?.('ready');
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping: closing the BullMQ worker so its jobs go to other nodes');
+    log.info({ signal }, 'stopping: draining requests, then closing the BullMQ workers so their jobs go to other nodes');
+    await app.close(); // stops taking requests, finishes those in flight
     await coordinator.close();
     await target.stop();
     process.exit(0);

@@ -21,3 +21,17 @@ export async function stopNodeProcess(child: ChildProcess, signal: NodeJS.Signal
   child.kill(signal);
   await exited;
 }
+
+/** Starts `npm start`'s entry point as a process and resolves once it listens. */
+export async function startHttpNode(env: Record<string, string>): Promise<ChildProcess> {
+  const child = fork(path.join(__dirname, '..', '..', 'lib', 'node', 'main.ts'), [], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(String(m)))));
+    child.once('exit', (code) => reject(new Error(`node exited with ${code}`)));
+  });
+  return child;
+}

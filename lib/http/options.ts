@@ -1,0 +1,30 @@
+import { ConfigError } from '../config/options';
+
+export interface NodeHttpOptions {
+  port: number;
+  apiKey: string;
+  apiSecret: string;
+  /** The keys are livekit-server --dev's: devkey / secret. */
+  devKeys: boolean;
+  maxBodyBytes: number;
+}
+
+const SIZE = /^(\d+)\s*(b|kb|mb)?$/i;
+
+/** PORT, API_KEY / API_SECRET (dev keys unless NODE_ENV=production), MAX_BODY. */
+export function loadHttpOptions(env: Record<string, string | undefined> = process.env): NodeHttpOptions {
+  const portRaw = env.PORT?.trim() || '7890';
+  const port = Number(portRaw);
+  if (!/^\d+$/.test(portRaw) || port < 1 || port > 65535) throw new ConfigError('PORT', portRaw, 'a port number from 1 to 65535');
+  const sizeRaw = env.MAX_BODY?.trim() || '1mb';
+  const m = SIZE.exec(sizeRaw);
+  if (!m) throw new ConfigError('MAX_BODY', sizeRaw, 'a size such as 1mb, 512kb or 100000');
+  const maxBodyBytes = Number(m[1]) * ({ b: 1, kb: 1024, mb: 1024 * 1024 } as Record<string, number>)[(m[2] ?? 'b').toLowerCase()];
+  const apiKey = env.API_KEY?.trim() ?? '';
+  const apiSecret = env.API_SECRET?.trim() ?? '';
+  if (!apiKey || !apiSecret) {
+    if (env.NODE_ENV === 'production') throw new ConfigError('API_KEY', apiKey ? '(set)' : '', 'API_KEY and API_SECRET both set when NODE_ENV=production');
+    return { port, apiKey: 'devkey', apiSecret: 'secret', devKeys: true, maxBodyBytes };
+  }
+  return { port, apiKey, apiSecret, devKeys: false, maxBodyBytes };
+}

@@ -1,0 +1,120 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { jwtVerify } from 'jose';
+import type { Logger } from 'pino';
+import type { Coordinator } from '../coordinator';
+import { InvalidRequestError, requireId } from '../registry/validate';
+import type { TelemetryService } from '../telemetry/types';
+import { BadRequest, decodeEvents } from './decode';
+
+export interface HttpOptions {
+  apiKey: string;
+  apiSecret: string;
+  maxBodyBytes: number;
+  /** How long an applied event id is remembered (idempotent retries). */
+  idempotencyTtlSeconds: number;
+}
+
+/** Methods whose guard is owned by the SFU node that sent the batch. */
+const GUARDED = new Set(['participantJoined', 'participantActive']);
+
+/**
+ * The HTTP contract SFU nodes speak (`POST /v1/telemetry` and friends). Any coordinator
+ * node answers any request: all state is in Redis. A 200 is sent only once every effect
+ * of the batch is stored; a 400 names the first bad event and field, with nothing applied.
+ */
+export function buildServer(c: Coordinator, o: HttpOptions, log: Logger): FastifyInstance {
+  // one debug line per request (below) instead of Fastify's two at info
+  const app = Fastify({
+    loggerInstance: log as unknown as FastifyBaseLogger, bodyLimit: o.maxBodyBytes,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  // only JSON is taken: text/plain would otherwise be parsed as a string body
+  app.removeContentTypeParser('text/plain');
+  const secret = new TextEncoder().encode(o.apiSecret);
+  const idemKey = (id: string) => `${c.registry.keys.prefix}:idem:${id}`;
+
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (err instanceof BadRequest) return reply.code(400).send({ error: { code: err.code, message: err.message, index: err.index } });
+    if (err instanceof InvalidRequestError) return reply.code(400).send({ error: { code: 'invalid_field', message: err.message } });
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: { code: 'body_too_large', message: `body over ${o.maxBodyBytes} bytes` } });
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ error: { code: 'unsupported_media_type', message: 'Content-Type must be application/json' } });
+    if (err.statusCode === 400) return reply.code(400).send({ error: { code: 'malformed_json', message: err.message } });
+    // anything else is Redis not answering: nothing was acknowledged, the SFU retries
+    req.log.warn({ err: err.message }, 'request failed');
+    return reply.code(503).header('Retry-After', '1').send({ error: { code: 'unavailable', message: 'storage unavailable, retry' } });
+  });
+
+  async function authenticate(req: FastifyRequest, reply: FastifyReply) {
+    const h = req.headers.authorization;
+    const token = h?.startsWith('Bearer ') ? h.slice(7) : undefined;
+    if (!token) return reply.code(401).send({ error: { code: 'unauthorized', message: 'missing Bearer token' } });
+    try {
+      await jwtVerify(token, secret, { issuer: o.apiKey, requiredClaims: ['exp'] });
+    } catch (e) {
+      return reply.code(401).send({ error: { code: 'unauthorized', message: `invalid token: ${(e as Error).message}` } });
+    }
+  }
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => {
+    const redisOk = await c.redis.ping().then(() => true, () => false);
+    const workersOk = c.periodic.running && (c.webhooks ? c.webhooks.running : true);
+    return reply.code(redisOk && workersOk ? 200 : 503).send({ redis: redisOk, workers: workersOk });
+  });
+
+  app.post('/v1/telemetry', { preHandler: authenticate }, async (req) => {
+    const body = req.body as { nodeId?: unknown; events?: unknown } | null;
+    if (!body || typeof body !== 'object') throw new BadRequest('invalid_body', 'body: must be a JSON object');
+    let nodeId: string;
+    try { nodeId = requireId('nodeId', body.nodeId); } catch (e) { throw new BadRequest('invalid_body', (e as Error).message); }
+    const events = decodeEvents(body.events);
+    const ids = events.map((e) => e.id).filter((id): id is string => !!id);
+    const applied = new Set<string>();
+    if (ids.length > 0) {
+      const seen = await c.redis.mget(ids.map(idemKey));
+      ids.forEach((id, i) => { if (seen[i]) applied.add(id); });
+    }
+    await c.registry.heartbeat(nodeId);
+    const service = c.service as unknown as Record<string, (a: unknown) => Promise<void>>;
+    for (const e of events) {
+      if (e.id && applied.has(e.id)) continue;
+      const args = GUARDED.has(e.method) && e.args.guard ? { ...e.args, nodeId } : e.args;
+      await service[e.method as keyof TelemetryService](args);
+      if (e.id) applied.add(e.id);
+    }
+    if (ids.length > 0) {
+      const p = c.redis.pipeline();
+      for (const id of ids) p.set(idemKey(id), '1', 'EX', o.idempotencyTtlSeconds);
+      await p.exec();
+    }
+    return { results: events.map(() => ({ ok: true })) };
+  });
+
+  app.post('/v1/nodes/:nodeId/heartbeat', { preHandler: authenticate }, async (req, reply) => {
+    await c.registry.heartbeat((req.params as { nodeId: string }).nodeId);
+    return reply.code(204).send();
+  });
+
+  app.delete('/v1/nodes/:nodeId', { preHandler: authenticate }, async (req, reply) => {
+    const orphans = await c.registry.departNode((req.params as { nodeId: string }).nodeId);
+    await c.service.relayLeaves(orphans);
+    return reply.code(204).send();
+  });
+
+  app.get('/v1/rooms/:roomSid/participants/:participantSid', { preHandler: authenticate }, async (req, reply) => {
+    const p = req.params as { roomSid: string; participantSid: string };
+    const w = await c.registry.get({ roomId: p.roomSid, participantId: p.participantSid });
+    if (!w) return reply.code(404).send({ error: { code: 'not_found', message: 'no worker for this participant' } });
+    return {
+      roomId: w.roomId, roomName: w.roomName, participantId: w.participantId, identity: w.identity, guards: w.guards,
+      refCount: w.refCount, connected: w.connected, closedAt: w.closedAt === null ? null : new Date(w.closedAt).toISOString(),
+      generation: w.generation,
+    };
+  });
+
+  return app;
+}

@@ -1,0 +1,140 @@
+import type { ChildProcess } from 'node:child_process';
+import { AccessToken } from 'livekit-server-sdk';
+import { expect } from 'chai';
+import { freePort } from '../../lib/redis/server';
+import { startHttpNode, stopNodeProcess } from '../support/processes';
+import { until, usePrivateRedis } from '../support/redis';
+import { API_KEY, API_SECRET, TestReceiver } from '../webhooks/receiver';
+
+/**
+ * Black-box: two coordinator node processes (npm start's entry point) on one
+ * redis-server, driven only over HTTP with tokens minted by livekit-server-sdk.
+ */
+describe('HTTP API, two node processes behind a "load balancer"', function () {
+  this.timeout(90_000);
+  const redis = usePrivateRedis();
+  const rx = new TestReceiver();
+  const nodes: ChildProcess[] = [];
+  let urls: string[] = [];
+  let token = '';
+  redis.cleanups.push(async () => {
+    await Promise.all(nodes.map((n) => stopNodeProcess(n)));
+    await rx.stop();
+  });
+
+  before(async () => {
+    await rx.start();
+    const ports = [await freePort(), await freePort()];
+    for (const port of ports) {
+      nodes.push(await startHttpNode({
+        PORT: String(port), REDIS_URL: redis.server.url, API_KEY, API_SECRET, WEBHOOK_URLS: rx.url, FLUSH_INTERVAL: '1s', NODE_LEASE: '2s',
+      }));
+    }
+    urls = ports.map((p) => `http://127.0.0.1:${p}`);
+    token = await new AccessToken(API_KEY, API_SECRET, { identity: 'sfu-a', ttl: '10m' }).toJwt();
+  });
+
+  let turn = 0;
+  const post = (body: unknown, opts: { token?: string | null; contentType?: string; raw?: string } = {}) => {
+    const headers: Record<string, string> = { 'Content-Type': opts.contentType ?? 'application/json' };
+    const t = opts.token === undefined ? token : opts.token;
+    if (t) headers.Authorization = `Bearer ${t}`;
+    return fetch(`${urls[turn++ % urls.length]}/v1/telemetry`, { method: 'POST', headers, body: opts.raw ?? JSON.stringify(body) });
+  };
+  const getWorker = (room: string, p: string) => fetch(`${urls[turn++ % urls.length]}/v1/rooms/${room}/participants/${p}`, { headers: { Authorization: `Bearer ${token}` } });
+  const registryKeys = async () => (await redis.client().keys('tc:{s*')).sort();
+  const room = (sid: string) => ({ sid, name: `name-${sid}` });
+
+  it('answers health and readiness', async () => {
+    expect((await fetch(`${urls[0]}/healthz`)).status).to.equal(200);
+    const ready = await fetch(`${urls[1]}/readyz`);
+    expect(ready.status).to.equal(200);
+    expect(await ready.json()).to.deep.equal({ redis: true, workers: true });
+  });
+
+  it('applies a batch in order and answers 200 with one result per event; the worker is readable from any node', async () => {
+    const res = await post({ nodeId: 'sfu-a', events: [
+      { method: 'roomStarted', room: room('RM_1') },
+      { method: 'participantJoined', room: room('RM_1'), participant: { sid: 'PA_1', identity: 'alice' }, shouldSendEvent: true, guard: 'sig-1' },
+      { method: 'participantActive', room: room('RM_1'), participant: { sid: 'PA_1', identity: 'alice' }, isMigration: false, guard: 'media-1' },
+    ] });
+    expect(res.status).to.equal(200);
+    expect(await res.json()).to.deep.equal({ results: [{ ok: true }, { ok: true }, { ok: true }] });
+    for (let i = 0; i < 2; i++) {
+      const w = await getWorker('RM_1', 'PA_1');
+      expect(w.status).to.equal(200);
+      expect(await w.json()).to.deep.equal({
+        roomId: 'RM_1', roomName: 'name-RM_1', participantId: 'PA_1', identity: 'alice',
+        guards: [{ guard: 'media-1', nodeId: 'sfu-a' }, { guard: 'sig-1', nodeId: 'sfu-a' }], refCount: 2, connected: true, closedAt: null, generation: 1,
+      });
+    }
+    expect((await getWorker('RM_1', 'PA_none')).status).to.equal(404);
+  });
+
+  const expired = async () => new AccessToken(API_KEY, API_SECRET, { identity: 'x', ttl: -60 }).toJwt();
+  const bad: [string, () => Promise<Response>, number, RegExp][] = [
+    ['malformed JSON', () => post(null, { raw: '{"nodeId": "sfu-a", "events": [' }), 400, /JSON/i],
+    ['an unknown method', () => post({ nodeId: 'sfu-a', events: [{ method: 'participantDanced', room: room('RM_x') }] }), 400, /events\[0\]\.method: "participantDanced" is not a TelemetryService method/],
+    ['a missing field', () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_ok') }, { method: 'participantLeft', room: room('RM_x'), participant: { sid: 'PA_x' } }] }), 400, /events\[1\]\.shouldSendEvent: required by participantLeft/],
+    ['a mistyped field', () => post({ nodeId: 'sfu-a', events: [{ method: 'participantJoined', room: room('RM_x'), participant: { sid: 42 }, shouldSendEvent: true }] }), 400, /events\[0\]\.participant:/],
+    ['an unknown field', () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_x'), colour: 'red' }] }), 400, /events\[0\]\.colour: not a field of roomStarted/],
+    ['1,001 events', () => post({ nodeId: 'sfu-a', events: Array.from({ length: 1001 }, () => ({ method: 'roomStarted', room: room('RM_x') })) }), 400, /1 to 1000 events \(got 1001\)/],
+    ['no nodeId', () => post({ events: [{ method: 'roomStarted', room: room('RM_x') }] }), 400, /nodeId: must be a non-empty string/],
+    ['an oversized body', () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: { sid: 'RM_x', name: 'x'.repeat(1_100_000) } }] }), 413, /body over/],
+    ['a wrong content type', () => post(null, { contentType: 'text/plain', raw: 'hello' }), 415, /Content-Type must be application\/json/],
+    ['a missing token', () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_x') }] }, { token: null }), 401, /missing Bearer token/],
+    ['a bad token', () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_x') }] }, { token: 'not.a.jwt' }), 401, /invalid token/],
+    ['an expired token', async () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_x') }] }, { token: await expired() }), 401, /invalid token.*exp/],
+  ];
+  for (const [name, call, status, message] of bad) {
+    it(`${name}: ${status}, a message naming it, nothing applied`, async () => {
+      const before = await registryKeys();
+      const eventsBefore = await redis.client().xlen('tc:analytics:events');
+      const res = await call();
+      expect(res.status).to.equal(status);
+      expect(((await res.json()) as { error: { message: string } }).error.message).to.match(message);
+      expect(await registryKeys()).to.deep.equal(before);
+      expect(await redis.client().xlen('tc:analytics:events')).to.equal(eventsBefore);
+    });
+  }
+
+  it('an event id applied before is acknowledged and not applied again (an SFU retrying a batch)', async () => {
+    const batch = { nodeId: 'sfu-a', events: [{ method: 'roomEnded', id: 'evt-retry-1', room: room('RM_idem') }] };
+    const before = await redis.client().xlen('tc:analytics:events');
+    expect((await post(batch)).status).to.equal(200);
+    expect((await post(batch)).status).to.equal(200);
+    expect(await redis.client().xlen('tc:analytics:events')).to.equal(before + 1);
+  });
+
+  it("the seed's resume across coordinator nodes: one open connected worker, then exactly one participant_left", async () => {
+    const r = room('RM_resume');
+    const p = { sid: 'PA_r', identity: 'resumer' };
+    expect((await post({ nodeId: 'sfu-a', events: [
+      { method: 'participantJoined', room: r, participant: p, shouldSendEvent: true, guard: 'sig-a' },
+      { method: 'participantActive', room: r, participant: p, isMigration: false, guard: 'media-a' },
+    ] })).status).to.equal(200);
+    // the resume lands on SFU node B, through the other coordinator
+    expect((await post({ nodeId: 'sfu-b', events: [{ method: 'participantJoined', room: r, participant: p, shouldSendEvent: false, guard: 'sig-b' }] })).status).to.equal(200);
+    expect((await post({ nodeId: 'sfu-a', events: [
+      { method: 'participantLeft', room: r, participant: p, shouldSendEvent: false, guard: 'sig-a' },
+      { method: 'participantLeft', room: r, participant: p, shouldSendEvent: false, guard: 'media-a' },
+    ] })).status).to.equal(200);
+    const w = (await (await getWorker('RM_resume', 'PA_r')).json()) as Record<string, unknown>;
+    expect(w).to.deep.include({ connected: true, closedAt: null, refCount: 1 });
+    expect((await post({ nodeId: 'sfu-b', events: [{ method: 'participantLeft', room: r, participant: p, shouldSendEvent: true, guard: 'sig-b' }] })).status).to.equal(200);
+    await until(() => rx.received.some((e) => e.room?.name === r.name && e.event === 'participant_left'), 'participant_left');
+    const mine = rx.received.filter((e) => e.room?.name === r.name).map((e) => e.event);
+    expect(mine).to.deep.equal(['participant_joined', 'participant_left']);
+  });
+
+  it('DELETE /v1/nodes/:nodeId releases the departing SFU node\'s connections now', async () => {
+    const r = room('RM_depart');
+    expect((await post({ nodeId: 'sfu-c', events: [{ method: 'participantActive', room: r, participant: { sid: 'PA_d', identity: 'd' }, isMigration: false, guard: 'g' }] })).status).to.equal(200);
+    const res = await fetch(`${urls[0]}/v1/nodes/sfu-c`, { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } });
+    expect(res.status).to.equal(204);
+    const w = (await (await getWorker('RM_depart', 'PA_d')).json()) as Record<string, unknown>;
+    expect(w.closedAt).to.be.a('string');
+    await until(() => rx.received.some((e) => e.room?.name === r.name && e.event === 'participant_left'), 'participant_left after the departure');
+    expect((await fetch(`${urls[1]}/v1/nodes/sfu-c/heartbeat`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } })).status).to.equal(204);
+  });
+});
