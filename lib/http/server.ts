@@ -4,7 +4,12 @@ import type { Logger } from 'pino';
 import type { Coordinator } from '../coordinator';
 import { InvalidRequestError, requireId } from '../registry/validate';
 import type { TelemetryService } from '../telemetry/types';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import { timingSafeEqual } from 'node:crypto';
 import { BadRequest, decodeEvents } from './decode';
+import { NodeMetrics } from './metrics';
 
 export interface HttpOptions {
   apiKey: string;
@@ -59,6 +64,27 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger): Fastif
     }
   }
 
+  const metrics = new NodeMetrics(c);
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+
+  // the BullMQ dashboard, behind basic auth with the API key and secret
+  const board = new FastifyAdapter();
+  board.setBasePath('/admin/queues');
+  createBullBoard({
+    queues: [new BullMQAdapter(c.periodic.queue), ...(c.webhooks ? [new BullMQAdapter(c.webhooks.queue)] : [])],
+    serverAdapter: board,
+  });
+  const expected = Buffer.from(`Basic ${Buffer.from(`${o.apiKey}:${o.apiSecret}`).toString('base64')}`);
+  app.register(async (scope) => {
+    scope.addHook('onRequest', async (req, reply) => {
+      const given = Buffer.from(req.headers.authorization ?? '');
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        return reply.code(401).header('WWW-Authenticate', 'Basic realm="queues"').send('authentication required');
+      }
+    });
+    await scope.register(board.registerPlugin(), { prefix: '/admin/queues' });
+  });
+
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
     const redisOk = await c.redis.ping().then(() => true, () => false);
@@ -84,6 +110,7 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger): Fastif
       if (e.id && applied.has(e.id)) continue;
       const args = GUARDED.has(e.method) && e.args.guard ? { ...e.args, nodeId } : e.args;
       await service[e.method as keyof TelemetryService](args);
+      metrics.events.inc({ method: e.method });
       if (e.id) applied.add(e.id);
     }
     if (ids.length > 0) {

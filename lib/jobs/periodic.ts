@@ -45,7 +45,7 @@ export class PeriodicWork {
     private readonly service: RedisTelemetryService,
     private readonly log: Logger,
   ) {
-    this.queue = new Queue(TELEMETRY_QUEUE, { connection: bullConnection(opts.redisUrl), prefix: keys.bullPrefix() });
+    this.queue = new Queue(TELEMETRY_QUEUE, { connection: bullConnection(opts.redisUrl, false), prefix: keys.bullPrefix() });
   }
 
   /** Declares the schedulers (idempotent: every node does it) and starts taking jobs. */

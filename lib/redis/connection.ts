@@ -18,15 +18,18 @@ export function createRedis(url: string, extra: RedisOptions = {}): RedisClient 
   return redis as RedisClient;
 }
 
-/** Connection options for BullMQ's own connections (it opens and blocks on them). */
-export function bullConnection(url: string) {
+/**
+ * Connection options for BullMQ's own connections. A Worker blocks on Redis and must wait
+ * through an outage (`blocking`); a Queue that adds jobs inside a request must fail fast,
+ * so the request answers 503 instead of hanging.
+ */
+export function bullConnection(url: string, blocking = true) {
   const u = new URL(url);
   return {
     host: u.hostname, port: Number(u.port || 6379),
     username: u.username || undefined, password: u.password ? decodeURIComponent(u.password) : undefined,
     db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined,
     tls: u.protocol === 'rediss:' ? {} : undefined,
-    // BullMQ's workers block on Redis; they must wait through an outage, not fail
-    maxRetriesPerRequest: null,
+    maxRetriesPerRequest: blocking ? null : 2,
   };
 }

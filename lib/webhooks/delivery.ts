@@ -56,7 +56,7 @@ export class WebhookDelivery implements WebhookNotifier {
     private readonly opts: WebhookOptions,
     private readonly log: Logger,
   ) {
-    this.queue = new Queue<DeliveryJob>(WEBHOOK_QUEUE, { connection: bullConnection(redisUrl), prefix: keys.bullPrefix() });
+    this.queue = new Queue<DeliveryJob>(WEBHOOK_QUEUE, { connection: bullConnection(redisUrl, false), prefix: keys.bullPrefix() });
   }
 
   private laneOf(url: string, key: string): string {

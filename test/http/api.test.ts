@@ -137,4 +137,36 @@ describe('HTTP API, two node processes behind a "load balancer"', function () {
     await until(() => rx.received.some((e) => e.room?.name === r.name && e.event === 'participant_left'), 'participant_left after the departure');
     expect((await fetch(`${urls[1]}/v1/nodes/sfu-c/heartbeat`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } })).status).to.equal(204);
   });
+
+  it('serves Prometheus metrics and the BullMQ dashboard (basic auth) listing its queues', async () => {
+    const m = await (await fetch(`${urls[0]}/metrics`)).text();
+    expect(m).to.match(/tc_events_total\{method="participantJoined"\} \d+/);
+    expect(m).to.match(/tc_queue_jobs\{queue="telemetry",state="waiting"\}/);
+    expect(m).to.include('process_cpu_user_seconds_total');
+    expect((await fetch(`${urls[0]}/admin/queues`)).status).to.equal(401);
+    const auth = { Authorization: `Basic ${Buffer.from(`${API_KEY}:${API_SECRET}`).toString('base64')}` };
+    const page = await fetch(`${urls[0]}/admin/queues`, { headers: auth });
+    expect(page.status).to.equal(200);
+    expect(await page.text()).to.match(/<html/i);
+    const api = (await (await fetch(`${urls[0]}/admin/queues/api/queues`, { headers: auth })).json()) as { queues: { name: string }[] };
+    expect(api.queues.map((q) => q.name).sort()).to.deep.equal(['telemetry', 'webhooks']);
+  });
+
+  it('SIGTERM drains: requests in flight are answered 200, then the node exits 0', async () => {
+    const batch = (i: number) => ({ nodeId: 'sfu-d', events: Array.from({ length: 200 }, (_, k) => ({ method: 'trackMuted', room: room(`RM_drain${i}`), participantId: `PA_${k}`, track: { sid: `TR_${k}` } })) });
+    const inFlight = Array.from({ length: 10 }, (_, i) => fetch(`${urls[0]}/v1/telemetry`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` }, body: JSON.stringify(batch(i)),
+    }));
+    await new Promise((r) => setImmediate(r));
+    const exited = new Promise<number | null>((r) => nodes[0].once('exit', (code) => r(code)));
+    nodes[0].kill('SIGTERM');
+    const answers = await Promise.allSettled(inFlight);
+    const statuses = answers.map((a) => (a.status === 'fulfilled' ? a.value.status : 'refused'));
+    // each request was either taken and answered 200, or refused at the door (503 while
+    // closing, or no connection) before anything was applied
+    expect(statuses.every((st) => st === 200 || st === 503 || st === 'refused'), String(statuses)).to.equal(true);
+    expect(statuses.filter((st) => st === 200).length).to.be.greaterThan(0);
+    expect(await exited).to.equal(0);
+    urls = [urls[1]];
+  });
 });

@@ -15,11 +15,14 @@ export async function startNodeProcess(env: Record<string, string>): Promise<Chi
   return child;
 }
 
+/** Stops a node process; one that has not exited 15 s after SIGTERM is killed. */
 export async function stopNodeProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await exited;
+  clearTimeout(timer);
 }
 
 /** Starts `npm start`'s entry point as a process and resolves once it listens. */
