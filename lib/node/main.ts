@@ -36,7 +36,8 @@ async function main() {
   const app = buildServer(coordinator, { ...http, idempotencyTtlSeconds: 86_400 }, log);
   await app.listen({ port: http.port, host: '0.0.0.0' });
   if (http.devKeys) log.warn('dev mode: API_KEY / API_SECRET not set, using API_KEY=devkey API_SECRET=secret (as livekit-server --dev)');
-  log.info({ api: `http://localhost:${http.port}/v1/telemetry`, health: `http://localhost:${http.port}/readyz` }, 'listening');
+  const base = `http://localhost:${http.port}`;
+  log.info({ api: `${base}/v1/telemetry`, dashboard: `${base}/admin/queues`, metrics: `${base}/metrics`, ready: `${base}/readyz` }, 'listening');
   process.send?.('ready');
 
   let stopping = false;
