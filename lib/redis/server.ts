@@ -71,8 +71,13 @@ export class PrivateRedis {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** A process killed by a signal has no exit code, only a signal code. */
+  private static alive(child: ChildProcess | null): child is ChildProcess {
+    return child !== null && child.exitCode === null && child.signalCode === null;
+  }
+
   get running(): boolean {
-    return this.child !== null && this.child.exitCode === null;
+    return PrivateRedis.alive(this.child);
   }
 
   private async launch(): Promise<void> {
@@ -88,7 +93,7 @@ export class PrivateRedis {
   /** Kills the server abruptly (SIGKILL), as a crash would. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
+    if (!PrivateRedis.alive(child)) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGKILL');
     await exited;
@@ -102,7 +107,7 @@ export class PrivateRedis {
 
   async stop(): Promise<void> {
     const child = this.child;
-    if (child && child.exitCode === null) {
+    if (PrivateRedis.alive(child)) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await exited;

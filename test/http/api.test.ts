@@ -169,4 +169,15 @@ describe('HTTP API, two node processes behind a "load balancer"', function () {
     expect(await exited).to.equal(0);
     urls = [urls[1]];
   });
+
+  it('Redis stopped: 503 with Retry-After and /readyz fails; Redis back: both recover', async () => {
+    await redis.server.kill();
+    const res = await post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_down') }] });
+    expect(res.status).to.equal(503);
+    expect(res.headers.get('retry-after')).to.equal('1');
+    expect((await fetch(`${urls[0]}/readyz`)).status).to.equal(503);
+    await redis.server.restart();
+    await until(async () => (await fetch(`${urls[0]}/readyz`)).status === 200, '/readyz to recover', 30_000);
+    await until(async () => (await post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_up') }] })).status === 200, 'the API to recover', 30_000);
+  });
 });
