@@ -23,6 +23,14 @@ export interface PeriodicOptions {
 
 export const PERIODIC_DEFAULTS = { concurrency: 8, lockDurationMs: 30_000, leaveSweepAgeMs: 30_000 };
 
+/** Options of the jobs a tick fans out. The id comes from the tick's, so a retried tick adds nothing twice. */
+function fannedOut(jobId: string) {
+  return {
+    jobId: jobId.replace(/:/g, '_'), attempts: 5, backoff: { type: 'exponential', delay: 500 },
+    removeOnComplete: 1000, removeOnFail: 5000,
+  };
+}
+
 /**
  * The fleet's periodic work on BullMQ job schedulers, so each run is done by one node:
  *
@@ -73,11 +81,7 @@ export class PeriodicWork {
 
   private async fanOut(job: Job, name: 'flush-shard' | 'reap-shard'): Promise<void> {
     const shards = Array.from({ length: this.keys.shards }, (_, shard) => shard);
-    // job ids from the tick's id: a retried tick does not queue the shards twice
-    await this.queue.addBulk(shards.map((shard) => ({
-      name, data: { shard },
-      opts: { jobId: `${name}-${job.id}-${shard}`.replace(/:/g, '_'), attempts: 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 5000 },
-    })));
+    await this.queue.addBulk(shards.map((shard) => ({ name, data: { shard }, opts: fannedOut(`${name}-${job.id}-${shard}`) })));
   }
 
   private async process(job: Job): Promise<unknown> {
@@ -93,18 +97,16 @@ export class PeriodicWork {
       case 'reap-shard': {
         const shard = job.data.shard as number;
         await this.flusher.flushShard(shard); // their last stats go out before they do
-        let reaped = 0;
-        for (const due of await this.registry.dueForReaping(shard, this.opts.workerCleanupWaitMs)) {
-          if (await this.registry.reap(due, this.opts.workerCleanupWaitMs, due.generation)) reaped++;
-        }
-        return { reaped };
+        // the shard's due workers are reaped in one pipeline, each still its own script
+        const batch = this.registry.batch();
+        const results = (await this.registry.dueForReaping(shard, this.opts.workerCleanupWaitMs))
+          .map((due) => batch.reap(due, this.opts.workerCleanupWaitMs, due.generation));
+        await batch.exec();
+        return { reaped: (await Promise.all(results)).filter(Boolean).length };
       }
       case 'expire-nodes': {
         const lapsed = await this.registry.lapsedNodes(this.opts.nodeLeaseMs);
-        await this.queue.addBulk(lapsed.map((node) => ({
-          name: 'expire-node', data: node,
-          opts: { jobId: `expire-node-${node.nodeId}-${node.lastSeen}`.replace(/:/g, '_'), attempts: 5, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 5000 },
-        })));
+        await this.queue.addBulk(lapsed.map((node) => ({ name: 'expire-node', data: node, opts: fannedOut(`expire-node-${node.nodeId}-${node.lastSeen}`) })));
         return { lapsed: lapsed.length };
       }
       case 'expire-node': {

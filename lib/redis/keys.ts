@@ -34,6 +34,13 @@ export class KeySpace {
     return `${roomId}|${participantId}`;
   }
 
+  /** The inverse of workerId: room ids hold no '|', so the first one splits. */
+  splitWorkerId(wid: string): { roomId: string; participantId: string } {
+    const i = wid.indexOf('|');
+    if (i < 0) throw new Error(`malformed worker id ${JSON.stringify(wid)}`);
+    return { roomId: wid.slice(0, i), participantId: wid.slice(i + 1) };
+  }
+
   worker(shard: number, wid: string): string {
     return `${this.shardBase(shard)}w:${wid}`;
   }

@@ -5,7 +5,7 @@ import type {
   DueWorker, Guard, LapsedNode, LeaveRecord, OpenOutcome, OpenRequest, OpenResult, OrphanedWorker,
   ReleaseRequest, ReleaseResult, Worker, WorkerRef,
 } from './types';
-import { InvalidRequestError, optionalGuard, optionalText, requireId } from './validate';
+import { optionalGuard, optionalText, requireId } from './validate';
 
 const OUTCOMES: OpenOutcome[] = ['open', 'created', 'reopened'];
 const EXPIRE_BATCH = 500;
@@ -103,8 +103,7 @@ export class WorkerRegistry {
     const raw = (await this.redis.pendingLeaves(this.keys.leaves(shard), this.keys.leavesAt(shard), ageMs, limit)) as string[];
     return raw.map((r) => {
       const j = JSON.parse(r) as { wid: string; gen: number; connected: boolean; room: string; info: string; roomName: string; identity: string; at: number };
-      const [roomId, participantId] = splitWid(j.wid);
-      return { roomId, participantId, generation: j.gen, wasConnected: j.connected, room: j.room, info: j.info, roomName: j.roomName, identity: j.identity, at: j.at };
+      return { ...this.keys.splitWorkerId(j.wid), generation: j.gen, wasConnected: j.connected, room: j.room, info: j.info, roomName: j.roomName, identity: j.identity, at: j.at };
     });
   }
 
@@ -119,16 +118,20 @@ export class WorkerRegistry {
     const flat = (await this.redis.dueForReaping(this.keys.closed(shard), this.keys.shardBase(shard), waitMs, limit)) as string[];
     const out: DueWorker[] = [];
     for (let i = 0; i < flat.length; i += 2) {
-      const [roomId, participantId] = splitWid(flat[i]);
-      out.push({ roomId, participantId, generation: Number(flat[i + 1]) });
+      out.push({ ...this.keys.splitWorkerId(flat[i]), generation: Number(flat[i + 1]) });
     }
     return out;
   }
 
   /** Deletes the worker if it is still closed for `waitMs` (and of `generation`, if given). */
   async reap(ref: WorkerRef, waitMs: number, generation?: number): Promise<boolean> {
+    return this.run(this.reapCall(ref, waitMs, generation));
+  }
+
+  /** @internal */
+  reapCall(ref: WorkerRef, waitMs: number, generation?: number): Call<boolean> {
     const at = this.locate(ref);
-    return (await this.redis.reapWorker(at.worker, at.closed, at.base, at.wid, waitMs, generation ?? '')) === 1;
+    return { script: 'reapWorker', args: [at.worker, at.closed, at.base, at.wid, waitMs, generation ?? ''], decode: (r) => r === 1 };
   }
 
   /** Renews an SFU node's lease (heartbeat, or any call from it). */
@@ -170,9 +173,8 @@ export class WorkerRegistry {
       rounds.forEach((flat, i) => {
         if (flat[0] === 1) next.push(pending[i]);
         for (let j = 1; j < flat.length; j += 7) {
-          const [roomId, participantId] = splitWid(String(flat[j]));
           orphans.push({
-            roomId, participantId, wasConnected: flat[j + 1] === 1, raiseLeave: flat[j + 2] === 1,
+            ...this.keys.splitWorkerId(String(flat[j])), wasConnected: flat[j + 1] === 1, raiseLeave: flat[j + 2] === 1,
             generation: Number(flat[j + 3]), roomName: String(flat[j + 4]), identity: String(flat[j + 5]),
             info: flat[j + 6] === '' ? null : String(flat[j + 6]),
           });
@@ -234,6 +236,10 @@ export class RegistryBatch {
     return this.add(this.registry.releaseCall(req));
   }
 
+  reap(ref: WorkerRef, waitMs: number, generation?: number): Promise<boolean> {
+    return this.add(this.registry.reapCall(ref, waitMs, generation));
+  }
+
   /** Sends every queued transition; resolves when Redis has answered them all. */
   async exec(): Promise<void> {
     const queued = this.queued.splice(0);
@@ -249,10 +255,4 @@ export class RegistryBatch {
     const failed = replies?.find(([err]) => err);
     if (failed) throw failed[0];
   }
-}
-
-function splitWid(wid: string): [string, string] {
-  const i = wid.indexOf('|');
-  if (i < 0) throw new InvalidRequestError('wid', `malformed worker id ${JSON.stringify(wid)}`);
-  return [wid.slice(0, i), wid.slice(i + 1)];
 }

@@ -141,17 +141,18 @@ export class RedisTelemetryService implements T.TelemetryService {
 
   /** Relays leaves whose first relay died (or that a node expiry raised). */
   async relayLeaves(leaves: (LeaveRecord | OrphanedWorker)[]): Promise<number> {
-    let relayed = 0;
-    for (const l of leaves) {
-      if ('raiseLeave' in l && !l.raiseLeave) continue;
+    // leaves are independent: relayed together, so their round trips share pipelines
+    const done = await Promise.all(leaves.map(async (l) => {
+      if ('raiseLeave' in l && !l.raiseLeave) return false;
       const room = 'room' in l && l.room ? Room.fromJsonString(l.room, { ignoreUnknownFields: true }) : new Room({ sid: l.roomId, name: l.roomName });
       const participant = l.info
         ? ParticipantInfo.fromJsonString(l.info, { ignoreUnknownFields: true })
         : new ParticipantInfo({ sid: l.participantId, identity: l.identity });
       await this.emitLeave(room, participant, l.wasConnected, `${l.roomId}|${l.participantId}|${l.generation}`);
       await this.d.registry.ackLeave(l, l.generation);
-      relayed++;
-    }
+      return true;
+    }));
+    const relayed = done.filter(Boolean).length;
     if (relayed) this.d.log.info({ relayed }, 'relayed participant leaves');
     return relayed;
   }

@@ -78,7 +78,6 @@ export class StatsBuffer {
     const batch: ClaimedBatch = { id: flat[0], workers: [] };
     for (let i = 1; i < flat.length;) {
       const wid = flat[i];
-      const sep = wid.indexOf('|');
       const n = Number(flat[i + 2]);
       const tracks = new Map<string, string[]>();
       for (const entry of flat.slice(i + 3, i + 3 + n)) {
@@ -88,7 +87,7 @@ export class StatsBuffer {
         if (!list) tracks.set(track, (list = []));
         list.push(entry.slice(nl + 1));
       }
-      batch.workers.push({ roomId: wid.slice(0, sep), participantId: wid.slice(sep + 1), roomName: flat[i + 1], tracks });
+      batch.workers.push({ ...this.keys.splitWorkerId(wid), roomName: flat[i + 1], tracks });
       i += 3 + n;
     }
     return batch;
