@@ -38,6 +38,15 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger): Fastif
   const secret = new TextEncoder().encode(o.apiSecret);
   const idemKey = (id: string) => `${c.registry.keys.prefix}:idem:${id}`;
 
+  // While draining, answers in flight close their connection: a keep-alive connection
+  // left open would hold close() until its idle timeout (72 s in Fastify).
+  let draining = false;
+  app.addHook('preClose', async () => { draining = true; });
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (draining) reply.header('Connection', 'close');
+    return payload;
+  });
+
   app.addHook('onResponse', async (req, reply) => {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });

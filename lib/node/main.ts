@@ -45,8 +45,11 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping: draining requests, then closing the BullMQ workers so their jobs go to other nodes');
+    const t0 = Date.now();
     await app.close(); // stops taking requests, finishes those in flight
+    log.info({ ms: Date.now() - t0 }, 'requests drained');
     await coordinator.close();
+    log.info({ ms: Date.now() - t0 }, 'BullMQ workers closed');
     await target.stop();
     process.exit(0);
   };

@@ -1,16 +1,20 @@
 import type { ChildProcess } from 'node:child_process';
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { AccessToken } from 'livekit-server-sdk';
 import { expect } from 'chai';
 import { freePort } from '../../lib/redis/server';
+import { launchChromium } from '../support/browser';
 import { startHttpNode, stopNodeProcess } from '../support/processes';
 import { until, usePrivateRedis } from '../support/redis';
 import { API_KEY, API_SECRET, TestReceiver } from '../webhooks/receiver';
 
 /**
- * Black-box: two coordinator node processes (npm start's entry point) on one
- * redis-server, driven only over HTTP with tokens minted by livekit-server-sdk.
+ * Black-box: three coordinator node processes (npm start's entry point) on one
+ * redis-server, driven only over HTTP with tokens minted by livekit-server-sdk. Requests
+ * go round-robin across the nodes, as behind a load balancer.
  */
-describe('HTTP API, two node processes behind a "load balancer"', function () {
+describe('HTTP API, three node processes behind a "load balancer"', function () {
   this.timeout(90_000);
   const redis = usePrivateRedis();
   const rx = new TestReceiver();
@@ -24,12 +28,10 @@ describe('HTTP API, two node processes behind a "load balancer"', function () {
 
   before(async () => {
     await rx.start();
-    const ports = [await freePort(), await freePort()];
-    for (const port of ports) {
-      nodes.push(await startHttpNode({
+    const ports = [await freePort(), await freePort(), await freePort()];
+    nodes.push(...await Promise.all(ports.map((port) => startHttpNode({
         PORT: String(port), REDIS_URL: redis.server.url, API_KEY, API_SECRET, WEBHOOK_URLS: rx.url, FLUSH_INTERVAL: '1s', NODE_LEASE: '2s',
-      }));
-    }
+    }))));
     urls = ports.map((p) => `http://127.0.0.1:${p}`);
     token = await new AccessToken(API_KEY, API_SECRET, { identity: 'sfu-a', ttl: '10m' }).toJwt();
   });
@@ -45,11 +47,13 @@ describe('HTTP API, two node processes behind a "load balancer"', function () {
   const registryKeys = async () => (await redis.client().keys('tc:{s*')).sort();
   const room = (sid: string) => ({ sid, name: `name-${sid}` });
 
-  it('answers health and readiness', async () => {
-    expect((await fetch(`${urls[0]}/healthz`)).status).to.equal(200);
-    const ready = await fetch(`${urls[1]}/readyz`);
-    expect(ready.status).to.equal(200);
-    expect(await ready.json()).to.deep.equal({ redis: true, workers: true });
+  it('answers health and readiness on every node', async () => {
+    for (const url of urls) {
+      expect((await fetch(`${url}/healthz`)).status).to.equal(200);
+      const ready = await fetch(`${url}/readyz`);
+      expect(ready.status).to.equal(200);
+      expect(await ready.json()).to.deep.equal({ redis: true, workers: true });
+    }
   });
 
   it('applies a batch in order and answers 200 with one result per event; the worker is readable from any node', async () => {
@@ -60,7 +64,7 @@ describe('HTTP API, two node processes behind a "load balancer"', function () {
     ] });
     expect(res.status).to.equal(200);
     expect(await res.json()).to.deep.equal({ results: [{ ok: true }, { ok: true }, { ok: true }] });
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < urls.length; i++) {
       const w = await getWorker('RM_1', 'PA_1');
       expect(w.status).to.equal(200);
       expect(await w.json()).to.deep.equal({
@@ -152,6 +156,24 @@ describe('HTTP API, two node processes behind a "load balancer"', function () {
     expect(api.queues.map((q) => q.name).sort()).to.deep.equal(['telemetry', 'webhooks']);
   });
 
+  it('the dashboard loads its queues in a real headless Chromium (screenshot in test/artifacts/)', async () => {
+    const browser = await launchChromium();
+    try {
+      const context = await browser.newContext({ httpCredentials: { username: API_KEY, password: API_SECRET }, viewport: { width: 1280, height: 800 } });
+      const page = await context.newPage();
+      const res = await page.goto(`${urls[2]}/admin/queues`);
+      expect(res?.status()).to.equal(200);
+      // the page is a client-side app: the queue names appear once it has called the API
+      for (const queue of ['telemetry', 'webhooks']) await page.getByText(queue, { exact: true }).first().waitFor({ timeout: 30_000 });
+      const shot = path.join(__dirname, '..', 'artifacts', 'dashboard.png');
+      await mkdir(path.dirname(shot), { recursive: true });
+      await page.screenshot({ path: shot, fullPage: true });
+      expect((await stat(shot)).size).to.be.greaterThan(10_000);
+    } finally {
+      await browser.close();
+    }
+  });
+
   it('SIGTERM drains: requests in flight are answered 200, then the node exits 0', async () => {
     const batch = (i: number) => ({ nodeId: 'sfu-d', events: Array.from({ length: 200 }, (_, k) => ({ method: 'trackMuted', room: room(`RM_drain${i}`), participantId: `PA_${k}`, track: { sid: `TR_${k}` } })) });
     const inFlight = Array.from({ length: 10 }, (_, i) => fetch(`${urls[0]}/v1/telemetry`, {
@@ -166,8 +188,20 @@ describe('HTTP API, two node processes behind a "load balancer"', function () {
     // closing, or no connection) before anything was applied
     expect(statuses.every((st) => st === 200 || st === 503 || st === 'refused'), String(statuses)).to.equal(true);
     expect(statuses.filter((st) => st === 200).length).to.be.greaterThan(0);
+    // answers sent while draining close their keep-alive connection, so the close does not
+    // wait for idle connections to time out
+    const closing = answers.filter((a) => a.status === 'fulfilled' && a.value.headers.get('connection') === 'close');
+    expect(closing.length).to.be.greaterThan(0);
     expect(await exited).to.equal(0);
-    urls = [urls[1]];
+    urls = urls.slice(1);
+  });
+
+  it('with one node gone, the other two still run the periodic work: stats are flushed', async () => {
+    const stat = { roomId: 'RM_1', participantId: 'PA_1', trackId: 'TR_left', streams: [{ primaryPackets: 10, primaryBytes: '12000' }] };
+    const before = await redis.client().xlen('tc:analytics:stats');
+    const res = await post({ nodeId: 'sfu-a', events: [{ method: 'trackStats', roomId: 'RM_1', roomName: 'name-RM_1', key: { streamType: 'UPSTREAM', participantId: 'PA_1', trackId: 'TR_left' }, stat }] });
+    expect(res.status).to.equal(200);
+    await until(async () => (await redis.client().xlen('tc:analytics:stats')) > before, 'the stat to be flushed by a remaining node', 30_000);
   });
 
   it('Redis stopped: 503 with Retry-After and /readyz fails; Redis back: both recover', async () => {
@@ -175,9 +209,9 @@ describe('HTTP API, two node processes behind a "load balancer"', function () {
     const res = await post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_down') }] });
     expect(res.status).to.equal(503);
     expect(res.headers.get('retry-after')).to.equal('1');
-    expect((await fetch(`${urls[0]}/readyz`)).status).to.equal(503);
+    for (const url of urls) expect((await fetch(`${url}/readyz`)).status).to.equal(503);
     await redis.server.restart();
-    await until(async () => (await fetch(`${urls[0]}/readyz`)).status === 200, '/readyz to recover', 30_000);
+    for (const url of urls) await until(async () => (await fetch(`${url}/readyz`)).status === 200, '/readyz to recover', 30_000);
     await until(async () => (await post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_up') }] })).status === 200, 'the API to recover', 30_000);
   });
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 /** Starts a coordinator node process and resolves once it runs its periodic work. */
 export async function startNodeProcess(env: Record<string, string>): Promise<ChildProcess> {
   const child = fork(path.join(__dirname, 'coordinator-node.ts'), [], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, LOG_LEVEL: process.env.TEST_NODE_LOG_LEVEL ?? 'warn', ...env },
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -28,7 +28,7 @@ export async function stopNodeProcess(child: ChildProcess, signal: NodeJS.Signal
 /** Starts `npm start`'s entry point as a process and resolves once it listens. */
 export async function startHttpNode(env: Record<string, string>): Promise<ChildProcess> {
   const child = fork(path.join(__dirname, '..', '..', 'lib', 'node', 'main.ts'), [], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, LOG_LEVEL: process.env.TEST_NODE_LOG_LEVEL ?? 'warn', ...env },
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
