@@ -165,9 +165,14 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
       expect(res?.status()).to.equal(200);
       // the page is a client-side app: the queue names appear once it has called the API
       for (const queue of ['telemetry', 'webhooks']) await page.getByText(queue, { exact: true }).first().waitFor({ timeout: 30_000 });
+      // open the telemetry queue: its job states load from the API, with the periodic jobs in them
+      await page.getByText('telemetry', { exact: true }).first().click();
+      await page.waitForURL(/\/admin\/queues\/queue\/telemetry/, { timeout: 30_000 });
+      await page.getByText('Completed', { exact: false }).first().waitFor({ timeout: 30_000 });
+      await page.getByText('Loading', { exact: false }).first().waitFor({ state: 'hidden', timeout: 30_000 });
       const shot = path.join(__dirname, '..', 'artifacts', 'dashboard.png');
       await mkdir(path.dirname(shot), { recursive: true });
-      await page.screenshot({ path: shot, fullPage: true });
+      await page.screenshot({ path: shot });
       expect((await stat(shot)).size).to.be.greaterThan(10_000);
     } finally {
       await browser.close();
