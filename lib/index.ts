@@ -17,3 +17,5 @@ export { WebhookDelivery, WEBHOOK_QUEUE } from './webhooks/delivery';
 export { RecordingNotifier, NullNotifier, type WebhookNotifier } from './webhooks/notifier';
 export { loadWebhookOptions, type WebhookOptions } from './webhooks/options';
 export { WebhookMetrics } from './webhooks/metrics';
+export { TelemetryClient, TelemetryRequestError, type RequestReport } from './client/telemetry-client';
+export type { TelemetryClientOptions } from './client/options';
