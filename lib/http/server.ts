@@ -9,6 +9,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { timingSafeEqual } from 'node:crypto';
 import { BadRequest, decodeEvents } from './decode';
+import { validateCall } from '../telemetry/validate';
 import { NodeMetrics } from './metrics';
 
 export interface HttpOptions {
@@ -106,22 +107,42 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger): Fastif
     if (!body || typeof body !== 'object') throw new BadRequest('invalid_body', 'body: must be a JSON object');
     let nodeId: string;
     try { nodeId = requireId('nodeId', body.nodeId); } catch (e) { throw new BadRequest('invalid_body', (e as Error).message); }
-    const events = decodeEvents(body.events);
+    // the guard's owner is the sending SFU node; every event is checked before the first write
+    const events = decodeEvents(body.events).map((e, index) => {
+      const args = GUARDED.has(e.method) && e.args.guard ? { ...e.args, nodeId } : e.args;
+      try {
+        validateCall(e.method, args);
+      } catch (err) {
+        if (err instanceof InvalidRequestError) throw new BadRequest('invalid_field', `events[${index}].${err.message}`, index);
+        throw err;
+      }
+      return { ...e, args };
+    });
     const ids = events.map((e) => e.id).filter((id): id is string => !!id);
-    const applied = new Set<string>();
-    if (ids.length > 0) {
-      const seen = await c.redis.mget(ids.map(idemKey));
-      ids.forEach((id, i) => { if (seen[i]) applied.add(id); });
-    }
-    await c.registry.heartbeat(nodeId);
+    const [seen] = await Promise.all([
+      ids.length > 0 ? c.redis.mget(ids.map(idemKey)) : Promise.resolve([] as (string | null)[]),
+      c.registry.heartbeat(nodeId),
+    ]);
+    const applied = new Set<string>(ids.filter((_, i) => seen[i]));
     const service = c.service as unknown as Record<string, (a: unknown) => Promise<void>>;
+    // In order: each event's effects are stored before the next starts. A run of trackStats
+    // is the exception: they only append to stat buffers, in call order, so they go out
+    // together (one script per shard) and the run completes before the next event.
+    const stats: Promise<void>[] = [];
+    const done: string[] = [];
     for (const e of events) {
       if (e.id && applied.has(e.id)) continue;
-      const args = GUARDED.has(e.method) && e.args.guard ? { ...e.args, nodeId } : e.args;
-      await service[e.method as keyof TelemetryService](args);
-      metrics.events.inc({ method: e.method });
       if (e.id) applied.add(e.id);
+      done.push(e.method);
+      if (e.method === 'trackStats') {
+        stats.push(service.trackStats(e.args));
+        continue;
+      }
+      if (stats.length > 0) await Promise.all(stats.splice(0));
+      await service[e.method](e.args);
     }
+    await Promise.all(stats);
+    for (const method of done) metrics.events.inc({ method });
     if (ids.length > 0) {
       const p = c.redis.pipeline();
       for (const id of ids) p.set(idemKey(id), '1', 'EX', o.idempotencyTtlSeconds);

@@ -6,7 +6,6 @@ import {
 } from '@livekit/protocol';
 import type { Logger } from 'pino';
 import type { WorkerRegistry } from '../registry/registry';
-import { InvalidRequestError, requireId } from '../registry/validate';
 import type { LeaveRecord, OrphanedWorker } from '../registry/types';
 import type { WebhookNotifier } from '../webhooks/notifier';
 import type { AnalyticsSink } from './analytics';
@@ -19,6 +18,7 @@ import type { StatsBuffer } from './stats-buffer';
 import type { StatsFlusher } from './stats-flush';
 import type * as T from './types';
 import type { AnalyticsStatJson } from './types';
+import { validateCall } from './validate';
 
 export interface TelemetryDeps {
   registry: WorkerRegistry;
@@ -30,24 +30,6 @@ export interface TelemetryDeps {
 }
 
 const E = AnalyticsEventType;
-
-/** trackStats' ids form keys and the buffer's records: checked before anything is written. */
-function validateTrackStats(a: T.TrackStatsArgs): void {
-  requireId('roomId', a.roomId);
-  requireId('key.participantId', a.key?.participantId);
-  // a data channel's stats have no track id (LiveKit's StatsKeyForData with "")
-  const trackId = a.key.trackId;
-  if (typeof trackId !== 'string') throw new InvalidRequestError('key.trackId', 'must be a string');
-  if (trackId.includes('\n') || a.roomId.includes('\n') || a.key.participantId.includes('\n')) {
-    throw new InvalidRequestError('key', 'ids must not contain a newline');
-  }
-  if (a.key.streamType !== 'UPSTREAM' && a.key.streamType !== 'DOWNSTREAM') {
-    throw new InvalidRequestError('key.streamType', "must be 'UPSTREAM' or 'DOWNSTREAM'");
-  }
-  if (typeof a.stat !== 'object' || a.stat === null || Array.isArray(a.stat)) {
-    throw new InvalidRequestError('stat', 'must be an AnalyticsStat (class or protobuf JSON object)');
-  }
-}
 
 /**
  * LiveKit's telemetry service with its state in Redis: any node of the fleet can take any
@@ -67,7 +49,7 @@ export class RedisTelemetryService implements T.TelemetryService {
   }
 
   async trackStats(a: T.TrackStatsArgs): Promise<void> {
-    validateTrackStats(a);
+    validateCall('trackStats', a);
     const json = a.stat instanceof AnalyticsStat ? a.stat.toJsonString() : JSON.stringify(a.stat);
     await this.d.stats.add(a.roomId, a.key, (a.stat instanceof AnalyticsStat ? a.stat.toJson() : a.stat) as AnalyticsStatJson, json);
   }
@@ -87,6 +69,7 @@ export class RedisTelemetryService implements T.TelemetryService {
   }
 
   async participantJoined(a: T.ParticipantJoinedArgs): Promise<void> {
+    validateCall('participantJoined', a);
     await this.d.registry.open({ ...this.who(a.room, a.participant), info: a.participant.toJsonString(), guard: a.guard, nodeId: a.nodeId });
     if (a.shouldSendEvent) {
       const ev = newParticipantEvent(E.PARTICIPANT_JOINED, a.room, a.participant);
@@ -97,6 +80,7 @@ export class RedisTelemetryService implements T.TelemetryService {
   }
 
   async participantActive(a: T.ParticipantActiveArgs): Promise<void> {
+    validateCall('participantActive', a);
     // a participant is "joined", for webhooks, only once active; a migration is not a join
     if (!a.isMigration) await this.notify(webhookEvent(WEBHOOK.participantJoined, { room: a.room, participant: a.participant }));
     await this.d.registry.open({
@@ -108,6 +92,7 @@ export class RedisTelemetryService implements T.TelemetryService {
   }
 
   async participantResumed(a: T.ParticipantResumedArgs): Promise<void> {
+    validateCall('participantResumed', a);
     // the old signal connection's leave may have closed the worker: re-open it, no guard
     await this.d.registry.open({ ...this.who(a.room, a.participant), info: a.participant.toJsonString() });
     const ev = newParticipantEvent(E.PARTICIPANT_RESUMED, a.room, a.participant);
@@ -116,6 +101,7 @@ export class RedisTelemetryService implements T.TelemetryService {
   }
 
   async participantLeft(a: T.ParticipantLeftArgs): Promise<void> {
+    validateCall('participantLeft', a);
     const r = await this.d.registry.release({
       roomId: a.room.sid, participantId: a.participant.sid, guard: a.guard, raiseLeave: a.shouldSendEvent,
       info: a.participant.toJsonString(), room: a.room.toJsonString(),

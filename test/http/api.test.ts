@@ -82,6 +82,7 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
     ['a missing field', () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_ok') }, { method: 'participantLeft', room: room('RM_x'), participant: { sid: 'PA_x' } }] }), 400, /events\[1\]\.shouldSendEvent: required by participantLeft/],
     ['a mistyped field', () => post({ nodeId: 'sfu-a', events: [{ method: 'participantJoined', room: room('RM_x'), participant: { sid: 42 }, shouldSendEvent: true }] }), 400, /events\[0\]\.participant:/],
     ['an unknown field', () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_x'), colour: 'red' }] }), 400, /events\[0\]\.colour: not a field of roomStarted/],
+    ['an id the registry refuses, after a good event', () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_ok') }, { method: 'participantActive', room: room('RM_x'), participant: { sid: 'PA|1' }, isMigration: false, guard: 'g' }] }), 400, /events\[1\]\.participant\.sid: must not contain '\|'/],
     ['1,001 events', () => post({ nodeId: 'sfu-a', events: Array.from({ length: 1001 }, () => ({ method: 'roomStarted', room: room('RM_x') })) }), 400, /1 to 1000 events \(got 1001\)/],
     ['no nodeId', () => post({ events: [{ method: 'roomStarted', room: room('RM_x') }] }), 400, /nodeId: must be a non-empty string/],
     ['an oversized body', () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: { sid: 'RM_x', name: 'x'.repeat(1_100_000) } }] }), 413, /body over/],
