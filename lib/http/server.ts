@@ -157,8 +157,10 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger): Fastif
   });
 
   app.delete('/v1/nodes/:nodeId', { preHandler: authenticate }, async (req, reply) => {
-    const orphans = await c.registry.departNode((req.params as { nodeId: string }).nodeId);
-    await c.service.relayLeaves(orphans);
+    const nodeId = (req.params as { nodeId: string }).nodeId;
+    const orphans = await c.registry.departNode(nodeId);
+    const relayed = await c.service.relayLeaves(orphans);
+    req.log.info({ nodeId, released: orphans.length, relayed }, 'SFU node departed: connections released');
     return reply.code(204).send();
   });
 

@@ -25,13 +25,17 @@ export async function stopNodeProcess(child: ChildProcess, signal: NodeJS.Signal
   clearTimeout(timer);
 }
 
-/** Starts `npm start`'s entry point as a process and resolves once it listens. */
-export async function startHttpNode(env: Record<string, string>): Promise<ChildProcess> {
+/**
+ * Starts `npm start`'s entry point as a process and resolves once it listens. With
+ * `output`, what it writes to stdout and stderr is collected there instead of shown.
+ */
+export async function startHttpNode(env: Record<string, string>, output?: string[]): Promise<ChildProcess> {
   const child = fork(path.join(__dirname, '..', '..', 'lib', 'node', 'main.ts'), [], {
     env: { ...process.env, LOG_LEVEL: process.env.TEST_NODE_LOG_LEVEL ?? 'warn', ...env },
     execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', output ? 'pipe' : 'inherit', output ? 'pipe' : 'inherit', 'ipc'],
   });
+  if (output) for (const s of [child.stdout!, child.stderr!]) s.on('data', (d: Buffer) => output.push(d.toString('utf8')));
   await new Promise<void>((resolve, reject) => {
     child.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(String(m)))));
     child.once('exit', (code) => reject(new Error(`node exited with ${code}`)));
