@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { AccessToken } from 'livekit-server-sdk';
+import { expect } from 'chai';
+import { freePort } from '../../lib/redis/server';
+import { runHttpNodeToExit, startHttpNode, stopNodeProcess } from '../support/processes';
+import { until } from '../support/redis';
+
+/**
+ * `npm start` as a newcomer runs it: no REDIS_URL (a private redis-server whose data in
+ * .data/redis survives a restart), no API keys (dev keys, said in the log), and the
+ * refusals with a message naming what to do.
+ */
+const answers = (port: number) => new Promise<boolean>((resolve) => {
+  const socket = net.connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
+  socket.on('error', () => resolve(false));
+});
+
+describe('npm start', function () {
+  this.timeout(90_000);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tc-start-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const env = (port: number) => ({ PORT: String(port), REDIS_URL: '', API_KEY: '', API_SECRET: '', NODE_ENV: 'development', LOG_LEVEL: 'info' });
+
+  it('without REDIS_URL runs its own redis-server in .data/redis, with dev keys; a restart keeps the state', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const token = await new AccessToken('devkey', 'secret', { identity: 'sfu-dev', ttl: '5m' }).toJwt();
+    const output: string[] = [];
+    let node = await startHttpNode(env(port), { cwd: dir, output });
+    try {
+      // the log reaches the pipe a little after the node said it is ready
+      const text = await until(() => { const t = output.join(''); return t.includes('"listening"') && t; }, 'the listening line');
+      expect(text).to.include('started a private redis-server (REDIS_URL not set)');
+      expect(text).to.match(/dev mode: API_KEY \/ API_SECRET not set, using API_KEY=devkey API_SECRET=secret/);
+      expect(text).to.include(`/admin/queues`);
+      const res = await fetch(`${url}/v1/telemetry`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+        body: JSON.stringify({ nodeId: 'sfu-dev', events: [{ method: 'participantActive', room: { sid: 'RM_dev', name: 'dev' }, participant: { sid: 'PA_dev', identity: 'd' }, isMigration: false, guard: 'g' }] }),
+      });
+      expect(res.status).to.equal(200);
+      await stopNodeProcess(node);
+      expect(node.exitCode).to.equal(0);
+      // its redis-server stopped with it
+      const redisPort = Number(/"port":(\d+),"dir":"[^"]*\.data\/redis"/.exec(text)?.[1]);
+      expect(redisPort).to.be.greaterThan(0);
+      expect(await answers(redisPort)).to.equal(false);
+      node = await startHttpNode({ ...env(port), LOG_LEVEL: 'error' }, { cwd: dir });
+      const w = await fetch(`${url}/v1/rooms/RM_dev/participants/PA_dev`, { headers: { Authorization: `Bearer ${token}` } });
+      expect(w.status).to.equal(200);
+      expect(await w.json()).to.deep.include({ roomId: 'RM_dev', participantId: 'PA_dev', connected: true, refCount: 1 });
+    } finally {
+      await stopNodeProcess(node);
+    }
+  });
+
+  it('with NODE_ENV=production and no API keys it refuses to start, naming them', async () => {
+    const { code, output } = await runHttpNodeToExit({ ...env(await freePort()), NODE_ENV: 'production' });
+    expect(code).to.equal(2);
+    expect(output).to.match(/configuration error: API_KEY.*API_KEY and API_SECRET both set when NODE_ENV=production/);
+  });
+
+  it('without REDIS_URL and without redis-server on PATH it says which package to install', async () => {
+    const { code, output } = await runHttpNodeToExit({ ...env(await freePort()), PATH: '/nonexistent' });
+    expect(code).to.equal(1);
+    expect(output).to.include('apt-get install redis-server');
+  });
+});
