@@ -11,6 +11,8 @@
     ARGV[1] id for a new batch
     ARGV[2] workers per batch
     ARGV[3] lease (ms)
+    ARGV[4] stats per batch: no more workers are taken once this many stats are claimed
+            (a worker's whole buffer is always taken); the others stay dirty for the next
 
   Output: {} when nothing is due, else
           { batchId, then per worker: wid, roomName, n, entry1 .. entryn }
@@ -38,8 +40,16 @@ end
 
 local id = ARGV[1]
 local batch = shardBase .. 'batch:' .. id
+local budget = tonumber(ARGV[4])
 local out = {}
-for _, wid in ipairs(wids) do
+local claimed = 0
+for i, wid in ipairs(wids) do
+  if claimed >= budget then
+    -- the rest wait for the next batch: a batch stays small enough to coalesce without
+    -- holding up the node's requests
+    for j = i, #wids do redis.call('SADD', dirty, wids[j]) end
+    break
+  end
   local buffer = shardBase .. 'stats:' .. wid
   local entries = redis.call('LRANGE', buffer, 0, -1)
   if #entries > 0 then
@@ -48,12 +58,17 @@ for _, wid in ipairs(wids) do
     out[#out + 1] = redis.call('HGET', shardBase .. 'w:' .. wid, 'roomName') or ''
     out[#out + 1] = tostring(#entries)
     for _, e in ipairs(entries) do out[#out + 1] = e end
+    claimed = claimed + #entries
   end
 end
 if #out == 0 then
   return {}
 end
-redis.call('RPUSH', batch, unpack(out))
+-- in slices: unpack() fails past ~8000 values, and a script that fails here would already
+-- have taken the buffers (Redis does not roll a script back)
+for i = 1, #out, 1000 do
+  redis.call('RPUSH', batch, unpack(out, i, math.min(i + 999, #out)))
+end
 redis.call('ZADD', inflight, now + lease, id)
 table.insert(out, 1, id)
 return out

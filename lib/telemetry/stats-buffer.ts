@@ -72,8 +72,8 @@ export class StatsBuffer {
   }
 
   /** Claims up to `workers` dirty workers' stats (or a lapsed batch first), under a lease. */
-  async claim(shard: number, batchId: string, workers: number, leaseMs: number): Promise<ClaimedBatch | null> {
-    const flat = (await this.redis.claimStats(this.keys.dirty(shard), this.keys.inflight(shard), this.keys.shardBase(shard), batchId, workers, leaseMs)) as string[];
+  async claim(shard: number, batchId: string, workers: number, leaseMs: number, statsBudget = 1000): Promise<ClaimedBatch | null> {
+    const flat = (await this.redis.claimStats(this.keys.dirty(shard), this.keys.inflight(shard), this.keys.shardBase(shard), batchId, workers, leaseMs, statsBudget)) as string[];
     if (flat.length === 0) return null;
     const batch: ClaimedBatch = { id: flat[0], workers: [] };
     for (let i = 1; i < flat.length;) {

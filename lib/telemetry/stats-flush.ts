@@ -8,11 +8,16 @@ import type { ClaimedWorker, StatsBuffer } from './stats-buffer';
 export interface FlushOptions {
   /** Workers per claimed batch: bounds one script's time and one analytics write. */
   workersPerBatch: number;
+  /**
+   * Stats per claimed batch (past it no more workers are taken): a batch is coalesced in the
+   * node's event loop, so this bounds how long a flush holds up the node's requests.
+   */
+  statsPerBatch: number;
   /** A claimed batch not finished within this is handed to the next flush of its shard. */
   leaseMs: number;
 }
 
-export const FLUSH_DEFAULTS: FlushOptions = { workersPerBatch: 250, leaseMs: 60_000 };
+export const FLUSH_DEFAULTS: FlushOptions = { workersPerBatch: 250, statsPerBatch: 1000, leaseMs: 60_000 };
 
 /**
  * The flush of one shard (LiveKit's FlushStats, one slice of the fleet): claim a batch,
@@ -31,7 +36,7 @@ export class StatsFlusher {
   async flushShard(shard: number): Promise<number> {
     let sent = 0;
     for (;;) {
-      const batch = await this.buffer.claim(shard, newId('SB_'), this.opts.workersPerBatch, this.opts.leaseMs);
+      const batch = await this.buffer.claim(shard, newId('SB_'), this.opts.workersPerBatch, this.opts.leaseMs, this.opts.statsPerBatch);
       if (!batch) return sent;
       const now = Timestamp.now();
       const stats = batch.workers.flatMap((w) => collectStats(w, now));

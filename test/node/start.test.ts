@@ -33,7 +33,7 @@ describe('npm start', function () {
     let node = await startHttpNode(env(port), { cwd: dir, output });
     try {
       // the log reaches the pipe a little after the node said it is ready
-      const text = await until(() => { const t = output.join(''); return t.includes('"listening"') && t; }, 'the listening line');
+      const text = await until(() => { const t = output.join(''); return t.includes('"listening"') ? t : ''; }, 'the listening line');
       expect(text).to.include('started a private redis-server (REDIS_URL not set)');
       expect(text).to.match(/dev mode: API_KEY \/ API_SECRET not set, using API_KEY=devkey API_SECRET=secret/);
       expect(text).to.include(`/admin/queues`);

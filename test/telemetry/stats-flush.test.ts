@@ -60,6 +60,28 @@ describe('stats: buffered in Redis, flushed exactly once to the analytics stream
     }
   });
 
+  it('a worker with 9,000 buffered stats, and workers past the per-batch budget: every stat flushed, nothing left behind', async () => {
+    const { room, refs } = await participants(6);
+    const now = Date.now();
+    // one worker far past what one script can unpack at once, five more on distinct tracks
+    const calls: Promise<void>[] = [];
+    for (let i = 0; i < 9000; i++) {
+      calls.push(c.service.trackStats({ roomId: room.sid, roomName: room.name, key: { streamType: 'UPSTREAM', participantId: refs[0].sid, trackId: `TR_big${i % 3}`, track: true }, stat: stat(1, now) }));
+    }
+    for (const p of refs.slice(1)) {
+      for (let i = 0; i < 400; i++) calls.push(c.service.trackStats({ roomId: room.sid, roomName: room.name, key: { streamType: 'UPSTREAM', participantId: p.sid, trackId: `TR_${i}`, track: true }, stat: stat(2, now) }));
+    }
+    await Promise.all(calls);
+    await c.service.flushStats();
+    const mine = (await streamStats()).filter((s) => s.roomId === room.sid);
+    const big = mine.filter((s) => s.participantId === refs[0].sid);
+    expect(big.map((s) => [s.trackId, Number(s.streams[0].primaryBytes)]).sort()).to.deep.equal([['TR_big0', 3000], ['TR_big1', 3000], ['TR_big2', 3000]]);
+    expect(mine.filter((s) => s.participantId !== refs[0].sid)).to.have.length(5 * 400);
+    const shard = c.registry.keys.shardOf(room.sid);
+    expect(await redis.client().scard(c.registry.keys.dirty(shard))).to.equal(0);
+    expect(await redis.client().zcard(c.registry.keys.inflight(shard))).to.equal(0);
+  });
+
   it('a flush killed after claiming, and one killed after committing: every stat arrives once', async () => {
     const { room, refs } = await participants(9);
     const now = Date.now();
