@@ -10,6 +10,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import { timingSafeEqual } from 'node:crypto';
 import { BadRequest, decodeEvents } from './decode';
 import { validateCall } from '../telemetry/validate';
+import { SINGLE_WRITE_METHODS } from '../telemetry/service';
 import { NodeMetrics } from './metrics';
 
 export interface HttpOptions {
@@ -125,23 +126,24 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger): Fastif
     ]);
     const applied = new Set<string>(ids.filter((_, i) => seen[i]));
     const service = c.service as unknown as Record<string, (a: unknown) => Promise<void>>;
-    // In order: each event's effects are stored before the next starts. A run of trackStats
-    // is the exception: they only append to stat buffers, in call order, so they go out
-    // together (one script per shard) and the run completes before the next event.
-    const stats: Promise<void>[] = [];
+    // In order: each event's effects are stored before the next starts. A run of
+    // single-write events (stats, track analytics) is sent together, since their writes
+    // leave in call order (stats go out as one script per shard), and completes before the
+    // next event starts.
+    const run: Promise<void>[] = [];
     const done: string[] = [];
     for (const e of events) {
       if (e.id && applied.has(e.id)) continue;
       if (e.id) applied.add(e.id);
       done.push(e.method);
-      if (e.method === 'trackStats') {
-        stats.push(service.trackStats(e.args));
+      if (SINGLE_WRITE_METHODS.has(e.method)) {
+        run.push(service[e.method](e.args));
         continue;
       }
-      if (stats.length > 0) await Promise.all(stats.splice(0));
+      if (run.length > 0) await Promise.all(run.splice(0));
       await service[e.method](e.args);
     }
-    await Promise.all(stats);
+    await Promise.all(run);
     for (const method of done) metrics.events.inc({ method });
     if (ids.length > 0) {
       const p = c.redis.pipeline();

@@ -32,6 +32,20 @@ export interface TelemetryDeps {
 const E = AnalyticsEventType;
 
 /**
+ * Methods whose only effect is one write issued the moment they are called (a stat
+ * buffered, or one analytics event appended). Calls of these made back to back, without
+ * awaiting each, still reach Redis in call order, so a caller may send a run of them
+ * together and await the run. Every other method takes several steps and must be awaited
+ * before the next call.
+ */
+export const SINGLE_WRITE_METHODS: ReadonlySet<keyof T.TelemetryService> = new Set<keyof T.TelemetryService>([
+  'trackStats', 'trackPublishRequested', 'trackSubscribeRequested', 'trackSubscribed', 'trackUnsubscribed',
+  'trackSubscribeFailed', 'trackMuted', 'trackUnmuted', 'trackPublishedUpdate', 'trackMaxSubscribedVideoQuality',
+  'trackPublishRTPStats', 'trackSubscribeRTPStats', 'ingressCreated', 'ingressDeleted', 'ingressUpdated',
+  'localRoomState', 'report', 'apiCall', 'webhook',
+]);
+
+/**
  * LiveKit's telemetry service with its state in Redis: any node of the fleet can take any
  * call. Each method resolves once its effects are stored (worker changed, webhook queued,
  * analytics written). A leave is decided and recorded in one script, then relayed; if the

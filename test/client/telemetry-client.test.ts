@@ -90,7 +90,15 @@ describe('TelemetryClient against two coordinator node processes', function () {
     const reports: RequestReport[] = [];
     const sfu = client('sfu-b', { maxBatch: 250, onRequest: (r) => reports.push(r) });
     const room = new Room({ sid: 'RM_order', name: 'room-order' });
-    const calls = Array.from({ length: 1000 }, (_, i) => sfu.trackMuted({ room, participantId: 'PA_o', track: new TrackInfo({ sid: `TR_${i}` }) }));
+    // single-write events (sent together by the node) mixed with multi-step ones (awaited one by one)
+    const kinds = [
+      (track: TrackInfo) => sfu.trackMuted({ room, participantId: 'PA_o', track }),
+      (track: TrackInfo) => sfu.trackPublished({ room, participantId: 'PA_o', identity: 'o', track, shouldSendEvent: true }),
+      (track: TrackInfo) => sfu.trackUnmuted({ room, participantId: 'PA_o', track }),
+      (track: TrackInfo) => sfu.trackSubscribed({ room, participantId: 'PA_o', track, shouldSendEvent: true }),
+      (track: TrackInfo) => sfu.trackUnpublished({ room, participantId: 'PA_o', identity: 'o', track, shouldSendEvent: true }),
+    ];
+    const calls = Array.from({ length: 1000 }, (_, i) => kinds[(i * 7 + (i >> 3)) % kinds.length](new TrackInfo({ sid: `TR_${i}` })));
     await Promise.all(calls);
     // one request in flight at a time: what came in meanwhile went in the next batch
     expect(reports.length).to.be.at.least(4).and.at.most(10);
