@@ -17,6 +17,8 @@ export interface FlushOptions {
   leaseMs: number;
 }
 
+const YIELD_EVERY_STATS = 100;
+
 export const FLUSH_DEFAULTS: FlushOptions = { workersPerBatch: 250, statsPerBatch: 1000, leaseMs: 60_000 };
 
 /**
@@ -39,7 +41,17 @@ export class StatsFlusher {
       const batch = await this.buffer.claim(shard, newId('SB_'), this.opts.workersPerBatch, this.opts.leaseMs, this.opts.statsPerBatch);
       if (!batch) return sent;
       const now = Timestamp.now();
-      const stats = batch.workers.flatMap((w) => collectStats(w, now));
+      const stats: OutgoingStat[] = [];
+      let sinceYield = 0;
+      for (const w of batch.workers) {
+        stats.push(...collectStats(w, now));
+        for (const list of w.tracks.values()) sinceYield += list.length;
+        // coalescing is CPU work on the node's event loop: let waiting requests in now and then
+        if (sinceYield >= YIELD_EVERY_STATS) {
+          sinceYield = 0;
+          await new Promise((r) => setImmediate(r));
+        }
+      }
       await this.analytics.sendStats(stats, batch.id);
       await this.buffer.finish(shard, batch.id);
       sent += stats.length;
