@@ -34,24 +34,40 @@ export class StatsFlusher {
     private readonly opts: FlushOptions = FLUSH_DEFAULTS,
   ) {}
 
+  private turn: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Coalescing is CPU work on the node's event loop, so it yields to waiting requests every
+   * 100 stats, and the shard flushes running side by side on a node take turns: were they
+   * all to coalesce at once, each yield would let every one of them run a slice first.
+   */
+  private coalesceInTurn(workers: ClaimedWorker[]): Promise<OutgoingStat[]> {
+    const work = async () => {
+      const now = Timestamp.now();
+      const stats: OutgoingStat[] = [];
+      let sinceYield = 0;
+      for (const w of workers) {
+        stats.push(...collectStats(w, now));
+        for (const list of w.tracks.values()) sinceYield += list.length;
+        if (sinceYield >= YIELD_EVERY_STATS) {
+          sinceYield = 0;
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+      return stats;
+    };
+    const run = this.turn.then(work, work);
+    this.turn = run.catch(() => {});
+    return run;
+  }
+
   /** Returns the number of AnalyticsStats sent. */
   async flushShard(shard: number): Promise<number> {
     let sent = 0;
     for (;;) {
       const batch = await this.buffer.claim(shard, newId('SB_'), this.opts.workersPerBatch, this.opts.leaseMs, this.opts.statsPerBatch);
       if (!batch) return sent;
-      const now = Timestamp.now();
-      const stats: OutgoingStat[] = [];
-      let sinceYield = 0;
-      for (const w of batch.workers) {
-        stats.push(...collectStats(w, now));
-        for (const list of w.tracks.values()) sinceYield += list.length;
-        // coalescing is CPU work on the node's event loop: let waiting requests in now and then
-        if (sinceYield >= YIELD_EVERY_STATS) {
-          sinceYield = 0;
-          await new Promise((r) => setImmediate(r));
-        }
-      }
+      const stats = await this.coalesceInTurn(batch.workers);
       await this.analytics.sendStats(stats, batch.id);
       await this.buffer.finish(shard, batch.id);
       sent += stats.length;
