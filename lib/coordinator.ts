@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { logConnectionErrors } from './log';
 import type { Options } from './config/options';
 import { PeriodicWork, PERIODIC_DEFAULTS, type PeriodicOptions } from './jobs/periodic';
 import { createRedis, type RedisClient } from './redis/connection';
@@ -41,6 +42,7 @@ export class Coordinator {
   constructor(parts: CoordinatorParts) {
     const { options, log } = parts;
     this.redis = createRedis(parts.redisUrl);
+    this.redis.on('error', logConnectionErrors(log, 'redis'));
     this.registry = new WorkerRegistry(this.redis, { prefix: options.redisPrefix, shards: options.registryShards });
     const keys = this.registry.keys;
     if (!parts.notifier && parts.webhooks && parts.webhooks.urls.length > 0) {

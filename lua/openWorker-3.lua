@@ -4,12 +4,13 @@
 
   Open worker: add the guard (the same guard twice counts once). Closed but not yet
   reaped: re-open it as a new generation holding only this guard, `connected` carried
-  over. Absent: create it.
+  over. Absent: create it, and count it in the shard's worker count ('<shard>workers'), so
+  metrics read the number of workers without walking them.
 
   Input:
     KEYS[1] worker            '<shard>w:<wid>'
     KEYS[2] closed index      '<shard>closed'
-    KEYS[3] shard base        '<prefix>:{s<n>}:'
+    KEYS[3] shard base        '<prefix>:{s<n>}:' (also names '<shard>workers', the count)
 
     ARGV[1] wid               '<roomId>|<participantId>'
     ARGV[2] roomName          ('' keeps what is stored)
@@ -38,7 +39,8 @@ if not gen then
   outcome, gen, connected, refs = 1, 1, false, 0
   local sep = string.find(wid, '|', 1, true)
   set = { 'room', string.sub(wid, 1, sep - 1), 'participant', string.sub(wid, sep + 1),
-    'gen', 1, 'left', '0', 'createdAt', now }
+    'gen', 1, 'left', '0', 'createdAt', now, 'counted', '1' }
+  redis.call('INCR', shardBase .. 'workers')
 elseif state[2] then
   outcome, gen, refs = 2, gen + 1, 0
   redis.call('HDEL', worker, 'closedAt')

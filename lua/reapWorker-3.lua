@@ -2,11 +2,12 @@
   Deletes a worker closed for at least the cleanup wait. A worker re-opened since it was
   listed (still open, or closed again more recently, or of another generation) is kept,
   and so is one with stats not yet flushed (the reap job flushes its shard first).
+  A worker deleted leaves the shard's worker count ('<shard>workers') in the same step.
 
   Input:
     KEYS[1] worker
     KEYS[2] closed index
-    KEYS[3] shard base
+    KEYS[3] shard base        (names '<shard>stats:<wid>' and the count '<shard>workers')
 
     ARGV[1] wid
     ARGV[2] cleanup wait (ms)
@@ -29,6 +30,9 @@ end
 if redis.call('EXISTS', KEYS[3] .. 'stats:' .. ARGV[1]) == 1 then
   return 0
 end
+-- a worker created before the count existed was never counted, so it does not leave it
+local counted = redis.call('HGET', KEYS[1], 'counted') == '1'
 redis.call('DEL', KEYS[1])
+if counted then redis.call('DECR', KEYS[3] .. 'workers') end
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1

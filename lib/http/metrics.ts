@@ -2,10 +2,16 @@ import client from 'prom-client';
 import type { Coordinator } from '../coordinator';
 import { TELEMETRY_QUEUE } from '../jobs/periodic';
 
+/** 1 ms .. 30 s: a shard job on an idle shard is a few round trips, a backlog's flush takes seconds. */
+const JOB_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** 5 ms .. 10 min: a delivery waits its lane's turn, and a failing URL's retries back off for minutes. */
+const WEBHOOK_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600];
+
 /**
- * The node's Prometheus metrics. Counts of this node are counters; fleet state (closed
- * workers, SFU node leases, queue depths) is read from Redis at scrape time, from the
- * indexes only: a scrape costs a few commands per shard, never a walk over the workers.
+ * The node's Prometheus metrics. Counts of this node are counters; fleet state (open and
+ * closed workers, SFU node leases, queue depths) is read from Redis at scrape time, from
+ * counts and indexes only: a scrape costs a few commands per shard, never a walk over the
+ * workers.
  */
 export class NodeMetrics {
   readonly registry = new client.Registry();
@@ -20,22 +26,46 @@ export class NodeMetrics {
     new client.Gauge({ name: 'tc_webhook_failed_attempts_total', help: 'Webhook attempts that failed on this node', registers: [r], collect() { this.set(webhooks()?.failedAttempts ?? 0); } });
     new client.Gauge({ name: 'tc_webhook_retries_total', help: 'Webhook attempts retried by this node', registers: [r], collect() { this.set(webhooks()?.retries ?? 0); } });
     new client.Gauge({ name: 'tc_webhook_dead_letters_total', help: 'Webhooks given up by this node', registers: [r], collect() { this.set(webhooks()?.deadLetters ?? 0); } });
-    new client.Gauge({
-      name: 'tc_webhook_latency_ms', help: 'Enqueue-to-delivery latency of recent webhooks (ms)', labelNames: ['quantile'], registers: [r],
-      collect() {
-        const m = webhooks();
-        for (const q of [50, 90, 99]) this.set({ quantile: String(q / 100) }, m?.percentile(q) ?? 0);
-      },
+    const webhookLatency = new client.Histogram({
+      name: 'tc_webhook_latency_seconds', help: 'Enqueue-to-delivery latency of webhooks delivered by this node', buckets: WEBHOOK_SECONDS, registers: [r],
     });
-    const keys = c.registry.keys;
+    c.webhooks?.metrics.onDelivery((ms) => webhookLatency.observe(ms / 1000));
+
+    const flushSeconds = new client.Histogram({
+      name: 'tc_flush_duration_seconds', help: 'Run time of flush-shard jobs completed by this node (one shard each)', buckets: JOB_SECONDS, registers: [r],
+    });
+    const reapSeconds = new client.Histogram({
+      name: 'tc_reap_duration_seconds', help: 'Run time of reap-shard jobs completed by this node (one shard each)', buckets: JOB_SECONDS, registers: [r],
+    });
+    const reaped = new client.Counter({ name: 'tc_workers_reaped_total', help: 'Closed workers reaped by this node', registers: [r] });
+    const expiries = new client.Counter({ name: 'tc_node_expiries_total', help: 'Lapsed SFU node leases expired by this node', registers: [r] });
+    c.periodic.onJobDone((done) => {
+      if (done.job === 'flush-shard') {
+        flushSeconds.observe(done.seconds);
+      } else if (done.job === 'reap-shard') {
+        reapSeconds.observe(done.seconds);
+        reaped.inc(done.reaped);
+      } else {
+        expiries.inc();
+      }
+    });
+
+    // a scrape collects every metric at once: both worker gauges share one read, so open +
+    // closed add up to the workers that read counted
+    let reading: ReturnType<typeof c.registry.counts> | null = null;
+    const workerCounts = () => {
+      reading ??= c.registry.counts().finally(() => { reading = null; });
+      return reading;
+    };
+    new client.Gauge({
+      name: 'tc_open_workers', help: 'Stats workers open (fleet)', registers: [r],
+      async collect() { this.set((await workerCounts()).open); },
+    });
     new client.Gauge({
       name: 'tc_closed_workers', help: 'Stats workers closed, not yet reaped (fleet)', registers: [r],
-      async collect() {
-        const p = c.redis.pipeline();
-        for (let s = 0; s < keys.shards; s++) p.zcard(keys.closed(s));
-        this.set(((await p.exec()) ?? []).reduce((sum, [, n]) => sum + Number(n), 0));
-      },
+      async collect() { this.set((await workerCounts()).closed); },
     });
+    const keys = c.registry.keys;
     new client.Gauge({
       name: 'tc_sfu_node_leases', help: 'SFU nodes holding a lease (fleet)', registers: [r],
       async collect() { this.set(await c.redis.zcard(keys.nodesSeen())); },

@@ -1,5 +1,6 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
+import { logConnectionErrors } from '../log';
 import { bullConnection } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import type { WorkerRegistry } from '../registry/registry';
@@ -23,6 +24,14 @@ export interface PeriodicOptions {
 
 export const PERIODIC_DEFAULTS = { concurrency: 8, lockDurationMs: 30_000, leaveSweepAgeMs: 30_000 };
 
+/** A shard or node job this node completed, for the metrics exporter (which PeriodicWork does not know). */
+export type JobDone =
+  | { job: 'flush-shard'; seconds: number; sent: number; relayed: number }
+  | { job: 'reap-shard'; seconds: number; reaped: number }
+  | { job: 'expire-node'; seconds: number; closed: number; relayed: number };
+
+const secondsSince = (started: number) => (performance.now() - started) / 1000;
+
 /** Options of the jobs a tick fans out. The id comes from the tick's, so a retried tick adds nothing twice. */
 function fannedOut(jobId: string) {
   return {
@@ -44,6 +53,7 @@ function fannedOut(jobId: string) {
 export class PeriodicWork {
   readonly queue: Queue;
   private worker: Worker | null = null;
+  private readonly jobDone: ((done: JobDone) => void)[] = [];
 
   constructor(
     private readonly opts: PeriodicOptions,
@@ -54,6 +64,7 @@ export class PeriodicWork {
     private readonly log: Logger,
   ) {
     this.queue = new Queue(TELEMETRY_QUEUE, { connection: bullConnection(opts.redisUrl, false), prefix: keys.bullPrefix() });
+    this.queue.on('error', logConnectionErrors(log, 'telemetry queue'));
   }
 
   /** Declares the schedulers (idempotent: every node does it) and starts taking jobs. */
@@ -73,6 +84,19 @@ export class PeriodicWork {
       removeOnFail: { count: 5000 },
     });
     this.worker.on('failed', (job, err) => this.log.warn({ job: job?.name, id: job?.id, err: err.message }, 'periodic job failed'));
+    this.worker.on('error', logConnectionErrors(this.log, 'telemetry worker'));
+  }
+
+  /** Calls `listener` after each flush-shard, reap-shard and expire-node job this node completes. */
+  onJobDone(listener: (done: JobDone) => void): void {
+    this.jobDone.push(listener);
+  }
+
+  private report(done: JobDone): void {
+    for (const listener of this.jobDone) {
+      // the job's work is stored: a metrics fault must not fail it into a retry
+      try { listener(done); } catch (err) { this.log.warn({ job: done.job, err: (err as Error).message }, 'job listener failed'); }
+    }
   }
 
   get running(): boolean {
@@ -89,12 +113,15 @@ export class PeriodicWork {
       case 'flush': return this.fanOut(job, 'flush-shard');
       case 'reap': return this.fanOut(job, 'reap-shard');
       case 'flush-shard': {
+        const started = performance.now();
         const shard = job.data.shard as number;
         const sent = await this.flusher.flushShard(shard);
         const relayed = await this.service.relayLeaves(await this.registry.pendingLeaves(shard, this.opts.leaveSweepAgeMs));
+        this.report({ job: 'flush-shard', seconds: secondsSince(started), sent, relayed });
         return { sent, relayed };
       }
       case 'reap-shard': {
+        const started = performance.now();
         const shard = job.data.shard as number;
         await this.flusher.flushShard(shard); // their last stats go out before they do
         // the shard's due workers are reaped in one pipeline, each still its own script
@@ -102,7 +129,9 @@ export class PeriodicWork {
         const results = (await this.registry.dueForReaping(shard, this.opts.workerCleanupWaitMs))
           .map((due) => batch.reap(due, this.opts.workerCleanupWaitMs, due.generation));
         await batch.exec();
-        return { reaped: (await Promise.all(results)).filter(Boolean).length };
+        const reaped = (await Promise.all(results)).filter(Boolean).length;
+        this.report({ job: 'reap-shard', seconds: secondsSince(started), reaped });
+        return { reaped };
       }
       case 'expire-nodes': {
         const lapsed = await this.registry.lapsedNodes(this.opts.nodeLeaseMs);
@@ -110,9 +139,11 @@ export class PeriodicWork {
         return { lapsed: lapsed.length };
       }
       case 'expire-node': {
+        const started = performance.now();
         const orphans = await this.registry.expireNode(job.data);
         const relayed = await this.service.relayLeaves(orphans);
         this.log.info({ nodeId: job.data.nodeId, released: orphans.length, relayed }, 'SFU node lease lapsed: connections released');
+        this.report({ job: 'expire-node', seconds: secondsSince(started), closed: orphans.length, relayed });
         return { closed: orphans.length, relayed };
       }
       default:

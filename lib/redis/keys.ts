@@ -3,6 +3,8 @@
  * carries the same hash tag `{s<n>}`, so the scripts run unchanged on Redis Cluster.
  *
  *   <prefix>:{s<n>}:w:<roomId>|<participantId>   worker (hash; guards as fields g:<guard>)
+ *   <prefix>:{s<n>}:workers                      number of workers, open or closed (counter kept by the
+ *                                                scripts that create and delete them, so none is walked)
  *   <prefix>:{s<n>}:closed                       closed workers by closedAt (zset)
  *   <prefix>:{s<n>}:node:<nodeId>                guards of a node by time added (zset)
  *   <prefix>:{nodes}:seen                        SFU nodes by last heard from (zset)
@@ -43,6 +45,10 @@ export class KeySpace {
 
   worker(shard: number, wid: string): string {
     return `${this.shardBase(shard)}w:${wid}`;
+  }
+
+  workers(shard: number): string {
+    return `${this.shardBase(shard)}workers`;
   }
 
   closed(shard: number): string {

@@ -1,9 +1,10 @@
+import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/connection';
 import type { ScriptCommands, ScriptName } from '../redis/scripts';
 import { KeySpace } from '../redis/keys';
 import type {
   DueWorker, Guard, LapsedNode, LeaveRecord, OpenOutcome, OpenRequest, OpenResult, OrphanedWorker,
-  ReleaseRequest, ReleaseResult, Worker, WorkerRef,
+  ReleaseRequest, ReleaseResult, Worker, WorkerCounts, WorkerRef,
 } from './types';
 import { optionalGuard, optionalText, requireId } from './validate';
 
@@ -134,6 +135,29 @@ export class WorkerRegistry {
     return { script: 'reapWorker', args: [at.worker, at.closed, at.base, at.wid, waitMs, generation ?? ''], decode: (r) => r === 1 };
   }
 
+  /**
+   * Workers of the fleet, from each shard's worker count and closed index: two reads per
+   * shard, all in one pipeline, whatever the number of workers. Each shard's pair is read
+   * in one MULTI, so a transition is never half seen and `open` is never below zero.
+   */
+  async counts(): Promise<WorkerCounts> {
+    const p = this.redis.pipeline() as InlineTransactions;
+    for (let s = 0; s < this.keys.shards; s++) p.multi().get(this.keys.workers(s)).zcard(this.keys.closed(s)).exec();
+    const replies = (await p.exec()) ?? [];
+    if (replies.length !== 4 * this.keys.shards) throw new Error('worker counts: pipeline discarded');
+    let workers = 0;
+    let closed = 0;
+    // per shard: MULTI, QUEUED, QUEUED, then EXEC's [count, closed]
+    for (let i = 3; i < replies.length; i += 4) {
+      const [err, pair] = replies[i];
+      if (err) throw err;
+      const [count, zcard] = pair as [string | null, number];
+      workers += Number(count ?? 0);
+      closed += Number(zcard);
+    }
+    return { workers, closed, open: workers - closed };
+  }
+
   /** Renews an SFU node's lease (heartbeat, or any call from it). */
   async heartbeat(nodeId: string): Promise<number> {
     return (await this.redis.touchNode(this.keys.nodesSeen(), requireId('nodeId', nodeId))) as number;
@@ -186,6 +210,9 @@ export class WorkerRegistry {
     return orphans;
   }
 }
+
+/** ioredis runs a MULTI .. EXEC queued inside a pipeline ("inline transactions"); its types lack `multi` there. */
+type InlineTransactions = ChainableCommander & { multi(): ChainableCommander };
 
 /** One transition ready to send: its script, its arguments, and how to read the reply. */
 interface Call<T> {

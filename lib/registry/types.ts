@@ -101,3 +101,11 @@ export interface LeaveRecord extends WorkerRef {
   /** Unix ms when it was recorded. */
   at: number;
 }
+
+/** The fleet's workers, summed over the shards. */
+export interface WorkerCounts {
+  /** Workers that exist: open, or closed and not yet reaped. */
+  workers: number;
+  closed: number;
+  open: number;
+}

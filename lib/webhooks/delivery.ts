@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { WebhookEvent } from '@livekit/protocol';
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
+import { logConnectionErrors } from '../log';
 import { bullConnection } from '../redis/connection';
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
@@ -57,6 +58,7 @@ export class WebhookDelivery implements WebhookNotifier {
     private readonly log: Logger,
   ) {
     this.queue = new Queue<DeliveryJob>(WEBHOOK_QUEUE, { connection: bullConnection(redisUrl, false), prefix: keys.bullPrefix() });
+    this.queue.on('error', logConnectionErrors(log, 'webhook queue'));
   }
 
   private laneOf(url: string, key: string): string {
@@ -107,7 +109,7 @@ export class WebhookDelivery implements WebhookNotifier {
         backoffStrategy: (attemptsMade: number) => Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** Math.max(0, attemptsMade - 1)),
       },
     });
-    this.worker.on('error', (err) => this.log.warn({ err: err.message }, 'webhook worker error'));
+    this.worker.on('error', logConnectionErrors(this.log, 'webhook worker'));
   }
 
   get running(): boolean {

@@ -6,11 +6,21 @@ export class WebhookMetrics {
   deadLetters = 0;
   /** Enqueue-to-delivery latencies (ms) of the latest deliveries, newest last. */
   readonly latencies: number[] = [];
+  private readonly deliveryListeners: ((latencyMs: number) => void)[] = [];
+
+  /** Calls `listener` with each delivery's enqueue-to-delivery latency (ms), as it is recorded. */
+  onDelivery(listener: (latencyMs: number) => void): void {
+    this.deliveryListeners.push(listener);
+  }
 
   recordDelivery(latencyMs: number): void {
     this.delivered++;
     this.latencies.push(latencyMs);
     if (this.latencies.length > 10_000) this.latencies.splice(0, this.latencies.length - 10_000);
+    for (const listener of this.deliveryListeners) {
+      // the webhook is delivered: a metrics fault must not turn it into a retry (a duplicate)
+      try { listener(latencyMs); } catch { /* only this one observation is lost */ }
+    }
   }
 
   percentile(p: number): number {

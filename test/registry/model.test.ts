@@ -207,5 +207,16 @@ describe('registry against a sequential model (randomized, several connections)'
       for (const [g, n] of m.guards) expectedNodeIndex.add(`${n} ${wid}|${g}`);
     }
     expect([...nodeIndex].sort(), `node index (seed ${SEED})`).to.deep.equal([...expectedNodeIndex].sort());
+
+    // each shard's worker count is its number of worker hashes, the model's number of workers
+    for (let s = 0; s < 4; s++) {
+      const base = reg.keys.shardBase(s);
+      const modelled = [...model.workers.values()].filter((w) => w.shard === base).length;
+      const stored = { count: Number((await admin.get(reg.keys.workers(s))) ?? 0), hashes: (await admin.keys(`${base}w:*`)).length };
+      expect(stored, `worker count of shard ${s} (seed ${SEED})`).to.deep.equal({ count: modelled, hashes: modelled });
+    }
+    const closed = [...model.workers.values()].filter((w) => w.closed).length;
+    expect(await reg.counts(), `fleet counts (seed ${SEED})`)
+      .to.deep.equal({ workers: model.workers.size, closed, open: model.workers.size - closed });
   });
 });
