@@ -61,6 +61,11 @@ export class Coordinator {
     }, keys, this.registry, this.flusher, this.service, log);
   }
 
+  /** Connects, without running the background work: it runs elsewhere (`npm start` gives it a thread). */
+  async connect(): Promise<void> {
+    await this.redis.ping();
+  }
+
   /** Starts the periodic work (flush, reap, node expiry) and webhook delivery on this node. */
   async start(): Promise<void> {
     await this.redis.ping();

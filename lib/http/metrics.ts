@@ -1,11 +1,44 @@
 import client from 'prom-client';
 import type { Coordinator } from '../coordinator';
+import type { BackgroundJobs } from '../node/background-jobs';
 import { TELEMETRY_QUEUE } from '../jobs/periodic';
 
 /** 1 ms .. 30 s: a shard job on an idle shard is a few round trips, a backlog's flush takes seconds. */
 const JOB_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** 5 ms .. 10 min: a delivery waits its lane's turn, and a failing URL's retries back off for minutes. */
 const WEBHOOK_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600];
+
+/** The metrics of the node's background work: periodic jobs and webhook delivery. */
+export function registerJobMetrics(r: client.Registry, c: Coordinator): void {
+  const webhooks = () => c.webhooks?.metrics;
+  new client.Gauge({ name: 'tc_webhook_deliveries_total', help: 'Webhooks delivered by this node', registers: [r], collect() { this.set(webhooks()?.delivered ?? 0); } });
+  new client.Gauge({ name: 'tc_webhook_failed_attempts_total', help: 'Webhook attempts that failed on this node', registers: [r], collect() { this.set(webhooks()?.failedAttempts ?? 0); } });
+  new client.Gauge({ name: 'tc_webhook_retries_total', help: 'Webhook attempts retried by this node', registers: [r], collect() { this.set(webhooks()?.retries ?? 0); } });
+  new client.Gauge({ name: 'tc_webhook_dead_letters_total', help: 'Webhooks given up by this node', registers: [r], collect() { this.set(webhooks()?.deadLetters ?? 0); } });
+  const webhookLatency = new client.Histogram({
+    name: 'tc_webhook_latency_seconds', help: 'Enqueue-to-delivery latency of webhooks delivered by this node', buckets: WEBHOOK_SECONDS, registers: [r],
+  });
+  c.webhooks?.metrics.onDelivery((ms) => webhookLatency.observe(ms / 1000));
+
+  const flushSeconds = new client.Histogram({
+    name: 'tc_flush_duration_seconds', help: 'Run time of flush-shard jobs completed by this node (one shard each)', buckets: JOB_SECONDS, registers: [r],
+  });
+  const reapSeconds = new client.Histogram({
+    name: 'tc_reap_duration_seconds', help: 'Run time of reap-shard jobs completed by this node (one shard each)', buckets: JOB_SECONDS, registers: [r],
+  });
+  const reaped = new client.Counter({ name: 'tc_workers_reaped_total', help: 'Closed workers reaped by this node', registers: [r] });
+  const expiries = new client.Counter({ name: 'tc_node_expiries_total', help: 'Lapsed SFU node leases expired by this node', registers: [r] });
+  c.periodic.onJobDone((done) => {
+    if (done.job === 'flush-shard') {
+      flushSeconds.observe(done.seconds);
+    } else if (done.job === 'reap-shard') {
+      reapSeconds.observe(done.seconds);
+      reaped.inc(done.reaped);
+    } else {
+      expiries.inc();
+    }
+  });
+}
 
 /**
  * The node's Prometheus metrics. Counts of this node are counters; fleet state (open and
@@ -16,39 +49,15 @@ const WEBHOOK_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 export class NodeMetrics {
   readonly registry = new client.Registry();
   readonly events: client.Counter<'method'>;
+  private readonly jobs: BackgroundJobs | null;
 
-  constructor(c: Coordinator) {
+  /** `jobs`: the node's background work runs elsewhere (its thread) and reports its own metrics. */
+  constructor(c: Coordinator, jobs?: BackgroundJobs) {
     const r = this.registry;
     client.collectDefaultMetrics({ register: r });
     this.events = new client.Counter({ name: 'tc_events_total', help: 'Telemetry events applied, by method', labelNames: ['method'], registers: [r] });
-    const webhooks = () => c.webhooks?.metrics;
-    new client.Gauge({ name: 'tc_webhook_deliveries_total', help: 'Webhooks delivered by this node', registers: [r], collect() { this.set(webhooks()?.delivered ?? 0); } });
-    new client.Gauge({ name: 'tc_webhook_failed_attempts_total', help: 'Webhook attempts that failed on this node', registers: [r], collect() { this.set(webhooks()?.failedAttempts ?? 0); } });
-    new client.Gauge({ name: 'tc_webhook_retries_total', help: 'Webhook attempts retried by this node', registers: [r], collect() { this.set(webhooks()?.retries ?? 0); } });
-    new client.Gauge({ name: 'tc_webhook_dead_letters_total', help: 'Webhooks given up by this node', registers: [r], collect() { this.set(webhooks()?.deadLetters ?? 0); } });
-    const webhookLatency = new client.Histogram({
-      name: 'tc_webhook_latency_seconds', help: 'Enqueue-to-delivery latency of webhooks delivered by this node', buckets: WEBHOOK_SECONDS, registers: [r],
-    });
-    c.webhooks?.metrics.onDelivery((ms) => webhookLatency.observe(ms / 1000));
-
-    const flushSeconds = new client.Histogram({
-      name: 'tc_flush_duration_seconds', help: 'Run time of flush-shard jobs completed by this node (one shard each)', buckets: JOB_SECONDS, registers: [r],
-    });
-    const reapSeconds = new client.Histogram({
-      name: 'tc_reap_duration_seconds', help: 'Run time of reap-shard jobs completed by this node (one shard each)', buckets: JOB_SECONDS, registers: [r],
-    });
-    const reaped = new client.Counter({ name: 'tc_workers_reaped_total', help: 'Closed workers reaped by this node', registers: [r] });
-    const expiries = new client.Counter({ name: 'tc_node_expiries_total', help: 'Lapsed SFU node leases expired by this node', registers: [r] });
-    c.periodic.onJobDone((done) => {
-      if (done.job === 'flush-shard') {
-        flushSeconds.observe(done.seconds);
-      } else if (done.job === 'reap-shard') {
-        reapSeconds.observe(done.seconds);
-        reaped.inc(done.reaped);
-      } else {
-        expiries.inc();
-      }
-    });
+    if (!jobs) registerJobMetrics(r, c);
+    this.jobs = jobs ?? null;
 
     // a scrape collects every metric at once: both worker gauges share one read, so open +
     // closed add up to the workers that read counted
@@ -81,5 +90,12 @@ export class NodeMetrics {
         }
       },
     });
+  }
+
+  /** The Prometheus text of a scrape, with the background work's metrics when it runs elsewhere. */
+  async text(): Promise<string> {
+    if (!this.jobs) return this.registry.metrics();
+    const [mine, theirs] = await Promise.all([this.registry.getMetricsAsJSON(), this.jobs.metricsJson()]);
+    return client.AggregatorRegistry.aggregate([mine, theirs]).metrics();
   }
 }

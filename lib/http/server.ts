@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { jwtVerify } from 'jose';
 import type { Logger } from 'pino';
 import type { Coordinator } from '../coordinator';
+import type { BackgroundJobs } from '../node/background-jobs';
 import { InvalidRequestError, requireId } from '../registry/validate';
 import type { TelemetryService } from '../telemetry/types';
 import { createBullBoard } from '@bull-board/api';
@@ -26,10 +27,11 @@ const GUARDED = new Set(['participantJoined', 'participantActive']);
 
 /**
  * The HTTP contract SFU nodes speak (`POST /v1/telemetry` and friends). Any coordinator
- * node answers any request: all state is in Redis. A 200 is sent only once every effect
+ * node answers any request: all state is in Redis. `jobs`: the node's background work runs
+ * off this event loop (readiness and metrics ask it); without it, `c` runs its own. A 200 is sent only once every effect
  * of the batch is stored; a 400 names the first bad event and field, with nothing applied.
  */
-export function buildServer(c: Coordinator, o: HttpOptions, log: Logger): FastifyInstance {
+export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: BackgroundJobs): FastifyInstance {
   // one debug line per request (below) instead of Fastify's two at info
   const app = Fastify({
     loggerInstance: log as unknown as FastifyBaseLogger, bodyLimit: o.maxBodyBytes,
@@ -75,8 +77,8 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger): Fastif
     }
   }
 
-  const metrics = new NodeMetrics(c);
-  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  const metrics = new NodeMetrics(c, jobs);
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.text()));
 
   // the BullMQ dashboard, behind basic auth with the API key and secret
   const board = new FastifyAdapter();
@@ -99,7 +101,7 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger): Fastif
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
     const redisOk = await c.redis.ping().then(() => true, () => false);
-    const workersOk = c.periodic.running && (c.webhooks ? c.webhooks.running : true);
+    const workersOk = jobs ? await jobs.running() : c.periodic.running && (c.webhooks ? c.webhooks.running : true);
     return reply.code(redisOk && workersOk ? 200 : 503).send({ redis: redisOk, workers: workersOk });
   });
 

@@ -4,6 +4,7 @@ import { createLogger } from '../log';
 import { buildServer } from '../http/server';
 import { loadHttpOptions, type NodeHttpOptions } from '../http/options';
 import { loadWebhookOptions, type WebhookOptions } from '../webhooks/options';
+import { JobsThread } from './jobs-thread';
 import { resolveRedis } from './redis-target';
 
 /** `npm start`: one coordinator node. */
@@ -26,14 +27,16 @@ async function main() {
   const target = await resolveRedis(options, log);
   if (webhooks.urls.length === 0) log.warn('WEBHOOK_URLS is not set: webhooks are not sent (as LiveKit without webhook URLs)');
   else log.info({ urls: webhooks.urls, include: webhooks.includeEvents, exclude: webhooks.excludeEvents }, 'delivering webhooks');
+  // this thread takes requests; the periodic work and webhook delivery run on their own
   const coordinator = new Coordinator({ redisUrl: target.url, options, log, webhooks });
-  await coordinator.start();
+  await coordinator.connect();
+  const jobs = await JobsThread.start({ redisUrl: target.url, env: { ...process.env }, webhooks }, log);
   log.info({
     prefix: options.redisPrefix, shards: options.registryShards, flushIntervalMs: options.flushIntervalMs,
     workerCleanupWaitMs: options.workerCleanupWaitMs, nodeLeaseMs: options.nodeLeaseMs,
-  }, 'coordinator node running: flush, reap and node expiry scheduled on BullMQ');
+  }, 'coordinator node running: flush, reap, node expiry and webhook delivery on BullMQ, on their own thread');
 
-  const app = buildServer(coordinator, { ...http, idempotencyTtlSeconds: 86_400 }, log);
+  const app = buildServer(coordinator, { ...http, idempotencyTtlSeconds: 86_400 }, log, jobs);
   await app.listen({ port: http.port, host: '0.0.0.0' });
   if (http.devKeys) log.warn('dev mode: API_KEY / API_SECRET not set, using API_KEY=devkey API_SECRET=secret (as livekit-server --dev)');
   const base = `http://localhost:${http.port}`;
@@ -48,6 +51,7 @@ async function main() {
     const t0 = Date.now();
     await app.close(); // stops taking requests, finishes those in flight
     log.info({ ms: Date.now() - t0 }, 'requests drained');
+    await jobs.close();
     await coordinator.close();
     log.info({ ms: Date.now() - t0 }, 'BullMQ workers closed');
     await target.stop();

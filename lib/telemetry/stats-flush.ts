@@ -19,7 +19,7 @@ export interface FlushOptions {
 
 const YIELD_EVERY_STATS = 100;
 
-export const FLUSH_DEFAULTS: FlushOptions = { workersPerBatch: 250, statsPerBatch: 1000, leaseMs: 60_000 };
+export const FLUSH_DEFAULTS: FlushOptions = { workersPerBatch: 250, statsPerBatch: 250, leaseMs: 60_000 };
 
 /**
  * The flush of one shard (LiveKit's FlushStats, one slice of the fleet): claim a batch,

@@ -148,6 +148,9 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
     expect(m).to.match(/tc_events_total\{method="participantJoined"\} \d+/);
     expect(m).to.match(/tc_queue_jobs\{queue="telemetry",state="waiting"\}/);
     expect(m).to.include('process_cpu_user_seconds_total');
+    // the background work runs on the node's jobs thread, which reports its own metrics
+    await until(async () => /^tc_flush_duration_seconds_count [1-9]/m.test(await (await fetch(`${urls[0]}/metrics`)).text()), 'flush metrics from the jobs thread');
+    expect(await (await fetch(`${urls[0]}/metrics`)).text()).to.match(/^tc_webhook_latency_seconds_count \d+$/m);
     expect((await fetch(`${urls[0]}/admin/queues`)).status).to.equal(401);
     const auth = { Authorization: `Basic ${Buffer.from(`${API_KEY}:${API_SECRET}`).toString('base64')}` };
     const page = await fetch(`${urls[0]}/admin/queues`, { headers: auth });
