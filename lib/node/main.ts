@@ -29,8 +29,16 @@ async function main() {
   else log.info({ urls: webhooks.urls, include: webhooks.includeEvents, exclude: webhooks.excludeEvents }, 'delivering webhooks');
   // this thread takes requests; the periodic work and webhook delivery run on their own
   const coordinator = new Coordinator({ redisUrl: target.url, options, log, webhooks });
-  await coordinator.connect();
-  const jobs = await JobsThread.start({ redisUrl: target.url, env: { ...process.env }, webhooks }, log);
+  let jobs: JobsThread;
+  try {
+    await coordinator.connect();
+    jobs = await JobsThread.start({ redisUrl: target.url, env: { ...process.env }, webhooks }, log);
+  } catch (e) {
+    // a node that cannot start must not leave its private redis-server running
+    await coordinator.close().catch(() => {});
+    await target.stop();
+    throw e;
+  }
   log.info({
     prefix: options.redisPrefix, shards: options.registryShards, flushIntervalMs: options.flushIntervalMs,
     workerCleanupWaitMs: options.workerCleanupWaitMs, nodeLeaseMs: options.nodeLeaseMs,
