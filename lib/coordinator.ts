@@ -68,7 +68,7 @@ export class Coordinator {
 
   /** Starts the periodic work (flush, reap, node expiry) and webhook delivery on this node. */
   async start(): Promise<void> {
-    await this.redis.ping();
+    await this.connect();
     await this.periodic.start();
     await this.webhooks?.start();
   }

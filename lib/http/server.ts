@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import type { Coordinator } from '../coordinator';
 import type { BackgroundJobs } from '../node/background-jobs';
 import { InvalidRequestError, requireId } from '../registry/validate';
-import type { TelemetryService } from '../telemetry/types';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
@@ -27,9 +26,10 @@ const GUARDED = new Set(['participantJoined', 'participantActive']);
 
 /**
  * The HTTP contract SFU nodes speak (`POST /v1/telemetry` and friends). Any coordinator
- * node answers any request: all state is in Redis. `jobs`: the node's background work runs
- * off this event loop (readiness and metrics ask it); without it, `c` runs its own. A 200 is sent only once every effect
+ * node answers any request: all state is in Redis. A 200 is sent only once every effect
  * of the batch is stored; a 400 names the first bad event and field, with nothing applied.
+ * `jobs`: the node's background work, when it runs off this event loop (readiness and
+ * metrics ask it); without it, `c` runs its own.
  */
 export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: BackgroundJobs): FastifyInstance {
   // one debug line per request (below) instead of Fastify's two at info
