@@ -55,6 +55,10 @@ export function median(values: number[]): number {
 const u32 = (v: number) => v >>> 0;
 const u64 = (v: bigint) => BigInt.asUintN(64, v);
 
+/** A stream's counters that coalesce() sums, wrapping as Go's uint32 / uint64 do. */
+const SUMMED_U32 = ['primaryPackets', 'retransmitPackets', 'paddingPackets', 'packetsLost', 'packetsOutOfOrder', 'frames', 'nacks', 'plis', 'firs'] as const;
+const SUMMED_U64 = ['primaryBytes', 'retransmitBytes', 'paddingBytes'] as const;
+
 /** Go's Timestamp.AsTime(): nil is the epoch, and nanos out of range carry into seconds. */
 function asTimeNs(t: Timestamp | undefined): bigint {
   return t ? t.seconds * NS + BigInt(t.nanos) : 0n;
@@ -103,18 +107,8 @@ export function coalesce(stats: AnalyticsStat[]): AnalyticsStat | undefined {
       if (s.rtt > maxRtt) maxRtt = s.rtt;
       if (s.jitter > maxJitter) maxJitter = s.jitter;
 
-      c.primaryPackets = u32(c.primaryPackets + s.primaryPackets);
-      c.primaryBytes = u64(c.primaryBytes + s.primaryBytes);
-      c.retransmitPackets = u32(c.retransmitPackets + s.retransmitPackets);
-      c.retransmitBytes = u64(c.retransmitBytes + s.retransmitBytes);
-      c.paddingPackets = u32(c.paddingPackets + s.paddingPackets);
-      c.paddingBytes = u64(c.paddingBytes + s.paddingBytes);
-      c.packetsLost = u32(c.packetsLost + s.packetsLost);
-      c.packetsOutOfOrder = u32(c.packetsOutOfOrder + s.packetsOutOfOrder);
-      c.frames = u32(c.frames + s.frames);
-      c.nacks = u32(c.nacks + s.nacks);
-      c.plis = u32(c.plis + s.plis);
-      c.firs = u32(c.firs + s.firs);
+      for (const f of SUMMED_U32) c[f] = u32(c[f] + s[f]);
+      for (const f of SUMMED_U64) c[f] = u64(c[f] + s[f]);
 
       for (const l of s.videoLayers) {
         const acc = layers.get(l.layer);

@@ -7,18 +7,42 @@ const TSX = ['--import', pathToFileURL(require.resolve('tsx')).href];
 
 const MAIN = path.join(__dirname, '..', '..', 'lib', 'node', 'main.ts');
 
-/** Starts a coordinator node process and resolves once it runs its periodic work. */
-export async function startNodeProcess(env: Record<string, string>): Promise<ChildProcess> {
-  const child = fork(path.join(__dirname, 'coordinator-node.ts'), [], {
+interface ForkOptions {
+  /** Collects what it writes to stdout and stderr instead of showing it. */
+  output?: string[];
+  cwd?: string;
+}
+
+/** A TypeScript entry point as its own process, at LOG_LEVEL warn unless told otherwise. */
+function forkEntry(entry: string, env: Record<string, string | undefined>, opts: ForkOptions = {}): ChildProcess {
+  const { output } = opts;
+  const child = fork(entry, [], {
+    cwd: opts.cwd,
     env: { ...process.env, LOG_LEVEL: process.env.TEST_NODE_LOG_LEVEL ?? 'warn', ...env },
     execArgv: TSX,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: ['ignore', output ? 'pipe' : 'inherit', output ? 'pipe' : 'inherit', 'ipc'],
   });
+  if (output) for (const s of [child.stdout!, child.stderr!]) s.on('data', (d: Buffer) => output.push(d.toString('utf8')));
+  return child;
+}
+
+/** Resolves when the process says 'ready'; rejects if it exits first. */
+async function ready(child: ChildProcess): Promise<ChildProcess> {
   await new Promise<void>((resolve, reject) => {
     child.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(String(m)))));
-    child.once('exit', (code) => reject(new Error(`node process exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`node exited with ${code}`)));
   });
   return child;
+}
+
+/** Starts a coordinator node process and resolves once it runs its periodic work. */
+export function startNodeProcess(env: Record<string, string>): Promise<ChildProcess> {
+  return ready(forkEntry(path.join(__dirname, 'coordinator-node.ts'), env));
+}
+
+/** Starts `npm start`'s entry point as a process and resolves once it listens. */
+export function startHttpNode(env: Record<string, string | undefined>, opts: ForkOptions = {}): Promise<ChildProcess> {
+  return ready(forkEntry(MAIN, env, opts));
 }
 
 /** Stops a node process; one that has not exited 15 s after SIGTERM is killed. */
@@ -31,31 +55,10 @@ export async function stopNodeProcess(child: ChildProcess, signal: NodeJS.Signal
   clearTimeout(timer);
 }
 
-/**
- * Starts `npm start`'s entry point as a process and resolves once it listens. With
- * `output`, what it writes to stdout and stderr is collected there instead of shown.
- */
-export async function startHttpNode(env: Record<string, string | undefined>, opts: { output?: string[]; cwd?: string } = {}): Promise<ChildProcess> {
-  const output = opts.output;
-  const child = fork(MAIN, [], {
-    cwd: opts.cwd,
-    env: { ...process.env, LOG_LEVEL: process.env.TEST_NODE_LOG_LEVEL ?? 'warn', ...env },
-    execArgv: TSX,
-    stdio: ['ignore', output ? 'pipe' : 'inherit', output ? 'pipe' : 'inherit', 'ipc'],
-  });
-  if (output) for (const s of [child.stdout!, child.stderr!]) s.on('data', (d: Buffer) => output.push(d.toString('utf8')));
-  await new Promise<void>((resolve, reject) => {
-    child.once('message', (m) => (m === 'ready' ? resolve() : reject(new Error(String(m)))));
-    child.once('exit', (code) => reject(new Error(`node exited with ${code}`)));
-  });
-  return child;
-}
-
 /** Runs `npm start`'s entry point expecting it to refuse to start: its exit code and output. */
 export async function runHttpNodeToExit(env: Record<string, string | undefined>): Promise<{ code: number | null; output: string }> {
   const output: string[] = [];
-  const child = fork(MAIN, [], { env: { ...process.env, ...env }, execArgv: TSX, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-  for (const s of [child.stdout!, child.stderr!]) s.on('data', (d: Buffer) => output.push(d.toString('utf8')));
+  const child = forkEntry(MAIN, env, { output });
   child.on('message', () => child.kill('SIGKILL')); // it started after all: the test fails on the code
   const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   return { code, output: output.join('') };
