@@ -21,6 +21,8 @@ export interface TelemetryClientOptions {
   requestTimeoutMs?: number;
   /** Renew the lease this often when no batch did (0 = off); keep it well under NODE_LEASE. */
   heartbeatIntervalMs?: number;
+  /** The HTTP client (default: the global fetch); a caller may route or wrap requests. */
+  fetch?: typeof fetch;
   /** Called after every request, for the caller's own figures. */
   onRequest?: (r: RequestReport) => void;
 }

@@ -239,7 +239,7 @@ export class TelemetryClient implements T.TelemetryService {
     let status: number | 'network-error' = 'network-error';
     let error: Error | undefined;
     try {
-      const res = await fetch(`${url}${path}`, {
+      const res = await (this.o.fetch ?? fetch)(`${url}${path}`, {
         method,
         headers: { Authorization: `Bearer ${await this.bearer()}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
         body,
