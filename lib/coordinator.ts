@@ -6,7 +6,10 @@ import { createRedis, type RedisClient } from './redis/connection';
 import { WorkerRegistry } from './registry/registry';
 import type { AnalyticsSink } from './telemetry/analytics';
 import { RedisStreamsAnalytics } from './telemetry/analytics-streams';
+import { BatchApplier } from './telemetry/batch';
+import { EVENT_CLAIM_DEFAULTS, EventClaims } from './telemetry/event-claims';
 import { RedisTelemetryService } from './telemetry/service';
+import type { CallLimits } from './telemetry/validate';
 import { StatsBuffer } from './telemetry/stats-buffer';
 import { FLUSH_DEFAULTS, StatsFlusher, type FlushOptions } from './telemetry/stats-flush';
 import { WebhookDelivery } from './webhooks/delivery';
@@ -34,6 +37,10 @@ export class Coordinator {
   readonly flusher: StatsFlusher;
   readonly analytics: AnalyticsSink;
   readonly service: RedisTelemetryService;
+  /** What a call may carry (metadata size), beyond its protobuf types. */
+  readonly limits: CallLimits;
+  /** Applies SFU nodes' batches: in order, each event id once. */
+  readonly batches: BatchApplier;
   readonly periodic: PeriodicWork;
   readonly notifier: WebhookNotifier;
   /** This node's webhook delivery, when webhook URLs are configured. */
@@ -54,7 +61,10 @@ export class Coordinator {
     this.flusher = new StatsFlusher(this.stats, this.analytics, { ...FLUSH_DEFAULTS, ...parts.flush });
     this.service = new RedisTelemetryService({
       registry: this.registry, stats: this.stats, flusher: this.flusher, notifier: this.notifier, analytics: this.analytics, log,
+      limits: (this.limits = { maxMetadataBytes: options.maxMetadataBytes }),
     });
+    const claims = new EventClaims(this.redis, keys, { ...EVENT_CLAIM_DEFAULTS, windowMs: options.idempotencyWindowMs });
+    this.batches = new BatchApplier(this.service, this.registry, claims);
     this.periodic = new PeriodicWork({
       redisUrl: parts.redisUrl, flushIntervalMs: options.flushIntervalMs, workerCleanupWaitMs: options.workerCleanupWaitMs,
       nodeLeaseMs: options.nodeLeaseMs, ...PERIODIC_DEFAULTS, ...parts.periodic,

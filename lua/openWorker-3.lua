@@ -1,6 +1,8 @@
 --[[
   Get-or-create a participant's stats worker and hold a guard on it
   (participantJoined / participantActive / participantResumed).
+  A new worker's generation is the Redis time (ms), a re-opened one's is one more, so a
+  participant back after its worker was reaped never gets a generation it had before.
 
   Open worker: add the guard (the same guard twice counts once). Closed but not yet
   reaped: re-open it as a new generation holding only this guard, `connected` carried
@@ -36,10 +38,13 @@ local set = {}
 local now = nowMs()
 
 if not gen then
-  outcome, gen, connected, refs = 1, 1, false, 0
+  -- a generation never repeats for a (room, participant), even after a reap or a Redis that
+  -- lost its data: a new worker starts at the Redis time in ms, and a re-open adds one
+  -- (the leave's webhook id is made from it, and delivery drops an id it has seen)
+  outcome, gen, connected, refs = 1, now, false, 0
   local sep = string.find(wid, '|', 1, true)
   set = { 'room', string.sub(wid, 1, sep - 1), 'participant', string.sub(wid, sep + 1),
-    'gen', 1, 'left', '0', 'createdAt', now, 'counted', '1' }
+    'gen', gen, 'left', '0', 'createdAt', now, 'counted', '1' }
   redis.call('INCR', shardBase .. 'workers')
 elseif state[2] then
   outcome, gen, refs = 2, gen + 1, 0

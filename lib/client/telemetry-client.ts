@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { GUARDED_METHODS, type Method } from '../telemetry/methods';
 import type * as T from '../telemetry/types';
+import { validateCall } from '../telemetry/validate';
 import { CLIENT_DEFAULTS, type TelemetryClientOptions } from './options';
 
 /** A call the coordinators refused (4xx): nothing of its batch was applied. */
@@ -24,8 +26,6 @@ export interface RequestReport {
   status: number | 'network-error';
   ms: number;
 }
-
-type Method = Exclude<keyof T.TelemetryService, 'flushStats'>;
 
 /** A protobuf class becomes its JSON form (what the API takes); anything else goes as it is. */
 function toWire(args: object): Record<string, unknown> {
@@ -159,6 +159,13 @@ export class TelemetryClient implements T.TelemetryService {
 
   private call(method: Method, args: object): Promise<void> {
     if (this.closed) return Promise.reject(new Error('TelemetryClient is closed'));
+    try {
+      // checked as the coordinators check it, so a bad call fails alone instead of taking its
+      // whole batch down with a 400; the guard's owner is this client's node
+      validateCall(method, GUARDED_METHODS.has(method) && 'guard' in args && args.guard !== undefined ? { ...args, nodeId: this.o.nodeId } : args);
+    } catch (e) {
+      return Promise.reject(new TelemetryRequestError(400, 'invalid_field', (e as Error).message));
+    }
     return new Promise<void>((resolve, reject) => {
       const event = { method, id: `${this.o.nodeId}:${this.session}:${++this.seq}`, ...toWire(args) };
       this.queue.push({ event, resolve, reject });
@@ -202,7 +209,9 @@ export class TelemetryClient implements T.TelemetryService {
         for (const p of batch) p.resolve();
         return;
       }
-      const retryable = res.status === 'network-error' || res.status === 503 || res.status === 502 || res.status === 504 || res.status === 429;
+      // a 503 says "try again"; 502 and 504 are a proxy's word for a coordinator it could not
+      // reach. A 4xx or a 500 would fail the same way again.
+      const retryable = res.status === 'network-error' || res.status === 503 || res.status === 502 || res.status === 504;
       if (!retryable || attempt >= this.o.maxAttempts || this.closed) {
         const err = res.error ?? new TelemetryRequestError(Number(res.status) || 0, 'failed', `gave up after ${attempt} attempts`);
         for (const p of batch) p.reject(err);

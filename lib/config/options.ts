@@ -23,6 +23,10 @@ export interface Options {
   analyticsMaxLen: number;
   /** This coordinator node's id, stamped on analytics. */
   nodeId: string;
+  /** Room and participant metadata accepted (LiveKit's limits.max_metadata_size). */
+  maxMetadataBytes: number;
+  /** An event id is remembered (a retry is not applied again) at least this long, at most twice it. */
+  idempotencyWindowMs: number;
 }
 
 export const DEFAULTS = {
@@ -34,6 +38,8 @@ export const DEFAULTS = {
   LOG_LEVEL: 'info',
   ANALYTICS_MAXLEN: '100000',
   NODE_ID: '',
+  MAX_METADATA: '512kb',
+  IDEMPOTENCY_WINDOW: '5m',
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -67,6 +73,22 @@ function integer(env: Env, name: keyof typeof DEFAULTS, min: number, max: number
   return n;
 }
 
+const SIZE = /^(\d+)\s*(b|kb|mb)?$/i;
+
+/** A size in bytes: 100000, 512kb, 1mb; null if it is not one. */
+export function parseSize(raw: string): number | null {
+  const m = SIZE.exec(raw.trim());
+  if (!m) return null;
+  return Number(m[1]) * ({ b: 1, kb: 1024, mb: 1024 * 1024 } as Record<string, number>)[(m[2] ?? 'b').toLowerCase()];
+}
+
+function size(env: Env, name: keyof typeof DEFAULTS, min: number): number {
+  const raw = read(env, name);
+  const n = parseSize(raw);
+  if (n === null || n < min) throw new ConfigError(name, raw, `a size such as 512kb, 1mb or 100000, at least ${min} bytes`);
+  return n;
+}
+
 function nodeIdOf(env: Env): string {
   const raw = read(env, 'NODE_ID');
   if (raw === '') return `${os.hostname()}-${process.pid}`;
@@ -95,5 +117,7 @@ export function loadOptions(env: Env = process.env): Options {
     logLevel,
     analyticsMaxLen: integer(env, 'ANALYTICS_MAXLEN', 100, 1_000_000_000),
     nodeId: nodeIdOf(env),
+    maxMetadataBytes: size(env, 'MAX_METADATA', 0),
+    idempotencyWindowMs: duration(env, 'IDEMPOTENCY_WINDOW', 1000),
   };
 }

@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/options';
+import { ConfigError, parseSize } from '../config/options';
 
 export interface NodeHttpOptions {
   port: number;
@@ -9,17 +9,14 @@ export interface NodeHttpOptions {
   maxBodyBytes: number;
 }
 
-const SIZE = /^(\d+)\s*(b|kb|mb)?$/i;
-
 /** PORT, API_KEY / API_SECRET (dev keys unless NODE_ENV=production), MAX_BODY. */
 export function loadHttpOptions(env: Record<string, string | undefined> = process.env): NodeHttpOptions {
   const portRaw = env.PORT?.trim() || '7890';
   const port = Number(portRaw);
   if (!/^\d+$/.test(portRaw) || port < 1 || port > 65535) throw new ConfigError('PORT', portRaw, 'a port number from 1 to 65535');
   const sizeRaw = env.MAX_BODY?.trim() || '1mb';
-  const m = SIZE.exec(sizeRaw);
-  if (!m) throw new ConfigError('MAX_BODY', sizeRaw, 'a size such as 1mb, 512kb or 100000');
-  const maxBodyBytes = Number(m[1]) * ({ b: 1, kb: 1024, mb: 1024 * 1024 } as Record<string, number>)[(m[2] ?? 'b').toLowerCase()];
+  const maxBodyBytes = parseSize(sizeRaw);
+  if (maxBodyBytes === null) throw new ConfigError('MAX_BODY', sizeRaw, 'a size such as 1mb, 512kb or 100000');
   const apiKey = env.API_KEY?.trim() ?? '';
   const apiSecret = env.API_SECRET?.trim() ?? '';
   if (!apiKey || !apiSecret) {

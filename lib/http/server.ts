@@ -3,26 +3,51 @@ import { jwtVerify } from 'jose';
 import type { Logger } from 'pino';
 import type { Coordinator } from '../coordinator';
 import type { BackgroundJobs } from '../node/background-jobs';
-import { InvalidRequestError, requireId } from '../registry/validate';
+import { InvalidRequestError } from '../registry/validate';
+import type { RedisClient } from '../redis/connection';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { timingSafeEqual } from 'node:crypto';
-import { BadRequest, decodeEvents } from './decode';
-import { validateCall } from '../telemetry/validate';
-import { SINGLE_WRITE_METHODS } from '../telemetry/service';
+import { RetryableError } from '../telemetry/event-claims';
+import { decodeEvents, InvalidEventError, readId } from '../telemetry/validate';
 import { NodeMetrics } from './metrics';
 
 export interface HttpOptions {
   apiKey: string;
   apiSecret: string;
   maxBodyBytes: number;
-  /** How long an applied event id is remembered (idempotent retries). */
-  idempotencyTtlSeconds: number;
 }
 
-/** Methods whose guard is owned by the SFU node that sent the batch. */
-const GUARDED = new Set(['participantJoined', 'participantActive']);
+/** Deeper than any LiveKit message needs: a request nested past it is refused before it is parsed. */
+export const MAX_JSON_DEPTH = 32;
+
+/** How deep `text`'s JSON nests (arrays and objects), read without parsing it. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 92) i++; // backslash: the next character is escaped
+      else if (ch === 34) inString = false;
+    } else if (ch === 34) inString = true;
+    else if (ch === 123 || ch === 91) { if (++depth > max) max = depth; }
+    else if (ch === 125 || ch === 93) depth--;
+  }
+  return max;
+}
+
+/**
+ * Errors a retry can cure: Redis unreachable, loading, read-only after a failover, out of
+ * memory. Anything else is a fault a retry would repeat.
+ */
+const REDIS_DOWN = /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|Connection is closed|Stream isn't writeable|max retries per request|^LOADING|^READONLY|^MASTERDOWN|^CLUSTERDOWN|^TRYAGAIN|^BUSY|^OOM/i;
+
+function retryable(err: Error, redis: RedisClient): boolean {
+  return err instanceof RetryableError || err.name === 'MaxRetriesPerRequestError' || REDIS_DOWN.test(err.message ?? '') || redis.status !== 'ready';
+}
 
 /**
  * The HTTP contract SFU nodes speak (`POST /v1/telemetry` and friends). Any coordinator
@@ -39,8 +64,17 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: 
   });
   // only JSON is taken: text/plain would otherwise be parsed as a string body
   app.removeContentTypeParser('text/plain');
+  // nesting is bounded before parsing: a deep body would otherwise overflow a recursive reader
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (jsonDepth(body as string) > MAX_JSON_DEPTH) {
+      done(new InvalidEventError('too_deep', `body: JSON nested deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      return;
+    }
+    parseJson(req, body as string, done);
+  });
   const secret = new TextEncoder().encode(o.apiSecret);
-  const idemKey = (id: string) => `${c.registry.keys.prefix}:idem:${id}`;
 
   // While draining, answers in flight close their connection: a keep-alive connection
   // left open would hold close() until its idle timeout (72 s in Fastify).
@@ -55,29 +89,45 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: 
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
+  const metrics = new NodeMetrics(c, jobs);
+
+  // 400s name what to fix; 503 (Retry-After) only for what a retry can cure; anything else
+  // is a fault of ours: 500, logged with its stack and counted
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
-    if (err instanceof BadRequest) return reply.code(400).send({ error: { code: err.code, message: err.message, index: err.index } });
-    if (err instanceof InvalidRequestError) return reply.code(400).send({ error: { code: 'invalid_field', message: err.message } });
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: { code: 'body_too_large', message: `body over ${o.maxBodyBytes} bytes` } });
-    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return reply.code(415).send({ error: { code: 'unsupported_media_type', message: 'Content-Type must be application/json' } });
-    if (err.statusCode === 400) return reply.code(400).send({ error: { code: 'malformed_json', message: err.message } });
-    // anything else is Redis not answering: nothing was acknowledged, the SFU retries
-    req.log.warn({ err: err.message }, 'request failed');
-    return reply.code(503).header('Retry-After', '1').send({ error: { code: 'unavailable', message: 'storage unavailable, retry' } });
+    const answer = (status: number, code: string, message: string, index?: number) => {
+      metrics.httpErrors.inc({ status });
+      return reply.code(status).send({ error: { code, message, ...(index === undefined ? {} : { index }) } });
+    };
+    if (err instanceof InvalidEventError) return answer(400, err.code, err.message, err.index);
+    if (err instanceof InvalidRequestError) return answer(400, 'invalid_field', err.message);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return answer(413, 'body_too_large', `body over ${o.maxBodyBytes} bytes`);
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return answer(415, 'unsupported_media_type', 'Content-Type must be application/json');
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return answer(err.statusCode, 'malformed_request', err.message);
+    if (retryable(err, c.redis)) {
+      // nothing was acknowledged: the SFU retries, and its event ids keep the retry from applying twice
+      req.log.warn({ err: err.message }, 'request failed: storage unavailable');
+      reply.header('Retry-After', '1');
+      return answer(503, 'unavailable', 'storage unavailable, retry');
+    }
+    req.log.error({ err }, 'request failed');
+    return answer(500, 'internal', 'internal error: not applied (a retry will not help until it is fixed)');
   });
 
   async function authenticate(req: FastifyRequest, reply: FastifyReply) {
     const h = req.headers.authorization;
     const token = h?.startsWith('Bearer ') ? h.slice(7) : undefined;
-    if (!token) return reply.code(401).send({ error: { code: 'unauthorized', message: 'missing Bearer token' } });
+    if (!token) {
+      metrics.httpErrors.inc({ status: 401 });
+      return reply.code(401).send({ error: { code: 'unauthorized', message: 'missing Bearer token' } });
+    }
     try {
       await jwtVerify(token, secret, { issuer: o.apiKey, requiredClaims: ['exp'] });
     } catch (e) {
+      metrics.httpErrors.inc({ status: 401 });
       return reply.code(401).send({ error: { code: 'unauthorized', message: `invalid token: ${(e as Error).message}` } });
     }
   }
 
-  const metrics = new NodeMetrics(c, jobs);
   app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.text()));
 
   // the BullMQ dashboard, behind basic auth with the API key and secret
@@ -106,62 +156,27 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: 
   });
 
   app.post('/v1/telemetry', { preHandler: authenticate }, async (req) => {
-    const body = req.body as { nodeId?: unknown; events?: unknown } | null;
-    if (!body || typeof body !== 'object') throw new BadRequest('invalid_body', 'body: must be a JSON object');
+    const body = req.body as Record<string, unknown> | null;
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new InvalidEventError('invalid_body', 'body: must be a JSON object { nodeId, events }');
+    for (const field of Object.keys(body)) {
+      if (field !== 'nodeId' && field !== 'events') throw new InvalidEventError('invalid_body', `${field}: not a field of a batch (nodeId, events)`);
+    }
     let nodeId: string;
-    try { nodeId = requireId('nodeId', body.nodeId); } catch (e) { throw new BadRequest('invalid_body', (e as Error).message); }
-    // the guard's owner is the sending SFU node; every event is checked before the first write
-    const events = decodeEvents(body.events).map((e, index) => {
-      const args = GUARDED.has(e.method) && e.args.guard ? { ...e.args, nodeId } : e.args;
-      try {
-        validateCall(e.method, args);
-      } catch (err) {
-        if (err instanceof InvalidRequestError) throw new BadRequest('invalid_field', `events[${index}].${err.message}`, index);
-        throw err;
-      }
-      return { ...e, args };
-    });
-    const ids = events.map((e) => e.id).filter((id): id is string => !!id);
-    const [seen] = await Promise.all([
-      ids.length > 0 ? c.redis.mget(ids.map(idemKey)) : Promise.resolve([] as (string | null)[]),
-      c.registry.heartbeat(nodeId),
-    ]);
-    const applied = new Set<string>(ids.filter((_, i) => seen[i]));
-    const service = c.service as unknown as Record<string, (a: unknown) => Promise<void>>;
-    // In order: each event's effects are stored before the next starts. A run of
-    // single-write events (stats, track analytics) is sent together, since their writes
-    // leave in call order (stats go out as one script per shard), and completes before the
-    // next event starts.
-    const run: Promise<void>[] = [];
-    const done: string[] = [];
-    for (const e of events) {
-      if (e.id && applied.has(e.id)) continue;
-      if (e.id) applied.add(e.id);
-      done.push(e.method);
-      if (SINGLE_WRITE_METHODS.has(e.method)) {
-        run.push(service[e.method](e.args));
-        continue;
-      }
-      if (run.length > 0) await Promise.all(run.splice(0));
-      await service[e.method](e.args);
-    }
-    await Promise.all(run);
-    for (const method of done) metrics.events.inc({ method });
-    if (ids.length > 0) {
-      const p = c.redis.pipeline();
-      for (const id of ids) p.set(idemKey(id), '1', 'EX', o.idempotencyTtlSeconds);
-      await p.exec();
-    }
-    return { results: events.map(() => ({ ok: true })) };
+    try { nodeId = readId('nodeId', body.nodeId); } catch (e) { throw new InvalidEventError('invalid_body', (e as Error).message); }
+    // every event is read and checked before the first write
+    const calls = decodeEvents(body.events, c.limits);
+    const { applied } = await c.batches.apply(nodeId, calls);
+    for (const method of applied) metrics.events.inc({ method });
+    return { results: calls.map(() => ({ ok: true })) };
   });
 
   app.post('/v1/nodes/:nodeId/heartbeat', { preHandler: authenticate }, async (req, reply) => {
-    await c.registry.heartbeat((req.params as { nodeId: string }).nodeId);
+    await c.registry.heartbeat(readId('nodeId', (req.params as { nodeId: string }).nodeId));
     return reply.code(204).send();
   });
 
   app.delete('/v1/nodes/:nodeId', { preHandler: authenticate }, async (req, reply) => {
-    const nodeId = (req.params as { nodeId: string }).nodeId;
+    const nodeId = readId('nodeId', (req.params as { nodeId: string }).nodeId);
     const orphans = await c.registry.departNode(nodeId);
     const relayed = await c.service.relayLeaves(orphans);
     req.log.info({ nodeId, released: orphans.length, relayed }, 'SFU node departed: connections released');

@@ -44,7 +44,7 @@ async function main() {
     workerCleanupWaitMs: options.workerCleanupWaitMs, nodeLeaseMs: options.nodeLeaseMs,
   }, 'coordinator node running: flush, reap, node expiry and webhook delivery on BullMQ, on their own thread');
 
-  const app = buildServer(coordinator, { ...http, idempotencyTtlSeconds: 86_400 }, log, jobs);
+  const app = buildServer(coordinator, http, log, jobs);
   await app.listen({ port: http.port, host: '0.0.0.0' });
   if (http.devKeys) log.warn('dev mode: API_KEY / API_SECRET not set, using API_KEY=devkey API_SECRET=secret (as livekit-server --dev)');
   const base = `http://localhost:${http.port}`;

@@ -15,6 +15,8 @@ export interface PrivateRedisOptions {
   port?: number;
   /** Append-only file on, so a restart keeps the state. */
   appendOnly?: boolean;
+  /** DEBUG commands from this machine (DEBUG DIGEST: a digest of the whole dataset, for tests). */
+  debugCommands?: boolean;
 }
 
 export const REDIS_INSTALL_HINT =
@@ -55,14 +57,17 @@ function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Prom
 
 export class PrivateRedis {
   private child: ChildProcess | null = null;
-  private constructor(readonly dir: string, readonly port: number, private readonly ownsDir: boolean, private readonly appendOnly: boolean) {}
+  private constructor(
+    readonly dir: string, readonly port: number, private readonly ownsDir: boolean, private readonly appendOnly: boolean,
+    private readonly debugCommands = false,
+  ) {}
 
   static async start(opts: PrivateRedisOptions = {}): Promise<PrivateRedis> {
     if (!redisServerAvailable()) throw new Error(REDIS_INSTALL_HINT);
     const ownsDir = !opts.dir;
     const dir = opts.dir ?? mkdtempSync(path.join(os.tmpdir(), 'tc-redis-'));
     mkdirSync(dir, { recursive: true });
-    const server = new PrivateRedis(dir, opts.port ?? (await freePort()), ownsDir, opts.appendOnly ?? false);
+    const server = new PrivateRedis(dir, opts.port ?? (await freePort()), ownsDir, opts.appendOnly ?? false, opts.debugCommands);
     await server.launch();
     return server;
   }
@@ -85,6 +90,9 @@ export class PrivateRedis {
       '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
       '--save', '', '--appendonly', this.appendOnly ? 'yes' : 'no',
       '--daemonize', 'no', '--logfile', path.join(this.dir, 'redis.log'),
+      // every write acknowledged is on disk: a SIGKILL (the chaos run's) loses nothing acknowledged
+      ...(this.appendOnly ? ['--appendfsync', 'always'] : []),
+      ...(this.debugCommands ? ['--enable-debug-command', 'local'] : []),
     ];
     this.child = spawn('redis-server', args, { stdio: 'ignore' });
     await waitForPort(this.port, this.child, 10_000);

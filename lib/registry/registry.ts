@@ -9,6 +9,11 @@ import type {
 import { optionalGuard, optionalText, requireId } from './validate';
 
 const OUTCOMES: OpenOutcome[] = ['open', 'created', 'reopened'];
+/**
+ * ParticipantInfo and Room JSON kept with a worker: their metadata is bounded by the
+ * callers' limit (MAX_METADATA), so this only stops a record no request could carry.
+ */
+const MAX_RECORD_CHARS = 16 * 1024 * 1024;
 const EXPIRE_BATCH = 500;
 
 /**
@@ -62,7 +67,7 @@ export class WorkerRegistry {
     const nodeId = guard ? requireId('nodeId', req.nodeId) : '';
     const args = [
       at.worker, at.closed, at.base, at.wid, optionalText('roomName', req.roomName, 1024),
-      optionalText('identity', req.identity, 1024), optionalText('info', req.info), guard, nodeId, req.connect ? '1' : '0',
+      optionalText('identity', req.identity, 1024), optionalText('info', req.info, MAX_RECORD_CHARS), guard, nodeId, req.connect ? '1' : '0',
     ];
     return { script: 'openWorker', args, decode: decodeOpen };
   }
@@ -76,8 +81,8 @@ export class WorkerRegistry {
   releaseCall(req: ReleaseRequest): Call<ReleaseResult> {
     const at = this.locate(req);
     const args = [
-      at.worker, at.closed, at.base, at.wid, optionalGuard(req.guard), optionalText('info', req.info),
-      req.raiseLeave ? '1' : '0', optionalText('room', req.room),
+      at.worker, at.closed, at.base, at.wid, optionalGuard(req.guard), optionalText('info', req.info, MAX_RECORD_CHARS),
+      req.raiseLeave ? '1' : '0', optionalText('room', req.room, MAX_RECORD_CHARS),
     ];
     return { script: 'releaseWorker', args, decode: decodeRelease };
   }
@@ -179,12 +184,20 @@ export class WorkerRegistry {
     return this.releaseNode(requireId('nodeId', node.nodeId), String(node.cutoff), String(node.lastSeen));
   }
 
-  /** The node leaves cleanly: all its guards are released now, as a lapsed lease would. */
+  /**
+   * The node leaves cleanly: all its guards are released now, as a lapsed lease would. Its
+   * lease is renewed rather than dropped: a request of the node's still in flight may add a
+   * guard after the release, and that guard must still belong to a lease that lapses (the
+   * expiry then releases it and forgets the node).
+   */
   async departNode(nodeId: string): Promise<OrphanedWorker[]> {
-    return this.releaseNode(requireId('nodeId', nodeId), '+inf', '');
+    const node = requireId('nodeId', nodeId);
+    const orphans = await this.releaseNode(node, '+inf');
+    await this.heartbeat(node);
+    return orphans;
   }
 
-  private async releaseNode(nodeId: string, cutoff: string, lastSeen: string): Promise<OrphanedWorker[]> {
+  private async releaseNode(nodeId: string, cutoff: string, lastSeen?: string): Promise<OrphanedWorker[]> {
     const orphans: OrphanedWorker[] = [];
     let pending = Array.from({ length: this.keys.shards }, (_, s) => s);
     while (pending.length > 0) {
@@ -206,7 +219,7 @@ export class WorkerRegistry {
       });
       pending = next;
     }
-    await this.redis.forgetNode(this.keys.nodesSeen(), nodeId, lastSeen);
+    if (lastSeen !== undefined) await this.redis.forgetNode(this.keys.nodesSeen(), nodeId, lastSeen);
     return orphans;
   }
 }

@@ -6,7 +6,7 @@ import {
 } from '@livekit/protocol';
 import type { Logger } from 'pino';
 import type { WorkerRegistry } from '../registry/registry';
-import type { LeaveRecord, OrphanedWorker } from '../registry/types';
+import type { LeaveRecord, OrphanedWorker, WorkerRef } from '../registry/types';
 import type { WebhookNotifier } from '../webhooks/notifier';
 import type { AnalyticsSink } from './analytics';
 import {
@@ -18,7 +18,18 @@ import type { StatsBuffer } from './stats-buffer';
 import type { StatsFlusher } from './stats-flush';
 import type * as T from './types';
 import type { AnalyticsStatJson } from './types';
-import { validateCall } from './validate';
+import type { Method } from './methods';
+import { CALL_LIMITS, validateCall, type CallLimits } from './validate';
+
+/**
+ * What the fleet knows of the call being applied. `seed` (the SFU node and event id)
+ * makes the ids of what it raises stable: applied twice, it queues the same webhook id.
+ * `validated`: the call was checked already (a batch is checked whole before applying).
+ */
+export interface CallContext {
+  seed?: string;
+  validated?: boolean;
+}
 
 export interface TelemetryDeps {
   registry: WorkerRegistry;
@@ -27,23 +38,12 @@ export interface TelemetryDeps {
   notifier: WebhookNotifier;
   analytics: AnalyticsSink;
   log: Logger;
+  limits?: CallLimits;
 }
 
 const E = AnalyticsEventType;
 
-/**
- * Methods whose only effect is one write issued the moment they are called (a stat
- * buffered, or one analytics event appended). Calls of these made back to back, without
- * awaiting each, still reach Redis in call order, so a caller may send a run of them
- * together and await the run. Every other method takes several steps and must be awaited
- * before the next call.
- */
-export const SINGLE_WRITE_METHODS: ReadonlySet<keyof T.TelemetryService> = new Set<keyof T.TelemetryService>([
-  'trackStats', 'trackPublishRequested', 'trackSubscribeRequested', 'trackSubscribed', 'trackUnsubscribed',
-  'trackSubscribeFailed', 'trackMuted', 'trackUnmuted', 'trackPublishedUpdate', 'trackMaxSubscribedVideoQuality',
-  'trackPublishRTPStats', 'trackSubscribeRTPStats', 'ingressCreated', 'ingressDeleted', 'ingressUpdated',
-  'localRoomState', 'report', 'apiCall', 'webhook',
-]);
+export { SINGLE_WRITE_METHODS } from './methods';
 
 /**
  * LiveKit's telemetry service with its state in Redis: any node of the fleet can take any
@@ -54,89 +54,105 @@ export const SINGLE_WRITE_METHODS: ReadonlySet<keyof T.TelemetryService> = new S
 export class RedisTelemetryService implements T.TelemetryService {
   constructor(private readonly d: TelemetryDeps) {}
 
-  private notify(event: ReturnType<typeof webhookEvent>): Promise<void> {
+  private notify(event: ReturnType<typeof webhookEvent>, ctx: CallContext | undefined): Promise<void> {
+    if (ctx?.seed && !event.id) event.id = stableId('EV_', `${ctx.seed}|${event.event}`);
     return this.d.notifier.queueNotify(event);
   }
 
-  private send(event: AnalyticsEvent): Promise<void> {
+  private send(event: AnalyticsEvent, ctx: CallContext | undefined): Promise<void> {
+    if (ctx?.seed && !event.id) event.id = stableId('AE_', `${ctx.seed}|${event.type}`);
     return this.d.analytics.sendEvent(event);
   }
 
-  async trackStats(a: T.TrackStatsArgs): Promise<void> {
-    validateCall('trackStats', a);
+  /** An in-process call is checked here; a batch's calls were checked before the first was applied. */
+  private check(method: Method, args: object, ctx: CallContext | undefined): void {
+    if (!ctx?.validated) validateCall(method, args, this.d.limits ?? CALL_LIMITS);
+  }
+
+  async trackStats(a: T.TrackStatsArgs, ctx?: CallContext): Promise<void> {
+    this.check('trackStats', a, ctx);
     const json = a.stat instanceof AnalyticsStat ? a.stat.toJsonString() : JSON.stringify(a.stat);
     await this.d.stats.add(a.roomId, a.key, (a.stat instanceof AnalyticsStat ? a.stat.toJson() : a.stat) as AnalyticsStatJson, json);
   }
 
-  async roomStarted({ room }: { room: Room }): Promise<void> {
-    await this.notify(webhookEvent(WEBHOOK.roomStarted, { room }));
-    await this.send(new AnalyticsEvent({ type: E.ROOM_CREATED, timestamp: new Timestamp({ seconds: room.creationTime }), room }));
+  async roomStarted(a: { room: Room }, ctx?: CallContext): Promise<void> {
+    this.check('roomStarted', a, ctx);
+    const { room } = a;
+    await this.notify(webhookEvent(WEBHOOK.roomStarted, { room }), ctx);
+    await this.send(new AnalyticsEvent({ type: E.ROOM_CREATED, timestamp: new Timestamp({ seconds: room.creationTime }), room }), ctx);
   }
 
-  async roomEnded({ room }: { room: Room }): Promise<void> {
-    await this.notify(webhookEvent(WEBHOOK.roomFinished, { room }));
-    await this.send(new AnalyticsEvent({ type: E.ROOM_ENDED, timestamp: Timestamp.now(), roomId: room.sid, room }));
+  async roomEnded(a: { room: Room }, ctx?: CallContext): Promise<void> {
+    this.check('roomEnded', a, ctx);
+    const { room } = a;
+    await this.notify(webhookEvent(WEBHOOK.roomFinished, { room }), ctx);
+    await this.send(new AnalyticsEvent({ type: E.ROOM_ENDED, timestamp: Timestamp.now(), roomId: room.sid, room }), ctx);
   }
 
   private who(room: Room, participant: ParticipantInfo) {
     return { roomId: room.sid, participantId: participant.sid, roomName: room.name, identity: participant.identity };
   }
 
-  async participantJoined(a: T.ParticipantJoinedArgs): Promise<void> {
-    validateCall('participantJoined', a);
+  async participantJoined(a: T.ParticipantJoinedArgs, ctx?: CallContext): Promise<void> {
+    this.check('participantJoined', a, ctx);
     await this.d.registry.open({ ...this.who(a.room, a.participant), info: a.participant.toJsonString(), guard: a.guard, nodeId: a.nodeId });
     if (a.shouldSendEvent) {
       const ev = newParticipantEvent(E.PARTICIPANT_JOINED, a.room, a.participant);
       ev.clientInfo = a.clientInfo;
       ev.clientMeta = a.clientMeta;
-      await this.send(ev);
+      await this.send(ev, ctx);
     }
   }
 
-  async participantActive(a: T.ParticipantActiveArgs): Promise<void> {
-    validateCall('participantActive', a);
+  async participantActive(a: T.ParticipantActiveArgs, ctx?: CallContext): Promise<void> {
+    this.check('participantActive', a, ctx);
     // a participant is "joined", for webhooks, only once active; a migration is not a join
-    if (!a.isMigration) await this.notify(webhookEvent(WEBHOOK.participantJoined, { room: a.room, participant: a.participant }));
+    if (!a.isMigration) await this.notify(webhookEvent(WEBHOOK.participantJoined, { room: a.room, participant: a.participant }), ctx);
     await this.d.registry.open({
       ...this.who(a.room, a.participant), info: a.participant.toJsonString(), guard: a.guard, nodeId: a.nodeId, connect: true,
     });
     const ev = newParticipantEvent(E.PARTICIPANT_ACTIVE, a.room, a.participant);
     ev.clientMeta = a.clientMeta;
-    await this.send(ev);
+    await this.send(ev, ctx);
   }
 
-  async participantResumed(a: T.ParticipantResumedArgs): Promise<void> {
-    validateCall('participantResumed', a);
+  async participantResumed(a: T.ParticipantResumedArgs, ctx?: CallContext): Promise<void> {
+    this.check('participantResumed', a, ctx);
     // the old signal connection's leave may have closed the worker: re-open it, no guard
     await this.d.registry.open({ ...this.who(a.room, a.participant), info: a.participant.toJsonString() });
     const ev = newParticipantEvent(E.PARTICIPANT_RESUMED, a.room, a.participant);
     ev.clientMeta = new AnalyticsClientMeta({ node: a.nodeId ?? '', reconnectReason: a.reason });
-    await this.send(ev);
+    await this.send(ev, ctx);
   }
 
-  async participantLeft(a: T.ParticipantLeftArgs): Promise<void> {
-    validateCall('participantLeft', a);
+  async participantLeft(a: T.ParticipantLeftArgs, ctx?: CallContext): Promise<void> {
+    this.check('participantLeft', a, ctx);
     const r = await this.d.registry.release({
       roomId: a.room.sid, participantId: a.participant.sid, guard: a.guard, raiseLeave: a.shouldSendEvent,
       info: a.participant.toJsonString(), room: a.room.toJsonString(),
     });
     if (!r.found) {
       // no worker anywhere: nothing to dedupe against, LiveKit reports an aborted connection
-      if (a.shouldSendEvent) await this.emitLeave(a.room, a.participant, false, undefined);
+      if (a.shouldSendEvent) await this.emitLeave(a.room, a.participant, false, undefined, ctx);
       return;
     }
     if (r.raiseLeave) {
-      await this.emitLeave(a.room, a.participant, r.wasConnected, `${a.room.sid}|${a.participant.sid}|${r.generation}`);
-      await this.d.registry.ackLeave({ roomId: a.room.sid, participantId: a.participant.sid }, r.generation);
+      const leave = { roomId: a.room.sid, participantId: a.participant.sid, generation: r.generation };
+      await this.emitLeave(a.room, a.participant, r.wasConnected, leave, ctx);
+      await this.d.registry.ackLeave(leave, r.generation);
     }
   }
 
-  /** Queues a leave's webhook and analytics event; `seed` makes the webhook id stable across relays. */
-  private async emitLeave(room: Room, participant: ParticipantInfo, wasConnected: boolean, seed: string | undefined): Promise<void> {
+  /**
+   * Queues a leave's webhook and analytics event. A leave the registry decided (`worker`)
+   * is one per worker generation, and generations never repeat: its ids come from it, so a
+   * relay that repeats itself queues the same webhook id.
+   */
+  private async emitLeave(room: Room, participant: ParticipantInfo, wasConnected: boolean, worker: (WorkerRef & { generation: number }) | undefined, ctx: CallContext | undefined): Promise<void> {
     const { webhook, analytics } = leaveEvents(room, participant, wasConnected);
-    if (seed) webhook.id = stableId('EV_', `leave|${seed}`);
-    await this.notify(webhook);
-    await this.send(analytics);
+    const leaveCtx = worker ? { seed: `leave|${worker.roomId}|${worker.participantId}|${worker.generation}` } : ctx;
+    await this.notify(webhook, leaveCtx);
+    await this.send(analytics, leaveCtx);
   }
 
   /** Relays leaves whose first relay died (or that a node expiry raised). */
@@ -148,7 +164,7 @@ export class RedisTelemetryService implements T.TelemetryService {
       const participant = l.info
         ? ParticipantInfo.fromJsonString(l.info, { ignoreUnknownFields: true })
         : new ParticipantInfo({ sid: l.participantId, identity: l.identity });
-      await this.emitLeave(room, participant, l.wasConnected, `${l.roomId}|${l.participantId}|${l.generation}`);
+      await this.emitLeave(room, participant, l.wasConnected, l, undefined);
       await this.d.registry.ackLeave(l, l.generation);
       return true;
     }));
@@ -157,115 +173,136 @@ export class RedisTelemetryService implements T.TelemetryService {
     return relayed;
   }
 
-  async trackPublishRequested(a: T.TrackPublishArgs): Promise<void> {
+  async trackPublishRequested(a: T.TrackPublishArgs, ctx?: CallContext): Promise<void> {
+    this.check('trackPublishRequested', a, ctx);
     if (!a.shouldSendEvent) return;
     const ev = newTrackEvent(E.TRACK_PUBLISH_REQUESTED, a.room, a.participantId, a.track);
     if (ev.participant) ev.participant.identity = a.identity;
-    await this.send(ev);
+    await this.send(ev, ctx);
   }
 
-  async trackPublished(a: T.TrackPublishArgs): Promise<void> {
+  async trackPublished(a: T.TrackPublishArgs, ctx?: CallContext): Promise<void> {
+    this.check('trackPublished', a, ctx);
     if (!a.shouldSendEvent) return;
     const participant = new ParticipantInfo({ sid: a.participantId, identity: a.identity });
-    await this.notify(webhookEvent(WEBHOOK.trackPublished, { room: a.room, participant, track: a.track }));
+    await this.notify(webhookEvent(WEBHOOK.trackPublished, { room: a.room, participant, track: a.track }), ctx);
     const ev = newTrackEvent(E.TRACK_PUBLISHED, a.room, a.participantId, a.track);
     ev.participant = participant;
-    await this.send(ev);
+    await this.send(ev, ctx);
   }
 
-  async trackUnpublished(a: T.TrackPublishArgs & { wasPublishedLocally?: boolean }): Promise<void> {
+  async trackUnpublished(a: T.TrackPublishArgs & { wasPublishedLocally?: boolean }, ctx?: CallContext): Promise<void> {
+    this.check('trackUnpublished', a, ctx);
     if (!a.shouldSendEvent) return;
     const participant = new ParticipantInfo({ sid: a.participantId, identity: a.identity });
-    await this.notify(webhookEvent(WEBHOOK.trackUnpublished, { room: a.room, participant, track: a.track }));
-    await this.send(newTrackEvent(E.TRACK_UNPUBLISHED, a.room, a.participantId, a.track));
+    await this.notify(webhookEvent(WEBHOOK.trackUnpublished, { room: a.room, participant, track: a.track }), ctx);
+    await this.send(newTrackEvent(E.TRACK_UNPUBLISHED, a.room, a.participantId, a.track), ctx);
   }
 
-  async trackSubscribeRequested(a: T.TrackArgs): Promise<void> {
-    await this.send(newTrackEvent(E.TRACK_SUBSCRIBE_REQUESTED, a.room, a.participantId, a.track));
+  async trackSubscribeRequested(a: T.TrackArgs, ctx?: CallContext): Promise<void> {
+    this.check('trackSubscribeRequested', a, ctx);
+    await this.send(newTrackEvent(E.TRACK_SUBSCRIBE_REQUESTED, a.room, a.participantId, a.track), ctx);
   }
 
-  async trackSubscribed(a: T.TrackArgs & { publisher?: ParticipantInfo; shouldSendEvent: boolean }): Promise<void> {
+  async trackSubscribed(a: T.TrackArgs & { publisher?: ParticipantInfo; shouldSendEvent: boolean }, ctx?: CallContext): Promise<void> {
+    this.check('trackSubscribed', a, ctx);
     if (!a.shouldSendEvent) return;
     const ev = newTrackEvent(E.TRACK_SUBSCRIBED, a.room, a.participantId, a.track);
     ev.publisher = a.publisher;
-    await this.send(ev);
+    await this.send(ev, ctx);
   }
 
-  async trackUnsubscribed(a: T.TrackArgs & { shouldSendEvent: boolean }): Promise<void> {
-    if (a.shouldSendEvent) await this.send(newTrackEvent(E.TRACK_UNSUBSCRIBED, a.room, a.participantId, a.track));
+  async trackUnsubscribed(a: T.TrackArgs & { shouldSendEvent: boolean }, ctx?: CallContext): Promise<void> {
+    this.check('trackUnsubscribed', a, ctx);
+    if (a.shouldSendEvent) await this.send(newTrackEvent(E.TRACK_UNSUBSCRIBED, a.room, a.participantId, a.track), ctx);
   }
 
-  async trackSubscribeFailed(a: { room: Room; participantId: string; trackId: string; error: string; isUserError: boolean }): Promise<void> {
+  async trackSubscribeFailed(a: { room: Room; participantId: string; trackId: string; error: string; isUserError: boolean }, ctx?: CallContext): Promise<void> {
+    this.check('trackSubscribeFailed', a, ctx);
     const ev = newTrackEvent(E.TRACK_SUBSCRIBE_FAILED, a.room, a.participantId, new TrackInfo({ sid: a.trackId }));
     ev.error = a.error;
-    await this.send(ev);
+    await this.send(ev, ctx);
   }
 
-  async trackMuted(a: T.TrackArgs): Promise<void> {
-    await this.send(newTrackEvent(E.TRACK_MUTED, a.room, a.participantId, a.track));
+  async trackMuted(a: T.TrackArgs, ctx?: CallContext): Promise<void> {
+    this.check('trackMuted', a, ctx);
+    await this.send(newTrackEvent(E.TRACK_MUTED, a.room, a.participantId, a.track), ctx);
   }
 
-  async trackUnmuted(a: T.TrackArgs): Promise<void> {
-    await this.send(newTrackEvent(E.TRACK_UNMUTED, a.room, a.participantId, a.track));
+  async trackUnmuted(a: T.TrackArgs, ctx?: CallContext): Promise<void> {
+    this.check('trackUnmuted', a, ctx);
+    await this.send(newTrackEvent(E.TRACK_UNMUTED, a.room, a.participantId, a.track), ctx);
   }
 
-  async trackPublishedUpdate(a: T.TrackArgs): Promise<void> {
-    await this.send(newTrackEvent(E.TRACK_PUBLISHED_UPDATE, a.room, a.participantId, a.track));
+  async trackPublishedUpdate(a: T.TrackArgs, ctx?: CallContext): Promise<void> {
+    this.check('trackPublishedUpdate', a, ctx);
+    await this.send(newTrackEvent(E.TRACK_PUBLISHED_UPDATE, a.room, a.participantId, a.track), ctx);
   }
 
-  async trackMaxSubscribedVideoQuality(a: T.TrackArgs & { mime: string; maxQuality: number }): Promise<void> {
+  async trackMaxSubscribedVideoQuality(a: T.TrackArgs & { mime: string; maxQuality: number }, ctx?: CallContext): Promise<void> {
+    this.check('trackMaxSubscribedVideoQuality', a, ctx);
     const ev = newTrackEvent(E.TRACK_MAX_SUBSCRIBED_VIDEO_QUALITY, a.room, a.participantId, a.track);
     ev.maxSubscribedVideoQuality = a.maxQuality;
     ev.mime = a.mime;
-    await this.send(ev);
+    await this.send(ev, ctx);
   }
 
-  async trackPublishRTPStats(a: { room: Room; participantId: string; trackId: string; mimeType: string; layer: number; stats: RTPStats }): Promise<void> {
+  async trackPublishRTPStats(a: { room: Room; participantId: string; trackId: string; mimeType: string; layer: number; stats: RTPStats }, ctx?: CallContext): Promise<void> {
+    this.check('trackPublishRTPStats', a, ctx);
     const ev = newRoomEvent(E.TRACK_PUBLISH_STATS, minimalRoom(a.room));
     Object.assign(ev, { participantId: a.participantId, trackId: a.trackId, mime: a.mimeType, videoLayer: a.layer, rtpStats: a.stats });
-    await this.send(ev);
+    await this.send(ev, ctx);
   }
 
-  async trackSubscribeRTPStats(a: { room: Room; participantId: string; trackId: string; mimeType: string; stats: RTPStats }): Promise<void> {
+  async trackSubscribeRTPStats(a: { room: Room; participantId: string; trackId: string; mimeType: string; stats: RTPStats }, ctx?: CallContext): Promise<void> {
+    this.check('trackSubscribeRTPStats', a, ctx);
     const ev = newRoomEvent(E.TRACK_SUBSCRIBE_STATS, minimalRoom(a.room));
     Object.assign(ev, { participantId: a.participantId, trackId: a.trackId, mime: a.mimeType, rtpStats: a.stats });
-    await this.send(ev);
+    await this.send(ev, ctx);
   }
 
-  private async egress(name: string, type: AnalyticsEventType, info: EgressInfo): Promise<void> {
-    await this.notify(webhookEvent(name, { room: new Room({ sid: info.roomId, name: info.roomName }), egressInfo: info }));
-    await this.send(newEgressEvent(type, info));
+  private async egress(name: string, type: AnalyticsEventType, info: EgressInfo, ctx: CallContext | undefined): Promise<void> {
+    await this.notify(webhookEvent(name, { room: new Room({ sid: info.roomId, name: info.roomName }), egressInfo: info }), ctx);
+    await this.send(newEgressEvent(type, info), ctx);
   }
 
-  egressStarted({ info }: { info: EgressInfo }) { return this.egress(WEBHOOK.egressStarted, E.EGRESS_STARTED, info); }
-  egressUpdated({ info }: { info: EgressInfo }) { return this.egress(WEBHOOK.egressUpdated, E.EGRESS_UPDATED, info); }
-  egressEnded({ info }: { info: EgressInfo }) { return this.egress(WEBHOOK.egressEnded, E.EGRESS_ENDED, info); }
+  async egressStarted(a: { info: EgressInfo }, ctx?: CallContext): Promise<void> { this.check('egressStarted', a, ctx); await this.egress(WEBHOOK.egressStarted, E.EGRESS_STARTED, a.info, ctx); }
+  async egressUpdated(a: { info: EgressInfo }, ctx?: CallContext): Promise<void> { this.check('egressUpdated', a, ctx); await this.egress(WEBHOOK.egressUpdated, E.EGRESS_UPDATED, a.info, ctx); }
+  async egressEnded(a: { info: EgressInfo }, ctx?: CallContext): Promise<void> { this.check('egressEnded', a, ctx); await this.egress(WEBHOOK.egressEnded, E.EGRESS_ENDED, a.info, ctx); }
 
-  private async ingress(type: AnalyticsEventType, info: IngressInfo, webhook?: string): Promise<void> {
-    if (webhook) await this.notify(webhookEvent(webhook, { room: new Room({ name: info.roomName }), ingressInfo: info }));
-    await this.send(newIngressEvent(type, info));
+  private async ingress(type: AnalyticsEventType, info: IngressInfo, ctx: CallContext | undefined, webhook?: string): Promise<void> {
+    if (webhook) await this.notify(webhookEvent(webhook, { room: new Room({ name: info.roomName }), ingressInfo: info }), ctx);
+    await this.send(newIngressEvent(type, info), ctx);
   }
 
-  ingressCreated({ info }: { info: IngressInfo }) { return this.ingress(E.INGRESS_CREATED, info); }
-  ingressDeleted({ info }: { info: IngressInfo }) { return this.ingress(E.INGRESS_DELETED, info); }
-  ingressStarted({ info }: { info: IngressInfo }) { return this.ingress(E.INGRESS_STARTED, info, WEBHOOK.ingressStarted); }
-  ingressUpdated({ info }: { info: IngressInfo }) { return this.ingress(E.INGRESS_UPDATED, info); }
-  ingressEnded({ info }: { info: IngressInfo }) { return this.ingress(E.INGRESS_ENDED, info, WEBHOOK.ingressEnded); }
+  async ingressCreated(a: { info: IngressInfo }, ctx?: CallContext): Promise<void> { this.check('ingressCreated', a, ctx); await this.ingress(E.INGRESS_CREATED, a.info, ctx); }
+  async ingressDeleted(a: { info: IngressInfo }, ctx?: CallContext): Promise<void> { this.check('ingressDeleted', a, ctx); await this.ingress(E.INGRESS_DELETED, a.info, ctx); }
+  async ingressStarted(a: { info: IngressInfo }, ctx?: CallContext): Promise<void> { this.check('ingressStarted', a, ctx); await this.ingress(E.INGRESS_STARTED, a.info, ctx, WEBHOOK.ingressStarted); }
+  async ingressUpdated(a: { info: IngressInfo }, ctx?: CallContext): Promise<void> { this.check('ingressUpdated', a, ctx); await this.ingress(E.INGRESS_UPDATED, a.info, ctx); }
+  async ingressEnded(a: { info: IngressInfo }, ctx?: CallContext): Promise<void> { this.check('ingressEnded', a, ctx); await this.ingress(E.INGRESS_ENDED, a.info, ctx, WEBHOOK.ingressEnded); }
 
-  async localRoomState({ info }: { info: AnalyticsNodeRooms }): Promise<void> {
+  async localRoomState(a: { info: AnalyticsNodeRooms }, ctx?: CallContext): Promise<void> {
+    this.check('localRoomState', a, ctx);
+    const { info } = a;
     await this.d.analytics.sendNodeRoomStates(info);
   }
 
-  async report({ reportInfo }: { reportInfo: ReportInfo }): Promise<void> {
-    await this.send(new AnalyticsEvent({ type: E.REPORT, timestamp: Timestamp.now(), report: reportInfo }));
+  async report(a: { reportInfo: ReportInfo }, ctx?: CallContext): Promise<void> {
+    this.check('report', a, ctx);
+    const { reportInfo } = a;
+    await this.send(new AnalyticsEvent({ type: E.REPORT, timestamp: Timestamp.now(), report: reportInfo }), ctx);
   }
 
-  async apiCall({ apiCallInfo }: { apiCallInfo: APICallInfo }): Promise<void> {
-    await this.send(new AnalyticsEvent({ type: E.API_CALL, timestamp: Timestamp.now(), apiCall: apiCallInfo }));
+  async apiCall(a: { apiCallInfo: APICallInfo }, ctx?: CallContext): Promise<void> {
+    this.check('apiCall', a, ctx);
+    const { apiCallInfo } = a;
+    await this.send(new AnalyticsEvent({ type: E.API_CALL, timestamp: Timestamp.now(), apiCall: apiCallInfo }), ctx);
   }
 
-  async webhook({ webhookInfo }: { webhookInfo: WebhookInfo }): Promise<void> {
-    await this.send(new AnalyticsEvent({ type: E.WEBHOOK, timestamp: Timestamp.now(), webhook: webhookInfo }));
+  async webhook(a: { webhookInfo: WebhookInfo }, ctx?: CallContext): Promise<void> {
+    this.check('webhook', a, ctx);
+    const { webhookInfo } = a;
+    await this.send(new AnalyticsEvent({ type: E.WEBHOOK, timestamp: Timestamp.now(), webhook: webhookInfo }), ctx);
   }
 
   async flushStats(): Promise<void> {

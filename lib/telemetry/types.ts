@@ -69,7 +69,8 @@ export interface StatsKey {
 
 export interface TrackStatsArgs {
   roomId: string;
-  roomName: string;
+  /** Not read: the flush stamps the room name its worker holds. */
+  roomName?: string;
   key: StatsKey;
   /** The class, or its protobuf JSON form as an SFU sends it over HTTP (kept as it is). */
   stat: AnalyticsStat | AnalyticsStatJson;

@@ -1,47 +1,189 @@
-import { InvalidRequestError, optionalGuard, optionalText, requireId } from '../registry/validate';
-import type * as T from './types';
+import { AnalyticsStat, ParticipantInfo, Room, TrackInfo } from '@livekit/protocol';
+import { InvalidRequestError } from '../registry/validate';
+import { METHODS, NAME_BYTES, STATS_KEY_FIELDS, isMethod, type FieldSpec, type Kind, type Method } from './methods';
+import { checkStatJson } from './stat-json';
 
-/** trackStats' ids form keys and the buffer's records. */
-function validateTrackStats(a: T.TrackStatsArgs): void {
-  requireId('roomId', a.roomId);
-  requireId('key.participantId', a.key?.participantId);
-  // a data channel's stats have no track id (LiveKit's StatsKeyForData with "")
-  const trackId = a.key.trackId;
-  if (typeof trackId !== 'string') throw new InvalidRequestError('key.trackId', 'must be a string');
-  if (trackId.includes('\n') || a.roomId.includes('\n') || a.key.participantId.includes('\n')) {
-    throw new InvalidRequestError('key', 'ids must not contain a newline');
-  }
-  if (a.key.streamType !== 'UPSTREAM' && a.key.streamType !== 'DOWNSTREAM') {
-    throw new InvalidRequestError('key.streamType', "must be 'UPSTREAM' or 'DOWNSTREAM'");
-  }
-  if (typeof a.stat !== 'object' || a.stat === null || Array.isArray(a.stat)) {
-    throw new InvalidRequestError('stat', 'must be an AnalyticsStat (class or protobuf JSON object)');
+/** What a call may carry, beyond the protobuf types. */
+export interface CallLimits {
+  /** Room and participant metadata (LiveKit's limits.max_metadata_size, 512 KiB by default). */
+  maxMetadataBytes: number;
+}
+
+export const CALL_LIMITS: CallLimits = { maxMetadataBytes: 512 * 1024 };
+
+/** A batch that cannot be applied: the first bad event and field; nothing of the batch was applied. */
+export class InvalidEventError extends Error {
+  constructor(readonly code: string, message: string, readonly index?: number) {
+    super(message);
+    this.name = 'InvalidEventError';
   }
 }
 
-/** What the registry will refuse in a participant call (its ids form the worker's key). */
-function validateParticipantCall(method: string, a: { room?: { sid?: unknown; name?: unknown }; participant?: { sid?: unknown; identity?: unknown }; guard?: unknown; nodeId?: unknown }): void {
-  requireId('room.sid', a.room?.sid);
-  requireId('participant.sid', a.participant?.sid);
-  optionalText('room.name', a.room?.name, 1024);
-  optionalText('participant.identity', a.participant?.identity, 1024);
-  const guard = optionalGuard(a.guard);
-  if (guard && method !== 'participantLeft') requireId('nodeId', a.nodeId);
+/** A call as the fleet applies it: `id` makes it idempotent (scoped by the sending SFU node). */
+export interface TelemetryCall {
+  method: Method;
+  id?: string;
+  args: Record<string, unknown>;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+// a string of n UTF-16 units is at most 3n bytes: only long ones are measured
+const bytesOver = (s: string, max: number) => s.length * 3 > max && Buffer.byteLength(s) > max;
+
+function checkId(v: unknown): string | undefined {
+  if (typeof v !== 'string' || v.length === 0) return 'must be a non-empty string';
+  if (bytesOver(v, NAME_BYTES)) return `must be at most ${NAME_BYTES} bytes`;
+  // ids form Redis keys and records: '<roomId>|<participantId>', one record per line
+  if (v.includes('|')) return "must not contain '|'";
+  if (v.includes('\n')) return 'must not contain a newline';
+  return undefined;
+}
+
+/** An id as the API takes it (a node id, a room sid): 1 to 256 bytes, no '|' or newline. */
+export function readId(field: string, v: unknown): string {
+  const e = checkId(v);
+  if (e) throw new InvalidRequestError(field, e);
+  return v as string;
+}
+
+function checkText(v: unknown, max: number, line = false): string | undefined {
+  if (typeof v !== 'string') return 'must be a string';
+  if (bytesOver(v, max)) return `must be at most ${max} bytes`;
+  if (line && v.includes('\n')) return 'must not contain a newline';
+  return undefined;
+}
+
+/** Sizes protobuf does not bound: names and ids, and metadata up to the limit. */
+function checkMessage(v: object, ids: string[] | undefined, limits: CallLimits): [field: string, what: string] | undefined {
+  const fields = v as Record<string, unknown>;
+  for (const f of ids ?? []) {
+    const e = checkId(fields[f]);
+    if (e) return [f, e];
+  }
+  let names: string[] = [];
+  if (v instanceof Room || v instanceof ParticipantInfo) {
+    if (bytesOver(v.metadata, limits.maxMetadataBytes)) return ['metadata', `must be at most ${limits.maxMetadataBytes} bytes`];
+    names = v instanceof Room ? ['sid', 'name'] : ['sid', 'identity', 'name'];
+  } else if (v instanceof TrackInfo) {
+    names = ['sid', 'name'];
+  }
+  for (const f of names) {
+    if (bytesOver(fields[f] as string, NAME_BYTES)) return [f, `must be at most ${NAME_BYTES} bytes`];
+  }
+  return undefined;
+}
+
+function enumValue(values: Record<string, string | number>, v: unknown): string | number | undefined {
+  if (typeof v === 'string' && Object.hasOwn(values, v) && Number.isNaN(Number(v))) return values[v];
+  if (typeof v === 'number' && typeof values[v] === 'string') return v;
+  return undefined;
 }
 
 /**
- * Checks a call's arguments against every rule a later step would enforce, so a call (or a
- * whole HTTP batch) is refused before its first write rather than half-way through it.
+ * Reads one field. `wire`: the value is protobuf JSON off the wire (messages are parsed
+ * into their classes); otherwise it is what an in-process caller passed (classes, or a
+ * stat in either form). Returns the value to apply, or throws naming the field.
  */
-export function validateCall(method: keyof T.TelemetryService, args: object): void {
-  switch (method) {
-    case 'trackStats':
-      return validateTrackStats(args as T.TrackStatsArgs);
-    case 'participantJoined':
-    case 'participantActive':
-    case 'participantResumed':
-    case 'participantLeft':
-      return validateParticipantCall(method, args);
-    default:
+function readField(field: string, kind: Kind, v: unknown, wire: boolean, limits: CallLimits): unknown {
+  const fail = (what: string): never => { throw new InvalidRequestError(field, what); };
+  switch (kind.t) {
+    case 'id': { const e = checkId(v); if (e) fail(e); return v; }
+    case 'text': { const e = checkText(v, kind.max, kind.line); if (e) fail(e); return v; }
+    case 'boolean': if (typeof v !== 'boolean') fail('must be true or false'); return v;
+    case 'int32': if (!Number.isInteger(v) || (v as number) < -(2 ** 31) || (v as number) >= 2 ** 31) fail('must be an int32'); return v;
+    case 'enum': {
+      const value = enumValue(kind.values, v);
+      if (value === undefined) fail(`must be one of ${Object.keys(kind.values).filter((k) => Number.isNaN(Number(k))).join(', ')}`);
+      return value;
+    }
+    case 'owner': return fail('is set from the batch (its nodeId), not per event');
+    case 'key': {
+      if (!isObject(v)) fail('must be an object { streamType, participantId, trackId }');
+      return readFields('StatsKey', `${field}.`, STATS_KEY_FIELDS, v as Record<string, unknown>, wire, limits);
+    }
+    case 'stat': {
+      const json = v instanceof AnalyticsStat ? v.toJson() : v;
+      const e = checkStatJson(json);
+      if (e) fail(`not an AnalyticsStat the flush can coalesce: ${e}`);
+      return v;
+    }
+    case 'message': {
+      let msg: object;
+      if (wire) {
+        if (!isObject(v)) fail('must be an object (protobuf JSON)');
+        try { msg = kind.type.fromJson(v); } catch (e) { return fail((e as Error).message); }
+      } else {
+        if (!(v instanceof kind.type)) fail(`must be a ${kind.type.typeName}`);
+        msg = v as object;
+      }
+      const e = checkMessage(msg, kind.ids, limits);
+      if (e) throw new InvalidRequestError(`${field}.${e[0]}`, e[1]);
+      return msg;
+    }
   }
+}
+
+function readFields(of: string, prefix: string, fields: Record<string, FieldSpec>, input: Record<string, unknown>, wire: boolean, limits: CallLimits): Record<string, unknown> {
+  for (const name of Object.keys(input)) {
+    if (!Object.hasOwn(fields, name)) {
+      if (wire || input[name] !== undefined) throw new InvalidRequestError(`${prefix}${name}`, `not a field of ${of}`);
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(fields)) {
+    const v = input[name];
+    if (v === undefined || v === null) {
+      if (spec.required) throw new InvalidRequestError(`${prefix}${name}`, `required by ${of}`);
+      continue;
+    }
+    if (spec.kind.t === 'owner' && !wire) { out[name] = readField(`${prefix}${name}`, { t: 'id' }, v, wire, limits); continue; }
+    out[name] = readField(`${prefix}${name}`, spec.kind, v, wire, limits);
+  }
+  return out;
+}
+
+/**
+ * Checks an in-process call against the method's table entry (types, ids, sizes, a stat
+ * the flush can coalesce) before its first write. Throws InvalidRequestError naming the field.
+ */
+export function validateCall(method: Method, args: object, limits: CallLimits = CALL_LIMITS): void {
+  if (!isObject(args)) throw new InvalidRequestError('args', 'must be an object');
+  const read = readFields(method, '', METHODS[method].fields as Record<string, FieldSpec>, args, false, limits);
+  if (METHODS[method].guarded && read.guard !== undefined && read.nodeId === undefined) {
+    throw new InvalidRequestError('nodeId', 'required with a guard (the SFU node that owns it)');
+  }
+}
+
+/**
+ * Reads one event of a batch off the wire: its method (an own entry of the table), its id,
+ * and its fields, every one checked. Throws InvalidEventError naming the event and field.
+ */
+export function decodeEvent(raw: unknown, index: number, limits: CallLimits = CALL_LIMITS): TelemetryCall {
+  if (!isObject(raw)) throw new InvalidEventError('invalid_event', `events[${index}]: must be an object`, index);
+  const { method, id, ...rest } = raw;
+  if (!isMethod(method)) {
+    const shown = typeof method === 'string' ? JSON.stringify(method.slice(0, 64)) : typeof method;
+    throw new InvalidEventError('unknown_method', `events[${index}].method: ${shown} is not a TelemetryService method`, index);
+  }
+  if (id !== undefined && (typeof id !== 'string' || id.length === 0 || bytesOver(id, NAME_BYTES))) {
+    throw new InvalidEventError('invalid_field', `events[${index}].id: must be a string of 1 to ${NAME_BYTES} bytes`, index);
+  }
+  try {
+    const args = readFields(method, '', METHODS[method].fields as Record<string, FieldSpec>, rest, true, limits);
+    return { method, id: id as string | undefined, args };
+  } catch (e) {
+    if (!(e instanceof InvalidRequestError)) throw e;
+    const code = /: required by \w+$/.test(e.message) ? 'missing_field' : 'invalid_field';
+    throw new InvalidEventError(code, `events[${index}].${e.message}`, index);
+  }
+}
+
+/** Reads a whole batch before anything is applied; throws on its first bad event. */
+export function decodeEvents(events: unknown, limits: CallLimits = CALL_LIMITS, maxEvents = 1000): TelemetryCall[] {
+  if (!Array.isArray(events)) throw new InvalidEventError('invalid_body', 'events: must be an array');
+  if (events.length === 0 || events.length > maxEvents) {
+    throw new InvalidEventError('invalid_body', `events: must hold 1 to ${maxEvents} events (got ${events.length})`);
+  }
+  return events.map((raw, index) => decodeEvent(raw, index, limits));
 }

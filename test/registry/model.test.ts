@@ -27,6 +27,11 @@ interface ModelWorker {
 class Model {
   readonly workers = new Map<string, ModelWorker>();
   readonly answers = new Map<string, unknown>();
+  /** Every generation each worker id has had: a new one must never repeat them. */
+  private readonly generations = new Map<string, number[]>();
+
+  /** A created worker's generation is the Redis clock, which the model reads off the answer. */
+  constructor(private readonly actual: Map<string, unknown>) {}
 
   apply(name: string, keys: string[], argv: string[]): void {
     switch (name) {
@@ -48,13 +53,17 @@ class Model {
     let w = this.workers.get(wid);
     let outcome = 'open';
     if (!w) {
-      w = { gen: 1, connected: false, guards: new Map(), closed: false, left: false, info: '', shard: keys[2] };
+      const gen = (this.actual.get(info) as { generation: number } | undefined)?.generation ?? NaN;
+      const before = this.generations.get(wid) ?? [];
+      if (before.some((g) => g >= gen)) throw new Error(`${wid}: generation ${gen} after ${before.join(', ')}: it repeats or goes back`);
+      w = { gen, connected: false, guards: new Map(), closed: false, left: false, info: '', shard: keys[2] };
       this.workers.set(wid, w);
       outcome = 'created';
     } else if (w.closed) {
       w.gen += 1; w.closed = false; w.left = false; w.guards.clear();
       outcome = 'reopened';
     }
+    this.generations.set(wid, [...(this.generations.get(wid) ?? []), w.gen]);
     if (info) w.info = info;
     if (connect === '1') w.connected = true;
     if (guard) w.guards.set(guard, node);
@@ -131,6 +140,7 @@ describe('registry against a sequential model (randomized, several connections)'
     const guards = ['g0', 'g1', 'g2', 'g3'];
     const nodes = ['sfu-0', 'sfu-1', 'sfu-2'];
     const actual = new Map<string, unknown>();
+    const lastGeneration = new Map<string, number>();
     let tag = 0;
     let calls = 0;
 
@@ -145,14 +155,18 @@ describe('registry against a sequential model (randomized, several connections)'
         if (p < 0.38) {
           const info = `op-${conn}-${tag++}`;
           const guard = rand() < 0.9 ? pick(guards) : undefined;
-          actual.set(info, await reg.open({ ...ref, roomName: 'room', identity: 'id', info, guard, nodeId: pick(nodes), connect: rand() < 0.2 }));
+          const r = await reg.open({ ...ref, roomName: 'room', identity: 'id', info, guard, nodeId: pick(nodes), connect: rand() < 0.2 });
+          actual.set(info, r);
+          lastGeneration.set(`${ref.roomId}|${ref.participantId}`, r.generation);
         } else if (p < 0.72) {
           const info = `op-${conn}-${tag++}`;
           actual.set(info, await reg.release({ ...ref, guard: rand() < 0.9 ? pick(guards) : undefined, info, raiseLeave: rand() < 0.5 }));
         } else if (p < 0.82) {
           await reg.markConnected(ref);
         } else if (p < 0.97) {
-          await reg.reap(ref, 0, rand() < 0.5 ? undefined : 1 + Math.floor(rand() * 3));
+          // the generation listed: the last one seen, one before it or one after it
+          const last = lastGeneration.get(`${ref.roomId}|${ref.participantId}`) ?? 1;
+          await reg.reap(ref, 0, rand() < 0.5 ? undefined : last - 1 + Math.floor(rand() * 3));
         } else {
           calls += 4; // one per shard, plus the lease
           await reg.departNode(pick(nodes));
@@ -171,7 +185,7 @@ describe('registry against a sequential model (randomized, several connections)'
     }
     expect(log.length).to.be.at.least(5000);
 
-    const model = new Model();
+    const model = new Model(actual);
     for (const e of log) {
       model.apply(e.name, e.keys, e.argv);
     }

@@ -15,10 +15,13 @@ describe('registry transitions (real redis-server)', () => {
 
   describe('open (get-or-create)', () => {
     it('creates a worker holding the guard, owned by the node', async () => {
+      const before = Date.now();
       const r = await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a', info: '{"sid":"x"}' });
-      expect(r).to.deep.equal({ outcome: 'created', generation: 1, connected: false, refCount: 1 });
+      expect(r).to.deep.equal({ outcome: 'created', generation: r.generation, connected: false, refCount: 1 });
+      // a new worker's generation is the Redis time in ms (this redis-server shares our clock)
+      expect(r.generation).to.be.within(before - 1000, Date.now() + 1000);
       const w = await reg.get(ref);
-      expect(w).to.deep.include({ roomName: 'demo', identity: 'alice', info: '{"sid":"x"}', refCount: 1, connected: false, closedAt: null, generation: 1, leaveRaised: false });
+      expect(w).to.deep.include({ roomName: 'demo', identity: 'alice', info: '{"sid":"x"}', refCount: 1, connected: false, closedAt: null, generation: r.generation, leaveRaised: false });
       expect(w!.guards).to.deep.equal([{ guard: 'g1', nodeId: 'sfu-a' }]);
     });
 
@@ -31,7 +34,7 @@ describe('registry transitions (real redis-server)', () => {
 
     it('without a guard creates a worker but changes no reference', async () => {
       const r = await reg.open(who());
-      expect(r).to.deep.equal({ outcome: 'created', generation: 1, connected: false, refCount: 0 });
+      expect(r).to.deep.equal({ outcome: 'created', generation: r.generation, connected: false, refCount: 0 });
       await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
       expect((await reg.open(who())).refCount).to.equal(1);
     });
@@ -42,16 +45,16 @@ describe('registry transitions (real redis-server)', () => {
     });
 
     it('re-opens a closed worker as a new generation that carries connected over', async () => {
-      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a', connect: true });
+      const { generation: first } = await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a', connect: true });
       await reg.release({ ...ref, guard: 'g1', raiseLeave: true });
       expect((await reg.get(ref))!.closedAt).to.be.a('number');
       const r = await reg.open({ ...who(), guard: 'g2', nodeId: 'sfu-b' });
-      expect(r).to.deep.equal({ outcome: 'reopened', generation: 2, connected: true, refCount: 1 });
+      expect(r).to.deep.equal({ outcome: 'reopened', generation: first + 1, connected: true, refCount: 1 });
       const w = (await reg.get(ref))!;
       expect(w.closedAt).to.equal(null);
       expect(w.leaveRaised).to.equal(false);
       expect(w.guards).to.deep.equal([{ guard: 'g2', nodeId: 'sfu-b' }]);
-      expect(await reg.dueForReaping(reg.keys.shardOf(ref.roomId), 0)).to.not.deep.include({ ...ref, generation: 1 });
+      expect(await reg.dueForReaping(reg.keys.shardOf(ref.roomId), 0)).to.not.deep.include({ ...ref, generation: first });
     });
 
     it('moves a guard re-sent by another node to that node', async () => {
@@ -75,9 +78,9 @@ describe('registry transitions (real redis-server)', () => {
 
   describe('release', () => {
     it('closes on the last guard and reports connected as it was', async () => {
-      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
+      const { generation } = await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
       await reg.open({ ...who(), guard: 'g2', nodeId: 'sfu-b', connect: true });
-      expect(await reg.release({ ...ref, guard: 'g1' })).to.deep.equal({ found: true, wasConnected: true, closed: false, raiseLeave: false, generation: 1 });
+      expect(await reg.release({ ...ref, guard: 'g1' })).to.deep.equal({ found: true, wasConnected: true, closed: false, raiseLeave: false, generation });
       expect(await reg.release({ ...ref, guard: 'g2' })).to.deep.include({ closed: true });
       expect((await reg.get(ref))!.refCount).to.equal(0);
     });
@@ -113,20 +116,20 @@ describe('registry transitions (real redis-server)', () => {
   describe('reaping', () => {
     it('lists and reaps a worker closed for the wait, and not before', async () => {
       const shard = reg.keys.shardOf(ref.roomId);
-      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
+      const { generation } = await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
       expect(await reg.reap(ref, 0)).to.equal(false);
       await reg.release({ ...ref, guard: 'g1' });
-      expect(await reg.dueForReaping(shard, 60_000)).to.not.deep.include({ ...ref, generation: 1 });
+      expect(await reg.dueForReaping(shard, 60_000)).to.not.deep.include({ ...ref, generation });
       expect(await reg.reap(ref, 60_000)).to.equal(false);
-      expect(await reg.dueForReaping(shard, 0)).to.deep.include({ ...ref, generation: 1 });
+      expect(await reg.dueForReaping(shard, 0)).to.deep.include({ ...ref, generation });
       expect(await reg.reap(ref, 0)).to.equal(true);
       expect(await reg.get(ref)).to.equal(null);
-      expect(await reg.dueForReaping(shard, 0)).to.not.deep.include({ ...ref, generation: 1 });
+      expect(await reg.dueForReaping(shard, 0)).to.not.deep.include({ ...ref, generation });
     });
 
     it('never reaps a worker re-opened since it was listed', async () => {
       const shard = reg.keys.shardOf(ref.roomId);
-      await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
+      const { generation } = await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
       await reg.release({ ...ref, guard: 'g1' });
       const [due] = (await reg.dueForReaping(shard, 0)).filter((d) => d.participantId === ref.participantId);
       await reg.open({ ...who(), guard: 'g2', nodeId: 'sfu-a' });
@@ -134,7 +137,7 @@ describe('registry transitions (real redis-server)', () => {
       // closed again: a later generation than the one listed is still not reaped by that listing
       await reg.release({ ...ref, guard: 'g2' });
       expect(await reg.reap(due, 0, due.generation)).to.equal(false);
-      expect((await reg.get(ref))!.generation).to.equal(2);
+      expect((await reg.get(ref))!.generation).to.equal(generation + 1);
     });
 
     it('reap racing a re-open: whichever runs first wins, never a reaped open worker', async () => {
@@ -176,7 +179,8 @@ describe('registry transitions (real redis-server)', () => {
       await reg.heartbeat('sfu-y');
       const x = lapsed.find((l) => l.nodeId === 'sfu-x')!;
       const orphans = await reg.expireNode(x);
-      expect(orphans).to.deep.equal([{ ...a, roomName: 'r', identity: 'a', info: '{"identity":"a"}', wasConnected: true, raiseLeave: true, generation: 1 }]);
+      expect(orphans).to.deep.equal([{ ...a, roomName: 'r', identity: 'a', info: '{"identity":"a"}', wasConnected: true, raiseLeave: true, generation: orphans[0]?.generation }]);
+      expect(orphans[0].generation).to.be.above(1_000_000_000_000);
       expect((await reg.get(a))!.closedAt).to.be.a('number');
       expect((await reg.get(b))!.guards).to.deep.equal([{ guard: 'gb2', nodeId: 'sfu-y' }]);
       expect((await reg.lapsedNodes(60_000)).map((l) => l.nodeId)).to.not.include('sfu-x');

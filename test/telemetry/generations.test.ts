@@ -1,0 +1,55 @@
+import { ParticipantInfo, Room } from '@livekit/protocol';
+import { expect } from 'chai';
+import { useTelemetry } from '../support/telemetry';
+import { until } from '../support/redis';
+
+/**
+ * A participant session is one worker generation, and its leave's webhook id is made from
+ * the generation: so a generation must never come back, or delivery (which drops an id it
+ * has seen) would drop the later session's leave.
+ */
+describe('worker generations never repeat', function () {
+  this.timeout(30_000);
+  const t = useTelemetry();
+  const room = new Room({ sid: 'RM_gen', name: 'room-gen' });
+  const alice = new ParticipantInfo({ sid: 'PA_gen', identity: 'alice' });
+
+  const session = async (guard: string) => {
+    await t.service.participantJoined({ room, participant: alice, shouldSendEvent: true, guard, nodeId: 'sfu-a' });
+    await t.service.participantActive({ room, participant: alice, isMigration: false, guard: `${guard}-media`, nodeId: 'sfu-a' });
+    await t.service.participantLeft({ room, participant: alice, shouldSendEvent: true, guard });
+    await t.service.participantLeft({ room, participant: alice, shouldSendEvent: true, guard: `${guard}-media` });
+  };
+
+  it('a participant back after its worker was reaped (a late migration) gets its own participant_left', async () => {
+    const registry = t.coordinator.registry;
+    const ref = { roomId: room.sid, participantId: alice.sid };
+    const shard = registry.keys.shardOf(room.sid);
+    const generations: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await session(`sig-${i}`);
+      const w = (await registry.get(ref))!;
+      generations.push(w.generation);
+      // reaped: the worker is gone, and with it the generation it had
+      await until(async () => (await registry.dueForReaping(shard, 0)).some((d) => d.participantId === alice.sid), 'the worker due');
+      expect(await registry.reap(ref, 0, w.generation)).to.equal(true);
+      expect(await registry.get(ref)).to.equal(null);
+    }
+    expect(new Set(generations).size, `generations ${generations.join(', ')}`).to.equal(3);
+    const leaves = t.notifier.events.filter((e) => e.event === 'participant_left' && e.participant?.sid === alice.sid);
+    expect(leaves, 'one participant_left per session').to.have.length(3);
+    expect(new Set(leaves.map((e) => e.id)).size, 'under three ids').to.equal(3);
+  });
+
+  it('a Redis that lost its data does not hand out an old generation again', async () => {
+    const registry = t.coordinator.registry;
+    const ref = { roomId: 'RM_flushed', participantId: 'PA_f' };
+    const first = await registry.open({ ...ref, roomName: 'r', identity: 'f', guard: 'g', nodeId: 'sfu-a' });
+    await t.coordinator.redis.flushall();
+    const second = await until(async () => {
+      const r = await registry.open({ ...ref, roomName: 'r', identity: 'f', guard: 'g', nodeId: 'sfu-a' });
+      return r.generation > first.generation ? r : null;
+    }, 'a generation after the first', 2000);
+    expect(second.outcome).to.equal('created');
+  });
+});
