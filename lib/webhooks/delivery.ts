@@ -35,6 +35,16 @@ function isFinal(status: number): boolean {
 
 const sha = (s: string, n: number) => createHash('sha1').update(s).digest('hex').slice(0, n);
 
+/** The lane of one (URL, event key): its id in KeySpace.webhookLane. */
+export function webhookLaneId(url: string, key: string): string {
+  return sha(`${url}\n${key}`, 20);
+}
+
+/** A URL's tag in KeySpace.webhookDropped. */
+export function webhookUrlTag(url: string): string {
+  return sha(url, 12);
+}
+
 /**
  * Durable, ordered, signed webhook delivery on BullMQ (SPEC §4).
  *
@@ -43,7 +53,8 @@ const sha = (s: string, n: number) => createHash('sha1').update(s).digest('hex')
  * head, once delivered or given up, wakes the next. A failing head is retried with
  * exponential backoff and holds up only its own lane; after its last attempt it is kept
  * in BullMQ's failed set (a dead letter) and counted into the next delivery's
- * `numDropped` for that URL.
+ * `numDropped` for that URL. A head BullMQ fails by itself (stalled too often) is found by
+ * the events waiting behind it, which pass it and count it the same way.
  */
 export class WebhookDelivery implements WebhookNotifier {
   readonly queue: Queue<DeliveryJob>;
@@ -61,10 +72,6 @@ export class WebhookDelivery implements WebhookNotifier {
     this.queue.on('error', logConnectionErrors(log, 'webhook queue'));
   }
 
-  private laneOf(url: string, key: string): string {
-    return sha(`${url}\n${key}`, 20);
-  }
-
   private jobOptions(jobId: string, delay: number) {
     return {
       jobId, delay, attempts: this.opts.maxAttempts, backoff: { type: 'capped' },
@@ -79,12 +86,12 @@ export class WebhookDelivery implements WebhookNotifier {
     if (this.opts.urls.length === 0) return;
     const body = event.toJsonString();
     const key = eventKey(event);
-    await Promise.all(this.opts.urls.map((url, i) => this.enqueue(`${event.id}.${i}`, { lane: this.laneOf(url, key), url, event: body, enqueuedAt: Date.now() })));
+    await Promise.all(this.opts.urls.map((url, i) => this.enqueue(`${event.id}.${i}`, { lane: webhookLaneId(url, key), url, event: body, enqueuedAt: Date.now() })));
   }
 
   private async enqueue(jobId: string, data: DeliveryJob): Promise<void> {
     const lane = this.keys.webhookLane(data.lane);
-    const position = (await this.redis.enqueueWebhook(lane.fifo, lane.events, lane.seen, jobId, JSON.stringify(data))) as number;
+    const position = (await this.redis.enqueueWebhook(lane.fifo, lane.events, lane.seen, jobId, JSON.stringify(data), this.opts.dedupeWindowMs)) as number;
     if (position === -1) {
       // queued before: make sure its job exists (the first enqueue may have died before adding it)
       const stored = await this.redis.hget(lane.events, jobId);
@@ -127,10 +134,47 @@ export class WebhookDelivery implements WebhookNotifier {
     if (stored) await this.queue.add('deliver', JSON.parse(stored), this.jobOptions(jobId, 0));
   }
 
+  /**
+   * Takes `jobId` out of its lane if it is still the head, and wakes the next event (not
+   * `self`, which is running). `advanced` is true for the one call that took it out.
+   */
+  private async leaveLane(laneId: string, jobId: string, self?: string): Promise<{ advanced: boolean; next: string | null }> {
+    const lane = this.keys.webhookLane(laneId);
+    const [advanced, next] = (await this.redis.advanceWebhookLane(lane.fifo, lane.events, jobId)) as [number, string?];
+    // a call that moved nothing wakes nobody: the head it would wake may be waiting out a retry's backoff
+    if (advanced === 1 && next && next !== self) await this.wake(next, lane.events);
+    return { advanced: advanced === 1, next: next ?? null };
+  }
+
   private async advance(job: Job<DeliveryJob>): Promise<void> {
-    const lane = this.keys.webhookLane(job.data.lane);
-    const next = (await this.redis.advanceWebhookLane(lane.fifo, lane.events, job.id!)) as string[];
-    if (next.length > 0) await this.wake(next[0], lane.events);
+    await this.leaveLane(job.data.lane, job.id!);
+  }
+
+  /**
+   * Frees a lane whose head will never move it on by itself: a head whose job is lost is
+   * re-made; one BullMQ has finished is passed. BullMQ fails a job that stalled too often
+   * without running our processor, so its give-up never ran: it is counted as a dead letter
+   * here, once, by the node whose call took it out of the lane. (A finished head is also
+   * what a node leaves behind if it dies between marking a dead letter and advancing.)
+   * Returns whether `self` is now the head.
+   */
+  private async unblockLane(head: string, self: Job<DeliveryJob>): Promise<boolean> {
+    const headJob = await this.queue.getJob(head);
+    if (!headJob) {
+      await this.wake(head, this.keys.webhookLane(self.data.lane).events);
+      return false;
+    }
+    const state = await headJob.getState();
+    if (state !== 'failed' && state !== 'completed') return false;
+    const { advanced, next } = await this.leaveLane(self.data.lane, head, self.id);
+    if (advanced && state === 'failed' && !headJob.data.deadLettered) {
+      this.metrics.deadLetters++;
+      await this.redis.incr(this.keys.webhookDropped(webhookUrlTag(headJob.data.url)));
+      // so a retry from the dashboard sends it out of turn; if this is lost, that retry does nothing
+      await headJob.updateData({ ...headJob.data, deadLettered: true }).catch(() => undefined);
+      this.log.warn({ jobId: head, url: headJob.data.url, reason: headJob.failedReason }, 'webhook failed by BullMQ (dead letter)');
+    }
+    return next === self.id;
   }
 
   private async process(job: Job<DeliveryJob>, token?: string): Promise<string> {
@@ -146,14 +190,18 @@ export class WebhookDelivery implements WebhookNotifier {
     const head = await this.redis.lindex(lane.fifo, 0);
     if (head !== job.id) {
       if (head === null || (await this.redis.lpos(lane.fifo, job.id!)) === null) return 'already delivered';
-      // not its turn: make sure the head can run, then wait to be woken (or to look again)
-      if (!(await this.queue.getJob(head))) await this.wake(head, lane.events);
-      await job.moveToDelayed(Date.now() + this.opts.parkMs, token);
-      throw new DelayedError();
+      // not its turn: make sure the head can run or is passed, then wait to be woken (or to look again)
+      if (!(await this.unblockLane(head, job))) {
+        await job.moveToDelayed(Date.now() + this.opts.parkMs, token);
+        throw new DelayedError();
+      }
     }
 
-    const droppedKey = this.keys.webhookDropped(sha(d.url, 12));
-    const dropped = Number((await this.redis.get(droppedKey)) ?? 0);
+    const droppedKey = this.keys.webhookDropped(webhookUrlTag(d.url));
+    // taken, not read: lanes of one URL deliver side by side, and each must report a dead
+    // letter only once (a node dying before the POST ends loses the count: under-reported
+    // rather than reported twice)
+    const dropped = Number((await this.redis.getdel(droppedKey)) ?? 0);
     let status = 0;
     let error = '';
     try {
@@ -162,7 +210,6 @@ export class WebhookDelivery implements WebhookNotifier {
       error = (e as Error).message;
     }
     if (status >= 200 && status < 300) {
-      if (dropped > 0) await this.redis.decrby(droppedKey, dropped);
       this.metrics.recordDelivery(Date.now() - d.enqueuedAt);
       await this.advance(job);
       return `delivered: HTTP ${status}`;
@@ -172,11 +219,13 @@ export class WebhookDelivery implements WebhookNotifier {
     const final = (status > 0 && isFinal(status)) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     if (!final) {
       this.metrics.retries++;
+      // not reported after all: the next delivery to this URL reports it
+      if (dropped > 0) await this.redis.incrby(droppedKey, dropped);
       throw new Error(reason);
     }
-    // given up: kept as a dead letter, counted for numDropped, and the lane goes on
+    // given up: kept as a dead letter, counted for numDropped (with the count it took), and the lane goes on
     this.metrics.deadLetters++;
-    await this.redis.incr(droppedKey);
+    await this.redis.incrby(droppedKey, dropped + 1);
     await job.updateData({ ...d, deadLettered: true });
     await this.advance(job);
     this.log.warn({ jobId: job.id, url: d.url, status, reason }, 'webhook given up (dead letter)');

@@ -16,9 +16,14 @@ export interface WebhookOptions {
   maxBackoffMs: number;
   /** A waiting event re-checks its turn this often even if nobody wakes it. */
   parkMs: number;
+  /**
+   * An event id queued again within this long of its first queueing is not delivered again
+   * (an id still waiting in its lane is refused however old). A lane's seen ids expire with it.
+   */
+  dedupeWindowMs: number;
 }
 
-export const WEBHOOK_DEFAULTS = { timeoutMs: 10_000, maxAttempts: 12, baseBackoffMs: 1000, maxBackoffMs: 300_000, parkMs: 10_000 };
+export const WEBHOOK_DEFAULTS = { timeoutMs: 10_000, maxAttempts: 12, baseBackoffMs: 1000, maxBackoffMs: 300_000, parkMs: 10_000, dedupeWindowMs: 3_600_000 };
 
 const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
@@ -32,6 +37,9 @@ export function loadWebhookOptions(env: Record<string, string | undefined> = pro
   const timeoutRaw = env.WEBHOOK_TIMEOUT?.trim() || '10s';
   const timeoutMs = parseDuration(timeoutRaw);
   if (timeoutMs === null || timeoutMs < 10) throw new ConfigError('WEBHOOK_TIMEOUT', timeoutRaw, `${DURATION_FORMS}, at least 10ms`);
+  const dedupeRaw = env.WEBHOOK_DEDUPE_WINDOW?.trim() || '1h';
+  const dedupeWindowMs = parseDuration(dedupeRaw);
+  if (dedupeWindowMs === null || dedupeWindowMs < 1000) throw new ConfigError('WEBHOOK_DEDUPE_WINDOW', dedupeRaw, `${DURATION_FORMS}, at least 1s`);
   const attemptsRaw = env.WEBHOOK_MAX_ATTEMPTS?.trim() || '12';
   if (!/^\d+$/.test(attemptsRaw) || Number(attemptsRaw) < 1 || Number(attemptsRaw) > 100) {
     throw new ConfigError('WEBHOOK_MAX_ATTEMPTS', attemptsRaw, 'a whole number from 1 to 100');
@@ -43,7 +51,7 @@ export function loadWebhookOptions(env: Record<string, string | undefined> = pro
   }
   return {
     ...WEBHOOK_DEFAULTS, urls, includeEvents: list(env.WEBHOOK_INCLUDE_EVENTS), excludeEvents: list(env.WEBHOOK_EXCLUDE_EVENTS),
-    apiKey, apiSecret, timeoutMs, maxAttempts: Number(attemptsRaw),
+    apiKey, apiSecret, timeoutMs, maxAttempts: Number(attemptsRaw), dedupeWindowMs,
   };
 }
 
