@@ -19,6 +19,7 @@ describe('configuration', () => {
     expect(o).to.deep.include({
       redisUrl: undefined, redisPrefix: 'tc', registryShards: 16,
       workerCleanupWaitMs: 180_000, flushIntervalMs: 30_000, nodeLeaseMs: 20_000, logLevel: 'info', analyticsMaxLen: 100_000,
+      maxMetadataBytes: 512 * 1024, idempotencyWindowMs: 300_000,
     });
     expect(o.nodeId).to.match(/-\d+$/);
   });
@@ -27,10 +28,12 @@ describe('configuration', () => {
     const o = loadOptions({
       REDIS_URL: 'redis://h:1', REDIS_PREFIX: 'x', REGISTRY_SHARDS: '4', WORKER_CLEANUP_WAIT: 'PT1M',
       FLUSH_INTERVAL: '500ms', NODE_LEASE: '5s', LOG_LEVEL: 'DEBUG', ANALYTICS_MAXLEN: '5000', NODE_ID: 'coord-1',
+      MAX_METADATA: '64kb', IDEMPOTENCY_WINDOW: '2m',
     });
     expect(o).to.deep.equal({
       redisUrl: 'redis://h:1', redisPrefix: 'x', registryShards: 4, workerCleanupWaitMs: 60_000,
       flushIntervalMs: 500, nodeLeaseMs: 5000, logLevel: 'debug', analyticsMaxLen: 5000, nodeId: 'coord-1',
+      maxMetadataBytes: 65_536, idempotencyWindowMs: 120_000,
     });
   });
 
@@ -44,6 +47,8 @@ describe('configuration', () => {
     ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud".*one of fatal/],
     ['ANALYTICS_MAXLEN', '10', /ANALYTICS_MAXLEN="10".*whole number from 100/],
     ['NODE_ID', 'a b', /NODE_ID="a b"/],
+    ['MAX_METADATA', 'lots', /MAX_METADATA="lots".*512kb/],
+    ['IDEMPOTENCY_WINDOW', '10ms', /IDEMPOTENCY_WINDOW="10ms".*at least 1000ms/],
   ];
   for (const [name, value, message] of bad) {
     it(`rejects ${name}=${value} naming the variable, the value and what is accepted`, () => {
