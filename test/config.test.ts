@@ -19,7 +19,7 @@ describe('configuration', () => {
     expect(o).to.deep.include({
       redisUrl: undefined, redisPrefix: 'tc', registryShards: 16,
       workerCleanupWaitMs: 180_000, flushIntervalMs: 30_000, nodeLeaseMs: 20_000, logLevel: 'info', analyticsMaxLen: 100_000,
-      maxMetadataBytes: 512 * 1024, idempotencyWindowMs: 300_000,
+      maxMetadataBytes: 512 * 1024, idempotencyWindowMs: 120_000,
     });
     expect(o.nodeId).to.match(/-\d+$/);
   });

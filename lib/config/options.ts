@@ -39,7 +39,7 @@ export const DEFAULTS = {
   ANALYTICS_MAXLEN: '100000',
   NODE_ID: '',
   MAX_METADATA: '512kb',
-  IDEMPOTENCY_WINDOW: '5m',
+  IDEMPOTENCY_WINDOW: '2m',
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

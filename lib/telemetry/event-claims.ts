@@ -18,7 +18,7 @@ export interface EventClaimOptions {
   waitMs: number;
 }
 
-export const EVENT_CLAIM_DEFAULTS: EventClaimOptions = { windowMs: 5 * 60_000, leaseMs: 15_000, waitMs: 5_000 };
+export const EVENT_CLAIM_DEFAULTS: EventClaimOptions = { windowMs: 2 * 60_000, leaseMs: 15_000, waitMs: 5_000 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
