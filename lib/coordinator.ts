@@ -58,7 +58,7 @@ export class Coordinator {
     this.notifier = parts.notifier ?? this.webhooks ?? new NullNotifier();
     this.stats = new StatsBuffer(this.redis, keys);
     this.analytics = parts.analytics ?? new RedisStreamsAnalytics(this.redis, keys, options.nodeId, options.analyticsMaxLen);
-    this.flusher = new StatsFlusher(this.stats, this.analytics, { ...FLUSH_DEFAULTS, ...parts.flush });
+    this.flusher = new StatsFlusher(this.stats, this.analytics, { ...FLUSH_DEFAULTS, rejectedMaxLen: options.analyticsMaxLen, ...parts.flush });
     this.service = new RedisTelemetryService({
       registry: this.registry, stats: this.stats, flusher: this.flusher, notifier: this.notifier, analytics: this.analytics, log,
       limits: (this.limits = { maxMetadataBytes: options.maxMetadataBytes }),

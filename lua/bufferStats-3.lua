@@ -1,7 +1,9 @@
 --[[
   Buffers track stats against their participants' workers (trackStats), many in one
   call: a stat for a participant with no worker is dropped, as LiveKit does. Also adds
-  the per-direction traffic counters, which count every stat, buffered or not.
+  the per-direction traffic counters, which count every stat, buffered or not. A counter
+  Redis cannot add (past int64, or not a number) is left as it is: the call carries the
+  stats of every request of the tick, and none of them may fail for a counter.
 
   Input:
     KEYS[1] dirty workers     '<shard>dirty' (set of wids with stats to flush)
@@ -20,7 +22,7 @@
 local dirty, counters, shardBase = KEYS[1], KEYS[2], KEYS[3]
 local c = tonumber(ARGV[1])
 for i = 2, 1 + 2 * c, 2 do
-  redis.call('HINCRBY', counters, ARGV[i], ARGV[i + 1])
+  redis.pcall('HINCRBY', counters, ARGV[i], ARGV[i + 1])
 end
 
 local payload = ARGV[2 + 2 * c]

@@ -1,7 +1,8 @@
 --[[
   Appends a flushed batch of AnalyticsStats to the analytics stream, once: a batch id
   already committed (a retried flush) appends nothing. The committed ids live in a key
-  with the stream's name as hash tag, so both keys share a slot.
+  with the stream's name as hash tag, so both keys share a slot; the flush drops a batch's
+  id once it has finished the batch (no flush can be handed it again).
 
   Input:
     KEYS[1] stats stream      '<prefix>:analytics:stats'
@@ -23,6 +24,7 @@ for i = 3, #ARGV do
   redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[i])
 end
 redis.call('ZADD', KEYS[2], now, ARGV[1])
--- a batch is re-offered only while its lease can lapse; a day is far beyond that
+-- the backstop for ids a flush never dropped (it died between finishing and dropping):
+-- a batch is re-offered only while its lease can lapse, and a day is far beyond that
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 86400000)
 return #ARGV - 2

@@ -28,12 +28,18 @@ export function registerJobMetrics(r: client.Registry, c: Coordinator): void {
   });
   const reaped = new client.Counter({ name: 'tc_workers_reaped_total', help: 'Closed workers reaped by this node', registers: [r] });
   const expiries = new client.Counter({ name: 'tc_node_expiries_total', help: 'Lapsed SFU node leases expired by this node', registers: [r] });
+  const rejected = new client.Counter({
+    name: 'tc_stats_rejected_total', help: 'Stats the flushes of this node moved to the stats dead-letter stream (not coalescible, or their batch kept failing)', registers: [r],
+  });
   c.periodic.onJobDone((done) => {
+    // a failed job's run time is not one of a completed job, but what its steps did counts
     if (done.job === 'flush-shard') {
-      flushSeconds.observe(done.seconds);
+      if (!done.failed) flushSeconds.observe(done.seconds);
+      rejected.inc(done.rejected);
     } else if (done.job === 'reap-shard') {
-      reapSeconds.observe(done.seconds);
+      if (!done.failed) reapSeconds.observe(done.seconds);
       reaped.inc(done.reaped);
+      rejected.inc(done.rejected);
     } else {
       expiries.inc();
     }
@@ -49,6 +55,7 @@ export function registerJobMetrics(r: client.Registry, c: Coordinator): void {
 export class NodeMetrics {
   readonly registry = new client.Registry();
   readonly events: client.Counter<'method'>;
+  readonly httpErrors: client.Counter<'status'>;
   private readonly jobs: BackgroundJobs | null;
 
   /** `jobs`: the node's background work runs elsewhere (its thread) and reports its own metrics. */
@@ -56,6 +63,10 @@ export class NodeMetrics {
     const r = this.registry;
     client.collectDefaultMetrics({ register: r });
     this.events = new client.Counter({ name: 'tc_events_total', help: 'Telemetry events applied, by method', labelNames: ['method'], registers: [r] });
+    this.httpErrors = new client.Counter({
+      name: 'tc_http_errors_total', help: 'API requests answered with an error, by status (4xx: refused, nothing applied; 503: retry; 500: a fault of ours)',
+      labelNames: ['status'], registers: [r],
+    });
     if (!jobs) registerJobMetrics(r, c);
     this.jobs = jobs ?? null;
 

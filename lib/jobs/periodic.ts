@@ -20,25 +20,24 @@ export interface PeriodicOptions {
   lockDurationMs: number;
   /** A leave still in the outbox this long after it was recorded is relayed by the sweep. */
   leaveSweepAgeMs: number;
+  /** Attempts of a shard or node job (default 5), retried with exponential backoff from `jobBackoffMs` (default 500). */
+  jobAttempts?: number;
+  jobBackoffMs?: number;
 }
 
 export const PERIODIC_DEFAULTS = { concurrency: 8, lockDurationMs: 30_000, leaveSweepAgeMs: 30_000 };
 
-/** A shard or node job this node completed, for the metrics exporter (which PeriodicWork does not know). */
+/**
+ * A shard or node job this node ran, for the metrics exporter (which PeriodicWork does not
+ * know). A shard job whose steps did not all succeed is reported too, `failed` set, with the
+ * work its other steps did (it then fails, and BullMQ retries it).
+ */
 export type JobDone =
-  | { job: 'flush-shard'; seconds: number; sent: number; relayed: number }
-  | { job: 'reap-shard'; seconds: number; reaped: number }
+  | { job: 'flush-shard'; seconds: number; sent: number; rejected: number; relayed: number; failed: boolean }
+  | { job: 'reap-shard'; seconds: number; reaped: number; rejected: number; failed: boolean }
   | { job: 'expire-node'; seconds: number; closed: number; relayed: number };
 
 const secondsSince = (started: number) => (performance.now() - started) / 1000;
-
-/** Options of the jobs a tick fans out. The id comes from the tick's, so a retried tick adds nothing twice. */
-function fannedOut(jobId: string) {
-  return {
-    jobId: jobId.replace(/:/g, '_'), attempts: 5, backoff: { type: 'exponential', delay: 500 },
-    removeOnComplete: 1000, removeOnFail: 5000,
-  };
-}
 
 /**
  * The fleet's periodic work on BullMQ job schedulers, so each run is done by one node:
@@ -48,7 +47,9 @@ function fannedOut(jobId: string) {
  *   expire-nodes  every NODE_LEASE / 4    -> one expire-node job per lapsed SFU node
  *
  * A tick only fans out; the shard and node jobs are taken by whichever nodes are free, so
- * a large flush is shared, and a node that dies mid-job leaves it to another.
+ * a large flush is shared, and a node that dies mid-job leaves it to another. A shard job's
+ * steps each run even when the flush before them fails: the job fails afterwards, and is
+ * retried.
  */
 export class PeriodicWork {
   readonly queue: Queue;
@@ -103,9 +104,48 @@ export class PeriodicWork {
     return this.worker?.isRunning() ?? false;
   }
 
+  /** Options of the jobs a tick fans out: retried, and kept a while once done, to be seen. */
+  private fannedOut() {
+    return {
+      attempts: this.opts.jobAttempts ?? 5, backoff: { type: 'exponential', delay: this.opts.jobBackoffMs ?? 500 },
+      removeOnComplete: 1000, removeOnFail: 5000,
+    };
+  }
+
+  /** A shard job's id comes from the tick's, so a retried tick adds nothing twice (each tick has its own). */
   private async fanOut(job: Job, name: 'flush-shard' | 'reap-shard'): Promise<void> {
     const shards = Array.from({ length: this.keys.shards }, (_, shard) => shard);
-    await this.queue.addBulk(shards.map((shard) => ({ name, data: { shard }, opts: fannedOut(`${name}-${job.id}-${shard}`) })));
+    await this.queue.addBulk(shards.map((shard) => ({
+      name, data: { shard }, opts: { ...this.fannedOut(), jobId: `${name}-${job.id}-${shard}`.replace(/:/g, '_') },
+    })));
+  }
+
+  /**
+   * Runs a job's steps in order, each even if one before it failed (a flush that throws must
+   * not hold up the shard's leave sweep or reap), and returns the first failure, for the job
+   * to fail with once it has reported what the other steps did.
+   */
+  private async allSteps(job: Job, steps: [string, () => Promise<unknown>][]): Promise<Error | undefined> {
+    let first: Error | undefined;
+    for (const [step, run] of steps) {
+      try {
+        await run();
+      } catch (err) {
+        // the first failure is the job's, logged as it fails; later ones would go unseen
+        if (first) this.log.warn({ job: job.name, id: job.id, step, err: (err as Error).message }, 'periodic job step failed');
+        first ??= err as Error;
+      }
+    }
+    return first;
+  }
+
+  /** The shard's workers due for reaping, reaped in one pipeline, each still its own script. */
+  private async reap(shard: number): Promise<number> {
+    const batch = this.registry.batch();
+    const results = (await this.registry.dueForReaping(shard, this.opts.workerCleanupWaitMs))
+      .map((due) => batch.reap(due, this.opts.workerCleanupWaitMs, due.generation));
+    await batch.exec();
+    return (await Promise.all(results)).filter(Boolean).length;
   }
 
   private async process(job: Job): Promise<unknown> {
@@ -115,27 +155,40 @@ export class PeriodicWork {
       case 'flush-shard': {
         const started = performance.now();
         const shard = job.data.shard as number;
-        const sent = await this.flusher.flushShard(shard);
-        const relayed = await this.service.relayLeaves(await this.registry.pendingLeaves(shard, this.opts.leaveSweepAgeMs));
-        this.report({ job: 'flush-shard', seconds: secondsSince(started), sent, relayed });
-        return { sent, relayed };
+        const tally = { sent: 0, rejected: 0 };
+        let relayed = 0;
+        const failure = await this.allSteps(job, [
+          ['flush', () => this.flusher.flush(shard, tally)],
+          ['leave sweep', async () => {
+            relayed = await this.service.relayLeaves(await this.registry.pendingLeaves(shard, this.opts.leaveSweepAgeMs));
+          }],
+        ]);
+        this.report({ job: 'flush-shard', seconds: secondsSince(started), ...tally, relayed, failed: failure !== undefined });
+        if (failure) throw failure;
+        return { ...tally, relayed };
       }
       case 'reap-shard': {
         const started = performance.now();
         const shard = job.data.shard as number;
-        await this.flusher.flushShard(shard); // their last stats go out before they do
-        // the shard's due workers are reaped in one pipeline, each still its own script
-        const batch = this.registry.batch();
-        const results = (await this.registry.dueForReaping(shard, this.opts.workerCleanupWaitMs))
-          .map((due) => batch.reap(due, this.opts.workerCleanupWaitMs, due.generation));
-        await batch.exec();
-        const reaped = (await Promise.all(results)).filter(Boolean).length;
-        this.report({ job: 'reap-shard', seconds: secondsSince(started), reaped });
+        const tally = { sent: 0, rejected: 0 };
+        let reaped = 0;
+        const failure = await this.allSteps(job, [
+          // their last stats go out before they do (a worker whose stats are still buffered is kept)
+          ['flush', () => this.flusher.flush(shard, tally)],
+          ['reap', async () => { reaped = await this.reap(shard); }],
+        ]);
+        this.report({ job: 'reap-shard', seconds: secondsSince(started), reaped, rejected: tally.rejected, failed: failure !== undefined });
+        if (failure) throw failure;
         return { reaped };
       }
       case 'expire-nodes': {
         const lapsed = await this.registry.lapsedNodes(this.opts.nodeLeaseMs);
-        await this.queue.addBulk(lapsed.map((node) => ({ name: 'expire-node', data: node, opts: fannedOut(`expire-node-${node.nodeId}-${node.lastSeen}`) })));
+        // deduplicated, not a fixed job id: an id blocks every later add while its job is kept,
+        // failed ones included, and the node's guards would never be released; a
+        // deduplication id only holds while its job waits, is delayed (between attempts) or runs
+        await this.queue.addBulk(lapsed.map((node) => ({
+          name: 'expire-node', data: node, opts: { ...this.fannedOut(), deduplication: { id: `expire-node-${node.nodeId}-${node.lastSeen}` } },
+        })));
         return { lapsed: lapsed.length };
       }
       case 'expire-node': {

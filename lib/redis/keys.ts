@@ -11,9 +11,13 @@
  *   <prefix>:{s<n>}:stats:<wid>                  a worker's buffered stats (list)
  *   <prefix>:{s<n>}:dirty                        workers with buffered stats (set)
  *   <prefix>:{s<n>}:inflight / batch:<id>        stat batches being flushed, by lease expiry
+ *   <prefix>:{s<n>}:inflight:claims              times each batch in flight was handed out (hash)
  *   <prefix>:{s<n>}:counters                     traffic counters by direction (hash)
  *   <prefix>:{s<n>}:leaves / leaves:at           the leave outbox (hash + zset by time)
  *   <prefix>:analytics:{events,stats,node_rooms} the analytics streams
+ *   <prefix>:analytics:stats_rejected            stats the flush could not send (dead letters)
+ *   <prefix>:{ev:<nodeId>}:<slice>               event ids of one SFU node seen in one time slice (hash id ->
+ *                                                'd' applied, or 'p<deadline>:<token>' claimed; expires)
  */
 export class KeySpace {
   constructor(readonly prefix: string, readonly shards: number) {}
@@ -75,6 +79,14 @@ export class KeySpace {
     return `${this.shardBase(shard)}inflight`;
   }
 
+  /**
+   * Times each batch in flight was handed out (hash: batch id -> count): the latest count is
+   * the claimant's fencing token, and the count tells how often the batch's flush failed.
+   */
+  inflightClaims(shard: number): string {
+    return `${this.shardBase(shard)}inflight:claims`;
+  }
+
   leaves(shard: number): string {
     return `${this.shardBase(shard)}leaves`;
   }
@@ -92,15 +104,34 @@ export class KeySpace {
     return `{${this.analyticsStream('stats')}}:batches`;
   }
 
-  /** A webhook lane (one URL, one event key): FIFO, event data and seen ids share a slot. */
+  /** Stats the flush could not send, each with its reason: for operators to inspect or replay. */
+  statsRejectedStream(): string {
+    return `${this.prefix}:analytics:stats_rejected`;
+  }
+
+  /** Batches whose dead letters are written: hash tag = the dead-letter stream's name, so both share a slot. */
+  rejectedStatBatches(): string {
+    return `{${this.statsRejectedStream()}}:batches`;
+  }
+
+  /**
+   * A webhook lane (one URL, one event key): FIFO, event data and seen ids share a slot.
+   * FIFO and events empty out as the lane drains; seen ids expire a dedupe window after the
+   * lane's last enqueue.
+   */
   webhookLane(lane: string): { fifo: string; events: string; seen: string } {
     const base = `${this.prefix}:{wl:${lane}}:`;
     return { fifo: `${base}fifo`, events: `${base}events`, seen: `${base}seen` };
   }
 
-  /** Events given up for one URL since its last delivery (reported as numDropped). */
+  /** Events given up for one URL not yet reported (as numDropped): taken whole by the delivery that reports them. */
   webhookDropped(urlTag: string): string {
     return `${this.prefix}:{wu:${urlTag}}:dropped`;
+  }
+
+  /** Event ids of one SFU node seen in time slice `slice` (idempotency): one hash tag per SFU node. */
+  eventIds(nodeId: string, slice: number): string {
+    return `${this.prefix}:{ev:${nodeId}}:${slice}`;
   }
 
   /** BullMQ's prefix: one hash tag, so its scripts run on Redis Cluster too. */

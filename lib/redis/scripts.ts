@@ -18,8 +18,8 @@ type ScriptCommand = (...args: Arg[]) => Promise<unknown>;
 export const SCRIPT_NAMES = [
   'openWorker', 'markConnected', 'releaseWorker', 'dueForReaping', 'reapWorker',
   'touchNode', 'lapsedNodes', 'expireNodeGuards', 'forgetNode',
-  'bufferStats', 'claimStats', 'finishStats', 'commitStats', 'pendingLeaves', 'ackLeave',
-  'enqueueWebhook', 'advanceWebhookLane',
+  'bufferStats', 'claimStats', 'renewStats', 'finishStats', 'commitStats', 'rejectStats', 'pendingLeaves', 'ackLeave',
+  'enqueueWebhook', 'advanceWebhookLane', 'claimEvents', 'settleEvents',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 export type ScriptCommands = Record<ScriptName, ScriptCommand>;

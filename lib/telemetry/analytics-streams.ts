@@ -40,6 +40,11 @@ export class RedisStreamsAnalytics implements AnalyticsSink {
       this.keys.analyticsStream('stats'), this.keys.committedStatBatches(), batchId ?? newId('SB_'), this.maxLen, ...data);
   }
 
+  /** The batch's marker goes (kept only while a flush could be handed the batch again). */
+  async forgetStatsBatch(batchId: string): Promise<void> {
+    await this.redis.zrem(this.keys.committedStatBatches(), batchId);
+  }
+
   async sendNodeRoomStates(info: AnalyticsNodeRooms): Promise<void> {
     info.nodeId = this.nodeId;
     info.sequenceNumber = ++this.sequence;

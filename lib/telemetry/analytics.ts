@@ -12,6 +12,11 @@ export interface AnalyticsSink {
   sendEvent(event: AnalyticsEvent): Promise<void>;
   sendStats(stats: OutgoingStat[], batchId?: string): Promise<void>;
   sendNodeRoomStates(info: AnalyticsNodeRooms): Promise<void>;
+  /**
+   * The flush finished batch `batchId`: it is never sent again, so what the sink keeps to
+   * make its send idempotent may go. Optional: a sink that keeps nothing need not have it.
+   */
+  forgetStatsBatch?(batchId: string): Promise<void>;
 }
 
 /** Records what it was given: for tests of callers, no Redis. */

@@ -123,7 +123,7 @@ function checkValue(f: FieldInfo, v: unknown, path: string): string | undefined 
 }
 
 function checkMessage(type: MessageType, v: unknown, path: string): string | undefined {
-  if (!isObject(v)) return `${path}: must be an object`;
+  if (!isObject(v)) return path ? `${path}: must be an object` : 'must be an object (protobuf JSON)';
   const fields = fieldsOf(type);
   for (const name of Object.keys(v)) {
     const f = fields.get(name);

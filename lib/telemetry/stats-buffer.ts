@@ -13,11 +13,27 @@ export interface ClaimedWorker {
 
 export interface ClaimedBatch {
   id: string;
+  /**
+   * Times the batch was handed out, this claim included: more than 1 means earlier flushes
+   * of it failed. It is also this claim's token: renew and finish take it back.
+   */
+  claim: number;
   workers: ClaimedWorker[];
 }
 
+/** A stat the flush could not send, for the stats dead-letter stream. */
+export interface RejectedStat {
+  roomId: string;
+  participantId: string;
+  trackId: string;
+  kind: 'UPSTREAM' | 'DOWNSTREAM';
+  reason: string;
+  /** The stat as it was buffered. */
+  data: string;
+}
+
 interface Pending {
-  counters: Map<string, number>;
+  counters: Map<string, bigint>;
   /** The stats, as the script reads them: '<wid>\n<in|out>|<trackId>\n<stat JSON>\n' each. */
   payload: string;
   count: number;
@@ -36,6 +52,13 @@ export class StatsBuffer {
   constructor(private readonly redis: RedisClient, private readonly keys: KeySpace, private readonly maxPerCall = 2000) {}
 
   add(roomId: string, key: StatsKey, stat: AnalyticsStatJson, statJson: string): Promise<void> {
+    // a newline would split the record in the script and fail every stat of the tick with it
+    if (`${roomId}${key.participantId}${key.trackId}`.includes('\n')) {
+      return Promise.reject(new Error('stats buffer: ids must not contain a newline'));
+    }
+    if (typeof statJson !== 'string') return Promise.reject(new Error('stats buffer: the stat JSON must be a string'));
+    // in JSON a raw newline can only be whitespace, so a space reads the same
+    if (statJson.includes('\n')) statJson = statJson.replace(/\n/g, ' ');
     const shard = this.keys.shardOf(roomId);
     let p = this.pending.get(shard);
     if (!p) {
@@ -64,8 +87,8 @@ export class StatsBuffer {
     const p = this.pending.get(shard);
     if (!p) return;
     this.pending.delete(shard);
-    const counters: (string | number)[] = [];
-    for (const [field, delta] of p.counters) if (delta !== 0) counters.push(field, delta);
+    const counters: string[] = [];
+    for (const [field, delta] of p.counters) if (delta !== 0n) counters.push(field, delta.toString());
     this.redis
       .bufferStats(this.keys.dirty(shard), this.keys.counters(shard), this.keys.shardBase(shard), counters.length / 2, ...counters, p.payload)
       .then(() => p.waiters.forEach((w) => w.resolve()), (e) => p.waiters.forEach((w) => w.reject(e)));
@@ -73,10 +96,12 @@ export class StatsBuffer {
 
   /** Claims up to `workers` dirty workers' stats (or a lapsed batch first), under a lease. */
   async claim(shard: number, batchId: string, workers: number, leaseMs: number, statsBudget = 1000): Promise<ClaimedBatch | null> {
-    const flat = (await this.redis.claimStats(this.keys.dirty(shard), this.keys.inflight(shard), this.keys.shardBase(shard), batchId, workers, leaseMs, statsBudget)) as string[];
+    const flat = (await this.redis.claimStats(
+      this.keys.dirty(shard), this.keys.inflight(shard), this.keys.inflightClaims(shard), this.keys.shardBase(shard),
+      batchId, workers, leaseMs, statsBudget)) as string[];
     if (flat.length === 0) return null;
-    const batch: ClaimedBatch = { id: flat[0], workers: [] };
-    for (let i = 1; i < flat.length;) {
+    const batch: ClaimedBatch = { id: flat[0], claim: Number(flat[1]), workers: [] };
+    for (let i = 2; i < flat.length;) {
       const wid = flat[i];
       const n = Number(flat[i + 2]);
       const tracks = new Map<string, string[]>();
@@ -93,8 +118,32 @@ export class StatsBuffer {
     return batch;
   }
 
-  async finish(shard: number, batchId: string): Promise<void> {
-    await this.redis.finishStats(this.keys.inflight(shard), this.keys.shardBase(shard), batchId);
+  /** Extends the batch's lease; false if the batch was handed to another flush since `claim`. */
+  async renew(shard: number, batchId: string, claim: number, leaseMs: number): Promise<boolean> {
+    return (await this.redis.renewStats(this.keys.inflight(shard), this.keys.inflightClaims(shard), batchId, claim, leaseMs)) === 1;
+  }
+
+  /**
+   * Ends a batch. Given its `claim`, only if no other flush was handed the batch since;
+   * true if this call ended it.
+   */
+  async finish(shard: number, batchId: string, claim?: number): Promise<boolean> {
+    const ended = await this.redis.finishStats(
+      this.keys.inflight(shard), this.keys.inflightClaims(shard), this.keys.shardBase(shard), batchId, claim ?? '');
+    return ended === 1;
+  }
+
+  /** Appends a batch's rejected stats to the dead-letter stream, once per batch id. */
+  async reject(batchId: string, rejected: RejectedStat[], maxLen: number): Promise<void> {
+    if (rejected.length === 0) return;
+    const args: string[] = [];
+    for (const r of rejected) args.push(r.roomId, r.participantId, r.trackId, r.kind, r.reason, r.data);
+    await this.redis.rejectStats(this.keys.statsRejectedStream(), this.keys.rejectedStatBatches(), batchId, maxLen, ...args);
+  }
+
+  /** The batch is finished, so never rejected again: its id need not be kept. */
+  async forgetRejected(batchId: string): Promise<void> {
+    await this.redis.zrem(this.keys.rejectedStatBatches(), batchId);
   }
 
   /** Fleet-wide traffic counters by direction, summed over the shards. */
@@ -109,26 +158,92 @@ export class StatsBuffer {
   }
 }
 
+const U32_WRAPPED = 2 ** 31;
+const U64_WRAPPED = 2n ** 63n;
+const UINT_STRING = /^\d+$/;
+const STREAM_U32 = ['primaryPackets', 'retransmitPackets', 'paddingPackets', 'packetsLost', 'packetsOutOfOrder', 'frames', 'nacks', 'plis', 'firs'] as const;
+const STREAM_U64 = ['primaryBytes', 'retransmitBytes', 'paddingBytes'] as const;
+
+/** A uint32 counter of protobuf JSON, or undefined if it is not one or reads as wrapped (LiveKit's isValid). */
+function u32(v: unknown): number | undefined {
+  if (v === undefined || v === null) return 0;
+  const n = typeof v === 'string' && UINT_STRING.test(v) ? Number(v) : v;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n < U32_WRAPPED ? n : undefined;
+}
+
+/** A uint64 counter of protobuf JSON (string or number), or undefined if it is not one or reads as wrapped. */
+function u64(v: unknown): bigint | undefined {
+  if (v === undefined || v === null) return 0n;
+  let n: bigint;
+  if (typeof v === 'string' && UINT_STRING.test(v)) n = BigInt(v);
+  // a number past 2^53 is not exact, but it is an integer, which is all Redis asks
+  else if (typeof v === 'number' && Number.isInteger(v) && v >= 0) n = BigInt(v);
+  else return undefined;
+  return n < U64_WRAPPED ? n : undefined;
+}
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A stat's streams with their counters read, or undefined for a stat LiveKit's isValid
+ * would skip (a wrapped counter) or that is not an AnalyticsStat at all: the flush
+ * dead-letters those, and their numbers are not traffic.
+ */
+function countedStreams(stat: unknown): { u32: Record<(typeof STREAM_U32)[number], number>; u64: Record<(typeof STREAM_U64)[number], bigint> }[] | undefined {
+  if (!isObject(stat)) return undefined;
+  const streams = stat.streams ?? [];
+  if (!Array.isArray(streams)) return undefined;
+  const out = [];
+  for (const s of streams) {
+    if (!isObject(s)) return undefined;
+    const small = {} as Record<(typeof STREAM_U32)[number], number>;
+    for (const f of STREAM_U32) {
+      const v = u32(s[f]);
+      if (v === undefined) return undefined;
+      small[f] = v;
+    }
+    const big = {} as Record<(typeof STREAM_U64)[number], bigint>;
+    for (const f of STREAM_U64) {
+      const v = u64(s[f]);
+      if (v === undefined) return undefined;
+      big[f] = v;
+    }
+    const layers = s.videoLayers ?? [];
+    if (!Array.isArray(layers)) return undefined;
+    for (const l of layers) {
+      if (!isObject(l) || u32(l.packets) === undefined || u32(l.frames) === undefined || u64(l.bytes) === undefined) return undefined;
+    }
+    out.push({ u32: small, u64: big });
+  }
+  return out;
+}
+
 /**
  * LiveKit's per-direction counters (TrackStats in stats.go): upstream retransmissions
- * count as traffic, downstream ones are kept apart.
+ * count as traffic, downstream ones are kept apart. Sums are exact (bigint): Redis refuses
+ * an increment that is not an integer, and a double past 2^53 prints as one.
  */
-function countTraffic(counters: Map<string, number>, dir: 'in' | 'out', stat: AnalyticsStatJson): void {
-  const add = (name: string, v: number) => counters.set(`${dir}:${name}`, (counters.get(`${dir}:${name}`) ?? 0) + v);
-  for (const s of stat.streams ?? []) {
-    add('nacks', s.nacks ?? 0);
-    add('plis', s.plis ?? 0);
-    add('firs', s.firs ?? 0);
-    let packets = (s.primaryPackets ?? 0) + (s.paddingPackets ?? 0);
-    let bytes = Number(s.primaryBytes ?? 0) + Number(s.paddingBytes ?? 0);
+function countTraffic(counters: Map<string, bigint>, dir: 'in' | 'out', stat: AnalyticsStatJson): void {
+  const streams = countedStreams(stat);
+  if (!streams) return;
+  const add = (name: string, v: bigint) => {
+    if (v !== 0n) counters.set(`${dir}:${name}`, (counters.get(`${dir}:${name}`) ?? 0n) + v);
+  };
+  for (const { u32: s, u64: b } of streams) {
+    add('nacks', BigInt(s.nacks));
+    add('plis', BigInt(s.plis));
+    add('firs', BigInt(s.firs));
+    let packets = s.primaryPackets + s.paddingPackets;
+    let bytes = b.primaryBytes + b.paddingBytes;
     if (dir === 'out') {
-      add('retransmit_packets', s.retransmitPackets ?? 0);
-      add('retransmit_bytes', Number(s.retransmitBytes ?? 0));
+      add('retransmit_packets', BigInt(s.retransmitPackets));
+      add('retransmit_bytes', b.retransmitBytes);
     } else {
-      packets += s.retransmitPackets ?? 0;
-      bytes += Number(s.retransmitBytes ?? 0);
+      packets += s.retransmitPackets;
+      bytes += b.retransmitBytes;
     }
-    add('packets', packets);
+    add('packets', BigInt(packets));
     add('bytes', bytes);
   }
 }

@@ -158,10 +158,10 @@ describe('trackStats: bad input gets a clear error and buffers nothing', () => {
   const good = () => ({ roomId: 'RM_1', roomName: 'r', key: { streamType: 'UPSTREAM' as const, participantId: 'PA_1', trackId: 'TR_1', track: true }, stat: new AnalyticsStat() });
   const cases: [string, (a: ReturnType<typeof good>) => unknown, RegExp][] = [
     ['no roomId', (a) => ({ ...a, roomId: '' }), /roomId: must be a non-empty string/],
-    ['no participant', (a) => ({ ...a, key: { ...a.key, participantId: undefined } }), /key.participantId: must be a non-empty string/],
-    ['a newline in the track id', (a) => ({ ...a, key: { ...a.key, trackId: 'TR\n1' } }), /key: ids must not contain a newline/],
-    ['an unknown stream type', (a) => ({ ...a, key: { ...a.key, streamType: 'SIDEWAYS' } }), /key.streamType: must be 'UPSTREAM' or 'DOWNSTREAM'/],
-    ['a stat that is not an object', (a) => ({ ...a, stat: 'fast' }), /stat: must be an AnalyticsStat/],
+    ['no participant', (a) => ({ ...a, key: { ...a.key, participantId: undefined } }), /key\.participantId: required by StatsKey/],
+    ['a newline in the track id', (a) => ({ ...a, key: { ...a.key, trackId: 'TR\n1' } }), /key\.trackId: must not contain a newline/],
+    ['an unknown stream type', (a) => ({ ...a, key: { ...a.key, streamType: 'SIDEWAYS' } }), /key\.streamType: must be one of UPSTREAM, DOWNSTREAM/],
+    ['a stat that is not an object', (a) => ({ ...a, stat: 'fast' }), /stat: not an AnalyticsStat the flush can coalesce: must be an object/],
   ];
   for (const [name, mutate, message] of cases) {
     it(`rejects ${name}`, async () => {
