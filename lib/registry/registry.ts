@@ -17,7 +17,7 @@ const MAX_RECORD_CHARS = 16 * 1024 * 1024;
 const EXPIRE_BATCH = 500;
 
 /**
- * The distributed stats-worker registry (SPEC §1). Every transition is one Lua script,
+ * The distributed stats-worker registry. Every transition is one Lua script,
  * one round trip; concurrent calls share pipelines. Arguments are validated before
  * anything is sent.
  */

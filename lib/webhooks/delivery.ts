@@ -46,7 +46,7 @@ export function webhookUrlTag(url: string): string {
 }
 
 /**
- * Durable, ordered, signed webhook delivery on BullMQ (SPEC §4).
+ * Durable, ordered, signed webhook delivery on BullMQ.
  *
  * Each (URL, event key) is a *lane*: a FIFO of job ids in Redis. Every delivery is a
  * BullMQ job, but only the lane's head delivers; the others wait as delayed jobs and the
