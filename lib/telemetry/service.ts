@@ -43,7 +43,6 @@ export interface TelemetryDeps {
 
 const E = AnalyticsEventType;
 
-export { SINGLE_WRITE_METHODS } from './methods';
 
 /**
  * LiveKit's telemetry service with its state in Redis: any node of the fleet can take any
