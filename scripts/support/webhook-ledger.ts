@@ -12,7 +12,12 @@ export interface LedgerReport {
   expected: number;
   received: number;
   lost: string[];
+  /** Extra webhook ids: one event (subject) delivered under two or more different ids. */
   duplicates: number;
+  /** The subjects delivered under more than one id. */
+  duplicated: string[];
+  /** Arrivals of a webhook id already received: an allowed at-least-once redelivery. */
+  redelivered: number;
   unexpected: string[];
   outOfOrder: string[];
   /** Webhook type -> [expected, received]. */
@@ -22,6 +27,10 @@ export interface LedgerReport {
 /**
  * The webhooks a simulation should cause, against those a receiver got. Expectations and
  * orders are written by the simulated SFUs as they act; the check reads arrival order.
+ *
+ * Webhook delivery is at least once: the same webhook (same id) arriving again is a
+ * redelivery a receiver drops by its id, counted apart. A duplicate is one event raised
+ * twice: its subject delivered under two different ids, which no receiver can tell apart.
  */
 export class WebhookLedger {
   private readonly expected = new Set<string>();
@@ -42,17 +51,22 @@ export class WebhookLedger {
 
   check(received: WebhookEvent[]): LedgerReport {
     const firstArrival = new Map<string, number>();
+    const idsOf = new Map<string, Set<string>>();
     const ids = new Set<string>();
     let duplicates = 0;
+    let redelivered = 0;
     const unexpected: string[] = [];
     received.forEach((e, i) => {
       const subject = webhookSubject(e);
-      // the same event twice (same id), or two events for one subject, are both duplicates
-      if (ids.has(e.id) || firstArrival.has(subject)) { duplicates++; return; }
+      if (ids.has(e.id)) { redelivered++; return; }
       ids.add(e.id);
+      const seen = idsOf.get(subject);
+      if (seen) { seen.add(e.id); duplicates++; return; }
+      idsOf.set(subject, new Set([e.id]));
       firstArrival.set(subject, i);
       if (!this.expected.has(subject)) unexpected.push(subject);
     });
+    const duplicated = [...idsOf].filter(([, s]) => s.size > 1).map(([subject]) => subject);
     const lost = [...this.expected].filter((s) => !firstArrival.has(s));
     const outOfOrder = this.orders
       .filter(([a, b]) => firstArrival.has(a) && firstArrival.has(b) && firstArrival.get(a)! > firstArrival.get(b)!)
@@ -70,6 +84,6 @@ export class WebhookLedger {
       row[1]++;
       byType.set(t, row);
     }
-    return { expected: this.expected.size, received: firstArrival.size, lost, duplicates, unexpected, outOfOrder, byType };
+    return { expected: this.expected.size, received: firstArrival.size, lost, duplicates, duplicated, redelivered, unexpected, outOfOrder, byType };
   }
 }
