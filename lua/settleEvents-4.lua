@@ -1,14 +1,17 @@
 --[[
   Settles a request's claims on event ids (see claimEvents): 'done' records the ids as
-  applied; 'release' drops the claims still held by this token, so a retry can apply them.
+  applied; 'release' drops the claims still held by this token, so a retry can apply them;
+  'renew' extends the claims still held by this token (a batch still being applied keeps
+  them; one whose node died lets them lapse soon).
 
   Input:
     KEYS[1..4] slices k-2, k-1, k, k+1 by the caller's clock
 
     ARGV[1] window (ms)
     ARGV[2] claim token
-    ARGV[3] 'done' or 'release'
-    ARGV[4 ..] event ids
+    ARGV[3] 'done', 'release' or 'renew'
+    ARGV[4] claim lease (ms), for 'renew'
+    ARGV[5 ..] event ids
 
   Output: number of ids settled
 ]]
@@ -16,22 +19,37 @@
 --- @include "includes/eventSlices"
 
 local now = nowMs()
-local window = tonumber(ARGV[1])
+local window, token, mode = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local current, previous = eventSlices(KEYS, now, window)
+
+-- the slice holding this token's claim on `id`, if it still holds one
+local function heldIn(id)
+  for _, slice in ipairs({ current, previous }) do
+    local v = slice and redis.call('HGET', slice, id)
+    if v then
+      if v ~= 'd' and string.sub(v, string.find(v, ':', 2, true) + 1) == token then return slice end
+      return nil
+    end
+  end
+  return nil
+end
+
 local settled = 0
-for i = 4, #ARGV do
-  if ARGV[3] == 'done' then
+for i = 5, #ARGV do
+  if mode == 'done' then
     redis.call('HSET', current, ARGV[i], 'd')
     settled = settled + 1
   else
-    for _, slice in ipairs({ current, previous }) do
-      local v = slice and redis.call('HGET', slice, ARGV[i])
-      if v and v ~= 'd' and string.sub(v, string.find(v, ':', 2, true) + 1) == ARGV[2] then
+    local slice = heldIn(ARGV[i])
+    if slice then
+      if mode == 'release' then
         redis.call('HDEL', slice, ARGV[i])
-        settled = settled + 1
+      else
+        redis.call('HSET', slice, ARGV[i], 'p' .. (now + tonumber(ARGV[4])) .. ':' .. token)
       end
+      settled = settled + 1
     end
   end
 end
-if ARGV[3] == 'done' then redis.call('PEXPIRE', current, 2 * window) end
+if mode == 'done' then redis.call('PEXPIRE', current, 2 * window) end
 return settled

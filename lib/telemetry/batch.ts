@@ -41,7 +41,7 @@ export class BatchApplier {
     const applied: Method[] = [];
     let repeated = 0;
     try {
-      await this.applyInOrder(nodeId, calls, toApply, applied, () => repeated++);
+      await this.claims.holding(nodeId, claimed, token, () => this.applyInOrder(nodeId, calls, toApply, applied, () => repeated++));
     } catch (e) {
       // nothing is recorded as applied: a retry applies the batch again, under the same ids
       await this.claims.release(nodeId, claimed, token).catch(() => {});

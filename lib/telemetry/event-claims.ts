@@ -12,13 +12,17 @@ export class RetryableError extends Error {
 export interface EventClaimOptions {
   /** Ids are kept at least this long and at most twice it: longer than any client retries. */
   windowMs: number;
-  /** A claim not settled within this (its node died) is taken over by a copy. */
+  /**
+   * A claim lapses this long after it was made or last renewed: the request applying the
+   * batch renews it every third of it, so only a request whose node died (or whose Redis
+   * went away) lets it lapse, and a retry takes over soon after.
+   */
   leaseMs: number;
   /** A copy waits this long for the first request's outcome, then answers 503 (retry). */
   waitMs: number;
 }
 
-export const EVENT_CLAIM_DEFAULTS: EventClaimOptions = { windowMs: 2 * 60_000, leaseMs: 15_000, waitMs: 5_000 };
+export const EVENT_CLAIM_DEFAULTS: EventClaimOptions = { windowMs: 2 * 60_000, leaseMs: 3_000, waitMs: 5_000 };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -49,13 +53,31 @@ export class EventClaims {
     }
   }
 
+  private async settle(mode: 'done' | 'release' | 'renew', nodeId: string, ids: string[], token: string): Promise<void> {
+    if (ids.length > 0) await this.redis.settleEvents(...this.slices(nodeId), this.opts.windowMs, token, mode, this.opts.leaseMs, ...ids);
+  }
+
   /** The claimed ids' effects are stored. */
-  async done(nodeId: string, ids: string[], token: string): Promise<void> {
-    if (ids.length > 0) await this.redis.settleEvents(...this.slices(nodeId), this.opts.windowMs, token, 'done', ...ids);
+  done(nodeId: string, ids: string[], token: string): Promise<void> {
+    return this.settle('done', nodeId, ids, token);
   }
 
   /** Applying failed: the claims go, so a retry applies them. */
-  async release(nodeId: string, ids: string[], token: string): Promise<void> {
-    if (ids.length > 0) await this.redis.settleEvents(...this.slices(nodeId), this.opts.windowMs, token, 'release', ...ids);
+  release(nodeId: string, ids: string[], token: string): Promise<void> {
+    return this.settle('release', nodeId, ids, token);
+  }
+
+  /**
+   * Keeps the claims while `work` runs, renewing them every third of the lease; a renewal
+   * that fails (Redis away) is left to the next one, or to the lease.
+   */
+  async holding<T>(nodeId: string, ids: string[], token: string, work: () => Promise<T>): Promise<T> {
+    if (ids.length === 0) return work();
+    const timer = setInterval(() => void this.settle('renew', nodeId, ids, token).catch(() => {}), Math.max(100, Math.floor(this.opts.leaseMs / 3)));
+    try {
+      return await work();
+    } finally {
+      clearInterval(timer);
+    }
   }
 }
