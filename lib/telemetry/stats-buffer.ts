@@ -33,7 +33,7 @@ export interface RejectedStat {
 }
 
 interface Pending {
-  counters: Map<string, bigint>;
+  counters: Map<string, number>;
   /** The stats, as the script reads them: '<wid>\n<in|out>|<trackId>\n<stat JSON>\n' each. */
   payload: string;
   count: number;
@@ -88,7 +88,7 @@ export class StatsBuffer {
     if (!p) return;
     this.pending.delete(shard);
     const counters: string[] = [];
-    for (const [field, delta] of p.counters) if (delta !== 0n) counters.push(field, delta.toString());
+    for (const [field, delta] of p.counters) if (delta !== 0) counters.push(field, String(delta));
     this.redis
       .bufferStats(this.keys.dirty(shard), this.keys.counters(shard), this.keys.shardBase(shard), counters.length / 2, ...counters, p.payload)
       .then(() => p.waiters.forEach((w) => w.resolve()), (e) => p.waiters.forEach((w) => w.reject(e)));
@@ -159,91 +159,68 @@ export class StatsBuffer {
 }
 
 const U32_WRAPPED = 2 ** 31;
-const U64_WRAPPED = 2n ** 63n;
-const UINT_STRING = /^\d+$/;
+/** uint64 counters are summed as doubles, exact below 2^53; LiveKit's isValid already skips those past 2^63. */
+const U64_COUNTED = 2 ** 53;
+const DIGITS = /^\d{1,16}$/;
 const STREAM_U32 = ['primaryPackets', 'retransmitPackets', 'paddingPackets', 'packetsLost', 'packetsOutOfOrder', 'frames', 'nacks', 'plis', 'firs'] as const;
 const STREAM_U64 = ['primaryBytes', 'retransmitBytes', 'paddingBytes'] as const;
+const COUNTERS = ['nacks', 'plis', 'firs', 'packets', 'bytes', 'retransmit_packets', 'retransmit_bytes'] as const;
 
-/** A uint32 counter of protobuf JSON, or undefined if it is not one or reads as wrapped (LiveKit's isValid). */
-function u32(v: unknown): number | undefined {
+/** A counter of protobuf JSON (number or decimal string) below `max`, or -1. */
+function counter(v: unknown, max: number): number {
   if (v === undefined || v === null) return 0;
-  const n = typeof v === 'string' && UINT_STRING.test(v) ? Number(v) : v;
-  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n < U32_WRAPPED ? n : undefined;
-}
-
-/** A uint64 counter of protobuf JSON (string or number), or undefined if it is not one or reads as wrapped. */
-function u64(v: unknown): bigint | undefined {
-  if (v === undefined || v === null) return 0n;
-  let n: bigint;
-  if (typeof v === 'string' && UINT_STRING.test(v)) n = BigInt(v);
-  // a number past 2^53 is not exact, but it is an integer, which is all Redis asks
-  else if (typeof v === 'number' && Number.isInteger(v) && v >= 0) n = BigInt(v);
-  else return undefined;
-  return n < U64_WRAPPED ? n : undefined;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && DIGITS.test(v) ? Number(v) : NaN;
+  return Number.isInteger(n) && n >= 0 && n < max ? n : -1;
 }
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/**
- * A stat's streams with their counters read, or undefined for a stat LiveKit's isValid
- * would skip (a wrapped counter) or that is not an AnalyticsStat at all: the flush
- * dead-letters those, and their numbers are not traffic.
- */
-function countedStreams(stat: unknown): { u32: Record<(typeof STREAM_U32)[number], number>; u64: Record<(typeof STREAM_U64)[number], bigint> }[] | undefined {
-  if (!isObject(stat)) return undefined;
-  const streams = stat.streams ?? [];
-  if (!Array.isArray(streams)) return undefined;
-  const out = [];
-  for (const s of streams) {
-    if (!isObject(s)) return undefined;
-    const small = {} as Record<(typeof STREAM_U32)[number], number>;
-    for (const f of STREAM_U32) {
-      const v = u32(s[f]);
-      if (v === undefined) return undefined;
-      small[f] = v;
-    }
-    const big = {} as Record<(typeof STREAM_U64)[number], bigint>;
-    for (const f of STREAM_U64) {
-      const v = u64(s[f]);
-      if (v === undefined) return undefined;
-      big[f] = v;
-    }
-    const layers = s.videoLayers ?? [];
-    if (!Array.isArray(layers)) return undefined;
-    for (const l of layers) {
-      if (!isObject(l) || u32(l.packets) === undefined || u32(l.frames) === undefined || u64(l.bytes) === undefined) return undefined;
-    }
-    out.push({ u32: small, u64: big });
+/** A stream's counters LiveKit's isValid reads, all in range (a wrapped one skips the stat). */
+function validStream(s: unknown): s is Json {
+  if (!isObject(s)) return false;
+  for (const f of STREAM_U32) if (counter(s[f], U32_WRAPPED) < 0) return false;
+  for (const f of STREAM_U64) if (counter(s[f], U64_COUNTED) < 0) return false;
+  const layers = s.videoLayers ?? [];
+  if (!Array.isArray(layers)) return false;
+  for (const l of layers) {
+    if (!isObject(l) || counter(l.packets, U32_WRAPPED) < 0 || counter(l.frames, U32_WRAPPED) < 0 || counter(l.bytes, U64_COUNTED) < 0) return false;
   }
-  return out;
+  return true;
 }
 
 /**
  * LiveKit's per-direction counters (TrackStats in stats.go): upstream retransmissions
- * count as traffic, downstream ones are kept apart. Sums are exact (bigint): Redis refuses
- * an increment that is not an integer, and a double past 2^53 prints as one.
+ * count as traffic, downstream ones are kept apart. A stat LiveKit's isValid would skip (a
+ * wrapped counter), or that is not an AnalyticsStat at all, counts nothing: the flush sets
+ * those aside, and their numbers are not traffic. Sums stay exact integers: a sum that
+ * would pass 2^53 in one tick is not added (Redis refuses an increment that is not one).
  */
-function countTraffic(counters: Map<string, bigint>, dir: 'in' | 'out', stat: AnalyticsStatJson): void {
-  const streams = countedStreams(stat);
-  if (!streams) return;
-  const add = (name: string, v: bigint) => {
-    if (v !== 0n) counters.set(`${dir}:${name}`, (counters.get(`${dir}:${name}`) ?? 0n) + v);
-  };
-  for (const { u32: s, u64: b } of streams) {
-    add('nacks', BigInt(s.nacks));
-    add('plis', BigInt(s.plis));
-    add('firs', BigInt(s.firs));
-    let packets = s.primaryPackets + s.paddingPackets;
-    let bytes = b.primaryBytes + b.paddingBytes;
+function countTraffic(counters: Map<string, number>, dir: 'in' | 'out', stat: AnalyticsStatJson): void {
+  if (!isObject(stat)) return;
+  const streams = (stat as Json).streams ?? [];
+  if (!Array.isArray(streams) || !streams.every(validStream)) return;
+  const d = [0, 0, 0, 0, 0, 0, 0];
+  for (const s of streams as Json[]) {
+    d[0] += counter(s.nacks, U32_WRAPPED);
+    d[1] += counter(s.plis, U32_WRAPPED);
+    d[2] += counter(s.firs, U32_WRAPPED);
+    d[3] += counter(s.primaryPackets, U32_WRAPPED) + counter(s.paddingPackets, U32_WRAPPED);
+    d[4] += counter(s.primaryBytes, U64_COUNTED) + counter(s.paddingBytes, U64_COUNTED);
+    const rtxPackets = counter(s.retransmitPackets, U32_WRAPPED);
+    const rtxBytes = counter(s.retransmitBytes, U64_COUNTED);
     if (dir === 'out') {
-      add('retransmit_packets', BigInt(s.retransmitPackets));
-      add('retransmit_bytes', b.retransmitBytes);
+      d[5] += rtxPackets;
+      d[6] += rtxBytes;
     } else {
-      packets += s.retransmitPackets;
-      bytes += b.retransmitBytes;
+      d[3] += rtxPackets;
+      d[4] += rtxBytes;
     }
-    add('packets', BigInt(packets));
-    add('bytes', bytes);
+  }
+  for (let i = 0; i < COUNTERS.length; i++) {
+    if (d[i] === 0) continue;
+    const field = `${dir}:${COUNTERS[i]}`;
+    const sum = (counters.get(field) ?? 0) + d[i];
+    if (Number.isSafeInteger(sum)) counters.set(field, sum);
   }
 }

@@ -80,65 +80,91 @@ function enumValue(values: Record<string, string | number>, v: unknown): string 
   return undefined;
 }
 
+/** What is wrong with a field, thrown by readField; readFields adds where the field is. */
+class FieldProblem {
+  constructor(readonly what: string, readonly sub?: string) {}
+}
+
 /**
  * Reads one field. `wire`: the value is protobuf JSON off the wire (messages are parsed
  * into their classes); otherwise it is what an in-process caller passed (classes, or a
- * stat in either form). Returns the value to apply, or throws naming the field.
+ * stat in either form). Returns the value to apply, or throws a FieldProblem.
  */
-function readField(field: string, kind: Kind, v: unknown, wire: boolean, limits: CallLimits): unknown {
-  const fail = (what: string): never => { throw new InvalidRequestError(field, what); };
+function readField(kind: Kind, v: unknown, wire: boolean, limits: CallLimits): unknown {
+  let e: string | undefined;
   switch (kind.t) {
-    case 'id': { const e = checkId(v); if (e) fail(e); return v; }
-    case 'text': { const e = checkText(v, kind.max, kind.line); if (e) fail(e); return v; }
-    case 'boolean': if (typeof v !== 'boolean') fail('must be true or false'); return v;
-    case 'int32': if (!Number.isInteger(v) || (v as number) < -(2 ** 31) || (v as number) >= 2 ** 31) fail('must be an int32'); return v;
+    case 'id': e = checkId(v); break;
+    case 'text': e = checkText(v, kind.max, kind.line); break;
+    case 'boolean': if (typeof v !== 'boolean') e = 'must be true or false'; break;
+    case 'int32': if (!Number.isInteger(v) || (v as number) < -(2 ** 31) || (v as number) >= 2 ** 31) e = 'must be an int32'; break;
     case 'enum': {
       const value = enumValue(kind.values, v);
-      if (value === undefined) fail(`must be one of ${Object.keys(kind.values).filter((k) => Number.isNaN(Number(k))).join(', ')}`);
+      if (value === undefined) throw new FieldProblem(`must be one of ${Object.keys(kind.values).filter((k) => Number.isNaN(Number(k))).join(', ')}`);
       return value;
     }
-    case 'owner': return fail('is set from the batch (its nodeId), not per event');
-    case 'key': {
-      if (!isObject(v)) fail('must be an object { streamType, participantId, trackId }');
-      return readFields('StatsKey', `${field}.`, STATS_KEY_FIELDS, v as Record<string, unknown>, wire, limits);
-    }
-    case 'stat': {
-      const json = v instanceof AnalyticsStat ? v.toJson() : v;
-      const e = checkStatJson(json);
-      if (e) fail(`not an AnalyticsStat the flush can coalesce: ${e}`);
-      return v;
-    }
+    case 'owner':
+      // an in-process caller names the guard's owner itself
+      if (wire) throw new FieldProblem('is set from the batch (its nodeId), not per event');
+      e = checkId(v);
+      break;
+    case 'key':
+      if (!isObject(v)) throw new FieldProblem('must be an object { streamType, participantId, trackId }');
+      try {
+        return readFields('StatsKey', STATS_KEY_ENTRIES, v, wire, limits);
+      } catch (err) {
+        if (err instanceof InvalidRequestError) throw new FieldProblem(err.message.slice(err.field.length + 2), err.field);
+        throw err;
+      }
+    case 'stat':
+      e = checkStatJson(v instanceof AnalyticsStat ? v.toJson() : v);
+      if (e) e = `not an AnalyticsStat the flush can coalesce: ${e}`;
+      break;
     case 'message': {
       let msg: object;
       if (wire) {
-        if (!isObject(v)) fail('must be an object (protobuf JSON)');
-        try { msg = kind.type.fromJson(v); } catch (e) { return fail((e as Error).message); }
+        if (!isObject(v)) throw new FieldProblem('must be an object (protobuf JSON)');
+        try { msg = kind.type.fromJson(v); } catch (err) { throw new FieldProblem((err as Error).message); }
       } else {
-        if (!(v instanceof kind.type)) fail(`must be a ${kind.type.typeName}`);
+        if (!(v instanceof kind.type)) throw new FieldProblem(`must be a ${kind.type.typeName}`);
         msg = v as object;
       }
-      const e = checkMessage(msg, kind.ids, limits);
-      if (e) throw new InvalidRequestError(`${field}.${e[0]}`, e[1]);
+      const bad = checkMessage(msg, kind.ids, limits);
+      if (bad) throw new FieldProblem(bad[1], bad[0]);
       return msg;
     }
   }
+  if (e) throw new FieldProblem(e);
+  return v;
 }
 
-function readFields(of: string, prefix: string, fields: Record<string, FieldSpec>, input: Record<string, unknown>, wire: boolean, limits: CallLimits): Record<string, unknown> {
-  for (const name of Object.keys(input)) {
-    if (!Object.hasOwn(fields, name)) {
-      if (wire || input[name] !== undefined) throw new InvalidRequestError(`${prefix}${name}`, `not a field of ${of}`);
-    }
+type Entries = [name: string, spec: FieldSpec][];
+const entriesOf = new WeakMap<object, Entries>();
+/** A method's fields as a list, made once: the hot path reads it per event. */
+function entries(fields: Record<string, FieldSpec>): Entries {
+  let list = entriesOf.get(fields);
+  if (!list) entriesOf.set(fields, (list = Object.entries(fields)));
+  return list;
+}
+const STATS_KEY_ENTRIES = entries(STATS_KEY_FIELDS);
+
+function readFields(of: string, fields: Entries, input: Record<string, unknown>, wire: boolean, limits: CallLimits): Record<string, unknown> {
+  for (const name in input) {
+    if (!Object.hasOwn(input, name)) continue;
+    if (!fields.some(([n]) => n === name) && (wire || input[name] !== undefined)) throw new InvalidRequestError(name, `not a field of ${of}`);
   }
   const out: Record<string, unknown> = {};
-  for (const [name, spec] of Object.entries(fields)) {
+  for (const [name, spec] of fields) {
     const v = input[name];
     if (v === undefined || v === null) {
-      if (spec.required) throw new InvalidRequestError(`${prefix}${name}`, `required by ${of}`);
+      if (spec.required) throw new InvalidRequestError(name, `required by ${of}`);
       continue;
     }
-    if (spec.kind.t === 'owner' && !wire) { out[name] = readField(`${prefix}${name}`, { t: 'id' }, v, wire, limits); continue; }
-    out[name] = readField(`${prefix}${name}`, spec.kind, v, wire, limits);
+    try {
+      out[name] = readField(spec.kind, v, wire, limits);
+    } catch (err) {
+      if (err instanceof FieldProblem) throw new InvalidRequestError(err.sub ? `${name}.${err.sub}` : name, err.what);
+      throw err;
+    }
   }
   return out;
 }
@@ -149,7 +175,7 @@ function readFields(of: string, prefix: string, fields: Record<string, FieldSpec
  */
 export function validateCall(method: Method, args: object, limits: CallLimits = CALL_LIMITS): void {
   if (!isObject(args)) throw new InvalidRequestError('args', 'must be an object');
-  const read = readFields(method, '', METHODS[method].fields as Record<string, FieldSpec>, args, false, limits);
+  const read = readFields(method, entries(METHODS[method].fields as Record<string, FieldSpec>), args as Record<string, unknown>, false, limits);
   if (METHODS[method].guarded && read.guard !== undefined && read.nodeId === undefined) {
     throw new InvalidRequestError('nodeId', 'required with a guard (the SFU node that owns it)');
   }
@@ -170,7 +196,7 @@ export function decodeEvent(raw: unknown, index: number, limits: CallLimits = CA
     throw new InvalidEventError('invalid_field', `events[${index}].id: must be a string of 1 to ${NAME_BYTES} bytes`, index);
   }
   try {
-    const args = readFields(method, '', METHODS[method].fields as Record<string, FieldSpec>, rest, true, limits);
+    const args = readFields(method, entries(METHODS[method].fields as Record<string, FieldSpec>), rest, true, limits);
     return { method, id: id as string | undefined, args };
   } catch (e) {
     if (!(e instanceof InvalidRequestError)) throw e;
