@@ -137,23 +137,27 @@ function readField(kind: Kind, v: unknown, wire: boolean, limits: CallLimits): u
   return v;
 }
 
-type Entries = [name: string, spec: FieldSpec][];
+/** A method's fields as a list and a name set, made once: the hot path reads them per event. */
+interface Entries {
+  list: [name: string, spec: FieldSpec][];
+  names: Set<string>;
+}
 const entriesOf = new WeakMap<object, Entries>();
-/** A method's fields as a list, made once: the hot path reads it per event. */
 function entries(fields: Record<string, FieldSpec>): Entries {
-  let list = entriesOf.get(fields);
-  if (!list) entriesOf.set(fields, (list = Object.entries(fields)));
-  return list;
+  let e = entriesOf.get(fields);
+  if (!e) entriesOf.set(fields, (e = { list: Object.entries(fields), names: new Set(Object.keys(fields)) }));
+  return e;
 }
 const STATS_KEY_ENTRIES = entries(STATS_KEY_FIELDS);
 
 function readFields(of: string, fields: Entries, input: Record<string, unknown>, wire: boolean, limits: CallLimits): Record<string, unknown> {
   for (const name in input) {
-    if (!Object.hasOwn(input, name)) continue;
-    if (!fields.some(([n]) => n === name) && (wire || input[name] !== undefined)) throw new InvalidRequestError(name, `not a field of ${of}`);
+    if (!fields.names.has(name) && Object.hasOwn(input, name) && (wire || input[name] !== undefined)) {
+      throw new InvalidRequestError(name, `not a field of ${of}`);
+    }
   }
   const out: Record<string, unknown> = {};
-  for (const [name, spec] of fields) {
+  for (const [name, spec] of fields.list) {
     const v = input[name];
     if (v === undefined || v === null) {
       if (spec.required) throw new InvalidRequestError(name, `required by ${of}`);
