@@ -17,6 +17,10 @@ export interface PrivateRedisOptions {
   appendOnly?: boolean;
   /** DEBUG commands from this machine (DEBUG DIGEST: a digest of the whole dataset, for tests). */
   debugCommands?: boolean;
+  /** More redis-server arguments, after the usual ones (for a directive given twice, the later wins). */
+  extraArgs?: string[];
+  /** A config file, read before the arguments: a sentinel must have one it can rewrite. */
+  configFile?: string;
 }
 
 export const REDIS_INSTALL_HINT =
@@ -59,7 +63,8 @@ export class PrivateRedis {
   private child: ChildProcess | null = null;
   private constructor(
     readonly dir: string, readonly port: number, private readonly ownsDir: boolean, private readonly appendOnly: boolean,
-    private readonly debugCommands = false,
+    private readonly debugCommands = false, private readonly extraArgs: string[] = [],
+    private readonly configFile?: string,
   ) {}
 
   static async start(opts: PrivateRedisOptions = {}): Promise<PrivateRedis> {
@@ -67,7 +72,9 @@ export class PrivateRedis {
     const ownsDir = !opts.dir;
     const dir = opts.dir ?? mkdtempSync(path.join(os.tmpdir(), 'tc-redis-'));
     mkdirSync(dir, { recursive: true });
-    const server = new PrivateRedis(dir, opts.port ?? (await freePort()), ownsDir, opts.appendOnly ?? false, opts.debugCommands);
+    const server = new PrivateRedis(
+      dir, opts.port ?? (await freePort()), ownsDir, opts.appendOnly ?? false, opts.debugCommands, opts.extraArgs, opts.configFile,
+    );
     await server.launch();
     return server;
   }
@@ -85,14 +92,22 @@ export class PrivateRedis {
     return PrivateRedis.alive(this.child);
   }
 
+  /** The process id of the current redis-server process, if one was started. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   private async launch(): Promise<void> {
     const args = [
+      // redis-server only takes a config file as its first argument
+      ...(this.configFile ? [this.configFile] : []),
       '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
       '--save', '', '--appendonly', this.appendOnly ? 'yes' : 'no',
       '--daemonize', 'no', '--logfile', path.join(this.dir, 'redis.log'),
       // every write acknowledged is on disk: a SIGKILL (the chaos run's) loses nothing acknowledged
       ...(this.appendOnly ? ['--appendfsync', 'always'] : []),
       ...(this.debugCommands ? ['--enable-debug-command', 'local'] : []),
+      ...this.extraArgs,
     ];
     this.child = spawn('redis-server', args, { stdio: 'ignore' });
     await waitForPort(this.port, this.child, 10_000);

@@ -46,10 +46,13 @@ describe('worker generations never repeat', function () {
     const ref = { roomId: 'RM_flushed', participantId: 'PA_f' };
     const first = await registry.open({ ...ref, roomName: 'r', identity: 'f', guard: 'g', nodeId: 'sfu-a' });
     await t.coordinator.redis.flushall();
-    const second = await until(async () => {
-      const r = await registry.open({ ...ref, roomName: 'r', identity: 'f', guard: 'g', nodeId: 'sfu-a' });
-      return r.generation > first.generation ? r : null;
-    }, 'a generation after the first', 2000);
+    // generations are Redis time in ms: the first millisecond after the first one is enough
+    await until(async () => {
+      const [sec, usec] = await t.coordinator.redis.time();
+      return Number(sec) * 1000 + Math.floor(Number(usec) / 1000) > first.generation;
+    }, 'Redis time past the first generation');
+    const second = await registry.open({ ...ref, roomName: 'r', identity: 'f', guard: 'g', nodeId: 'sfu-a' });
+    expect(second.generation).to.be.above(first.generation);
     expect(second.outcome).to.equal('created');
   });
 });
