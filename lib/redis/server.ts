@@ -15,6 +15,11 @@ export interface PrivateRedisOptions {
   port?: number;
   /** Append-only file on, so a restart keeps the state. */
   appendOnly?: boolean;
+  /**
+   * Outlives this process: its own process group (a Ctrl-C in this terminal does not reach
+   * it) and not waited for. Stop it with SHUTDOWN; `npm start` shares one between its nodes.
+   */
+  detached?: boolean;
   /** DEBUG commands from this machine (DEBUG DIGEST: a digest of the whole dataset, for tests). */
   debugCommands?: boolean;
   /** More redis-server arguments, after the usual ones (for a directive given twice, the later wins). */
@@ -64,7 +69,7 @@ export class PrivateRedis {
   private constructor(
     readonly dir: string, readonly port: number, private readonly ownsDir: boolean, private readonly appendOnly: boolean,
     private readonly debugCommands = false, private readonly extraArgs: string[] = [],
-    private readonly configFile?: string,
+    private readonly configFile?: string, private readonly detached = false,
   ) {}
 
   static async start(opts: PrivateRedisOptions = {}): Promise<PrivateRedis> {
@@ -74,6 +79,7 @@ export class PrivateRedis {
     mkdirSync(dir, { recursive: true });
     const server = new PrivateRedis(
       dir, opts.port ?? (await freePort()), ownsDir, opts.appendOnly ?? false, opts.debugCommands, opts.extraArgs, opts.configFile,
+      opts.detached,
     );
     await server.launch();
     return server;
@@ -109,7 +115,8 @@ export class PrivateRedis {
       ...(this.debugCommands ? ['--enable-debug-command', 'local'] : []),
       ...this.extraArgs,
     ];
-    this.child = spawn('redis-server', args, { stdio: 'ignore' });
+    this.child = spawn('redis-server', args, { stdio: 'ignore', detached: this.detached });
+    if (this.detached) this.child.unref();
     await waitForPort(this.port, this.child, 10_000);
   }
 

@@ -57,6 +57,41 @@ describe('npm start', function () {
     }
   });
 
+  it('a second npm start in the same folder joins the first one\'s redis-server: a two-node fleet; the last to stop stops it', async () => {
+    const shared = mkdtempSync(path.join(os.tmpdir(), 'tc-start-two-'));
+    const [portA, portB] = [await freePort(), await freePort()];
+    const token = await new AccessToken('devkey', 'secret', { identity: 'sfu-two', ttl: '5m' }).toJwt();
+    const outA: string[] = [];
+    const outB: string[] = [];
+    const a = await startHttpNode(env(portA), { cwd: shared, output: outA });
+    let b: Awaited<ReturnType<typeof startHttpNode>> | null = null;
+    try {
+      b = await startHttpNode(env(portB), { cwd: shared, output: outB });
+      const textB = await until(() => { const t = outB.join(''); return t.includes('"listening"') ? t : ''; }, 'B listening');
+      expect(textB).to.include('joined the private redis-server another node started here');
+      const redisPort = Number(/"port":(\d+),"dir":"[^"]*\.data\/redis"/.exec(textB)?.[1]);
+      const post = await fetch(`http://127.0.0.1:${portA}/v1/telemetry`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+        body: JSON.stringify({ nodeId: 'sfu-two', events: [{ method: 'participantActive', room: { sid: 'RM_two', name: 'two' }, participant: { sid: 'PA_two', identity: 't' }, isMigration: false, guard: 'g' }] }),
+      });
+      expect(post.status).to.equal(200);
+      const read = async () => (await fetch(`http://127.0.0.1:${portB}/v1/rooms/RM_two/participants/PA_two`, { headers: { Authorization: `Bearer ${token}` } })).status;
+      expect(await read(), 'written through A, read through B').to.equal(200);
+      // the node that started it stops first: the other keeps it
+      await stopNodeProcess(a);
+      expect(a.exitCode).to.equal(0);
+      expect(await answers(redisPort)).to.equal(true);
+      expect(await read()).to.equal(200);
+      await stopNodeProcess(b);
+      expect(b.exitCode).to.equal(0);
+      await until(async () => !(await answers(redisPort)), 'the private redis-server stopped with the last node');
+    } finally {
+      await stopNodeProcess(a);
+      if (b) await stopNodeProcess(b);
+      rmSync(shared, { recursive: true, force: true });
+    }
+  });
+
   it('with NODE_ENV=production and no API keys it refuses to start, naming them', async () => {
     const { code, output } = await runHttpNodeToExit({ ...env(await freePort()), NODE_ENV: 'production' });
     expect(code).to.equal(2);
