@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { logConnectionErrors } from './log';
 import type { Options } from './config/options';
 import { PeriodicWork, PERIODIC_DEFAULTS, type PeriodicOptions } from './jobs/periodic';
-import { createRedis, type RedisClient } from './redis/connection';
+import { createRedis, type RedisClient, type RedisTarget } from './redis/connection';
 import { WorkerRegistry } from './registry/registry';
 import type { AnalyticsSink } from './telemetry/analytics';
 import { RedisStreamsAnalytics } from './telemetry/analytics-streams';
@@ -17,7 +17,8 @@ import { NullNotifier, type WebhookNotifier } from './webhooks/notifier';
 import type { WebhookOptions } from './webhooks/options';
 
 export interface CoordinatorParts {
-  redisUrl: string;
+  /** A redis:// URL, or a master behind Sentinel. */
+  redis: RedisTarget;
   options: Options;
   log: Logger;
   /** Where webhooks go; default: delivery on BullMQ when `webhooks` has URLs, else none. */
@@ -48,12 +49,12 @@ export class Coordinator {
 
   constructor(parts: CoordinatorParts) {
     const { options, log } = parts;
-    this.redis = createRedis(parts.redisUrl);
+    this.redis = createRedis(parts.redis);
     this.redis.on('error', logConnectionErrors(log, 'redis'));
     this.registry = new WorkerRegistry(this.redis, { prefix: options.redisPrefix, shards: options.registryShards });
     const keys = this.registry.keys;
     if (!parts.notifier && parts.webhooks && parts.webhooks.urls.length > 0) {
-      this.webhooks = new WebhookDelivery(this.redis, parts.redisUrl, keys, parts.webhooks, log);
+      this.webhooks = new WebhookDelivery(this.redis, parts.redis, keys, parts.webhooks, log);
     }
     this.notifier = parts.notifier ?? this.webhooks ?? new NullNotifier();
     this.stats = new StatsBuffer(this.redis, keys);
@@ -66,7 +67,7 @@ export class Coordinator {
     const claims = new EventClaims(this.redis, keys, { ...EVENT_CLAIM_DEFAULTS, windowMs: options.idempotencyWindowMs });
     this.batches = new BatchApplier(this.service, this.registry, claims);
     this.periodic = new PeriodicWork({
-      redisUrl: parts.redisUrl, flushIntervalMs: options.flushIntervalMs, workerCleanupWaitMs: options.workerCleanupWaitMs,
+      redis: parts.redis, flushIntervalMs: options.flushIntervalMs, workerCleanupWaitMs: options.workerCleanupWaitMs,
       nodeLeaseMs: options.nodeLeaseMs, ...PERIODIC_DEFAULTS, ...parts.periodic,
     }, keys, this.registry, this.flusher, this.service, log);
   }

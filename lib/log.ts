@@ -6,7 +6,7 @@ export function createLogger(level: string, base: Record<string, unknown> = {}):
     level,
     base: { pid: process.pid, ...base },
     redact: {
-      paths: ['apiSecret', '*.apiSecret', 'secret', '*.secret', 'token', '*.token', 'authorization', '*.authorization', 'req.headers.authorization', 'redisUrl', '*.redisUrl'],
+      paths: ['apiSecret', '*.apiSecret', 'secret', '*.secret', 'token', '*.token', 'authorization', '*.authorization', 'req.headers.authorization', 'redis.password', '*.redis.password', 'redis.sentinelPassword', '*.redis.sentinelPassword'],
       censor: '[redacted]',
     },
   });

@@ -17,7 +17,7 @@ describe('configuration', () => {
   it('has the documented defaults', () => {
     const o = loadOptions({});
     expect(o).to.deep.include({
-      redisUrl: undefined, redisPrefix: 'tc', registryShards: 16,
+      redis: undefined, redisPrefix: 'tc', registryShards: 16,
       workerCleanupWaitMs: 180_000, flushIntervalMs: 30_000, nodeLeaseMs: 20_000, logLevel: 'info', analyticsMaxLen: 100_000,
       maxMetadataBytes: 512 * 1024, idempotencyWindowMs: 120_000,
     });
@@ -31,11 +31,35 @@ describe('configuration', () => {
       MAX_METADATA: '64kb', IDEMPOTENCY_WINDOW: '2m',
     });
     expect(o).to.deep.equal({
-      redisUrl: 'redis://h:1', redisPrefix: 'x', registryShards: 4, workerCleanupWaitMs: 60_000,
+      redis: 'redis://h:1', redisPrefix: 'x', registryShards: 4, workerCleanupWaitMs: 60_000,
       flushIntervalMs: 500, nodeLeaseMs: 5000, logLevel: 'debug', analyticsMaxLen: 5000, nodeId: 'coord-1',
       maxMetadataBytes: 65_536, idempotencyWindowMs: 120_000,
     });
   });
+
+  it('reads a Sentinel master (LiveKit\'s sentinel_addresses and sentinel_master_name) with its ACL users', () => {
+    const o = loadOptions({
+      REDIS_SENTINEL_ADDRESSES: '10.0.0.1:26379, sentinel-2:26380,[::1]:26381', REDIS_SENTINEL_MASTER_NAME: 'mymaster',
+      REDIS_USERNAME: 'tc', REDIS_PASSWORD: 'pw', REDIS_SENTINEL_USERNAME: 'sen', REDIS_SENTINEL_PASSWORD: 'spw',
+    });
+    expect(o.redis).to.deep.equal({
+      sentinels: [{ host: '10.0.0.1', port: 26379 }, { host: 'sentinel-2', port: 26380 }, { host: '::1', port: 26381 }], name: 'mymaster',
+      username: 'tc', password: 'pw', sentinelUsername: 'sen', sentinelPassword: 'spw',
+    });
+  });
+
+  const contradictions: [Record<string, string>, RegExp][] = [
+    [{ REDIS_URL: 'redis://h:1', REDIS_SENTINEL_ADDRESSES: 'h:26379', REDIS_SENTINEL_MASTER_NAME: 'm' }, /REDIS_SENTINEL_ADDRESSES=.*REDIS_URL unset/],
+    [{ REDIS_SENTINEL_ADDRESSES: 'h:26379' }, /REDIS_SENTINEL_MASTER_NAME="".*master name/],
+    [{ REDIS_SENTINEL_MASTER_NAME: 'm' }, /REDIS_SENTINEL_MASTER_NAME="m".*REDIS_SENTINEL_ADDRESSES set with it/],
+    [{ REDIS_SENTINEL_ADDRESSES: 'h', REDIS_SENTINEL_MASTER_NAME: 'm' }, /REDIS_SENTINEL_ADDRESSES="h".*host:port/],
+    [{ REDIS_SENTINEL_ADDRESSES: 'h:70000', REDIS_SENTINEL_MASTER_NAME: 'm' }, /REDIS_SENTINEL_ADDRESSES="h:70000"/],
+  ];
+  for (const [env, message] of contradictions) {
+    it(`refuses ${Object.keys(env).join(' + ')} as given, naming the setting`, () => {
+      expect(() => loadOptions(env)).to.throw(ConfigError, message);
+    });
+  }
 
   const bad: [string, string, RegExp][] = [
     ['FLUSH_INTERVAL', '30 seconds', /FLUSH_INTERVAL="30 seconds".*500ms, 30s, 3m, 1h.*PT3M/],

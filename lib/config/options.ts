@@ -1,4 +1,5 @@
 import os from 'node:os';
+import type { RedisTarget, SentinelTarget } from '../redis/connection';
 import { DURATION_FORMS, parseDuration } from './duration';
 
 /**
@@ -6,8 +7,8 @@ import { DURATION_FORMS, parseDuration } from './duration';
  * Each entry documents itself; `.env.example` lists the same names and defaults.
  */
 export interface Options {
-  /** Redis to use; empty means `npm start` runs a private redis-server. */
-  redisUrl: string | undefined;
+  /** Redis to use (REDIS_URL, or Sentinel); undefined means `npm start` runs a private redis-server. */
+  redis: RedisTarget | undefined;
   /** Prefix of every Redis key this project writes. */
   redisPrefix: string;
   /** Registry shards: each is one Redis Cluster hash slot holding a slice of the rooms. */
@@ -96,11 +97,40 @@ function nodeIdOf(env: Env): string {
   return raw;
 }
 
-export function loadOptions(env: Env = process.env): Options {
-  const redisUrl = env.REDIS_URL?.trim() || undefined;
-  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError('REDIS_URL', redisUrl, 'a redis:// or rediss:// URL');
+/** host:port,host:port (a comma-separated list of addresses). */
+function addresses(name: string, raw: string): { host: string; port: number }[] {
+  const list = raw.split(',').map((a) => a.trim()).filter(Boolean).map((a) => {
+    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(a);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new ConfigError(name, raw, 'comma-separated host:port addresses');
+    return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+  });
+  if (list.length === 0) throw new ConfigError(name, raw, 'comma-separated host:port addresses');
+  return list;
+}
+
+/** REDIS_URL, or the Sentinel settings (LiveKit's redis.sentinel_master_name and sentinel_addresses); never both. */
+function redisTarget(env: Env): RedisTarget | undefined {
+  const url = env.REDIS_URL?.trim() || undefined;
+  if (url && !/^rediss?:\/\//.test(url)) throw new ConfigError('REDIS_URL', url, 'a redis:// or rediss:// URL');
+  const sentinels = env.REDIS_SENTINEL_ADDRESSES?.trim() || undefined;
+  const name = env.REDIS_SENTINEL_MASTER_NAME?.trim() || undefined;
+  if (!sentinels) {
+    if (name) throw new ConfigError('REDIS_SENTINEL_MASTER_NAME', name, 'REDIS_SENTINEL_ADDRESSES set with it (the sentinels to ask for that master)');
+    return url;
   }
+  if (url) throw new ConfigError('REDIS_SENTINEL_ADDRESSES', sentinels, 'REDIS_URL unset: a node uses either one Redis (REDIS_URL) or a master found through Sentinel, not both');
+  if (!name) throw new ConfigError('REDIS_SENTINEL_MASTER_NAME', '', 'the master name the sentinels know, set with REDIS_SENTINEL_ADDRESSES');
+  const target: SentinelTarget = { sentinels: addresses('REDIS_SENTINEL_ADDRESSES', sentinels), name };
+  const optional = { username: 'REDIS_USERNAME', password: 'REDIS_PASSWORD', sentinelUsername: 'REDIS_SENTINEL_USERNAME', sentinelPassword: 'REDIS_SENTINEL_PASSWORD' } as const;
+  for (const [field, variable] of Object.entries(optional)) {
+    const v = env[variable]?.trim();
+    if (v) target[field as keyof typeof optional] = v;
+  }
+  return target;
+}
+
+export function loadOptions(env: Env = process.env): Options {
+  const redis = redisTarget(env);
   const redisPrefix = read(env, 'REDIS_PREFIX');
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(redisPrefix)) {
     throw new ConfigError('REDIS_PREFIX', redisPrefix, '1 to 64 letters, digits, "_", "." or "-" (no braces: they would break the hash tags)');
@@ -108,7 +138,7 @@ export function loadOptions(env: Env = process.env): Options {
   const logLevel = read(env, 'LOG_LEVEL').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', logLevel, `one of ${LOG_LEVELS.join(', ')}`);
   return {
-    redisUrl,
+    redis,
     redisPrefix,
     registryShards: integer(env, 'REGISTRY_SHARDS', 1, 1024),
     workerCleanupWaitMs: duration(env, 'WORKER_CLEANUP_WAIT', 0),

@@ -1,7 +1,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { logConnectionErrors } from '../log';
-import { bullConnection } from '../redis/connection';
+import { bullConnection, type RedisTarget } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import type { WorkerRegistry } from '../registry/registry';
 import type { RedisTelemetryService } from '../telemetry/service';
@@ -10,7 +10,7 @@ import type { StatsFlusher } from '../telemetry/stats-flush';
 export const TELEMETRY_QUEUE = 'telemetry';
 
 export interface PeriodicOptions {
-  redisUrl: string;
+  redis: RedisTarget;
   flushIntervalMs: number;
   workerCleanupWaitMs: number;
   nodeLeaseMs: number;
@@ -64,7 +64,7 @@ export class PeriodicWork {
     private readonly service: RedisTelemetryService,
     private readonly log: Logger,
   ) {
-    this.queue = new Queue(TELEMETRY_QUEUE, { connection: bullConnection(opts.redisUrl, false), prefix: keys.bullPrefix() });
+    this.queue = new Queue(TELEMETRY_QUEUE, { connection: bullConnection(opts.redis, false), prefix: keys.bullPrefix() });
     this.queue.on('error', logConnectionErrors(log, 'telemetry queue'));
   }
 
@@ -76,7 +76,7 @@ export class PeriodicWork {
     await this.queue.upsertJobScheduler('reap', { every: o.flushIntervalMs }, { name: 'reap', opts: keep });
     await this.queue.upsertJobScheduler('expire-nodes', { every: Math.max(250, Math.floor(o.nodeLeaseMs / 4)) }, { name: 'expire-nodes', opts: keep });
     this.worker = new Worker(TELEMETRY_QUEUE, (job) => this.process(job), {
-      connection: bullConnection(o.redisUrl),
+      connection: bullConnection(o.redis),
       prefix: this.keys.bullPrefix(),
       concurrency: o.concurrency,
       lockDuration: o.lockDurationMs,

@@ -13,10 +13,11 @@ import { Coordinator } from '../coordinator';
 import { registerJobMetrics } from '../http/metrics';
 import { createLogger } from '../log';
 import type { WebhookOptions } from '../webhooks/options';
+import type { RedisTarget } from '../redis/connection';
 import type { BackgroundJobs } from './background-jobs';
 
 interface ThreadData {
-  redisUrl: string;
+  redis: RedisTarget;
   env: Record<string, string | undefined>;
   webhooks: WebhookOptions;
 }
@@ -90,7 +91,7 @@ export class JobsThread implements BackgroundJobs {
 async function runThread(port: NonNullable<typeof parentPort>, data: ThreadData): Promise<void> {
   const options = loadOptions(data.env);
   const log = createLogger(options.logLevel, { node: options.nodeId, thread: 'jobs' });
-  const c = new Coordinator({ redisUrl: data.redisUrl, options, log, webhooks: data.webhooks });
+  const c = new Coordinator({ redis: data.redis, options, log, webhooks: data.webhooks });
   const registry = new client.Registry();
   registerJobMetrics(registry, c);
   try {
@@ -109,4 +110,4 @@ async function runThread(port: NonNullable<typeof parentPort>, data: ThreadData)
   port.postMessage({ type: 'started' } satisfies Answer);
 }
 
-if (!isMainThread && parentPort && (workerData as ThreadData | null)?.redisUrl) void runThread(parentPort, workerData as ThreadData);
+if (!isMainThread && parentPort && (workerData as ThreadData | null)?.redis) void runThread(parentPort, workerData as ThreadData);

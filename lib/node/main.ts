@@ -6,6 +6,7 @@ import { loadHttpOptions, type NodeHttpOptions } from '../http/options';
 import { loadWebhookOptions, type WebhookOptions } from '../webhooks/options';
 import { JobsThread } from './jobs-thread';
 import { resolveRedis } from './redis-target';
+import { describeTarget } from '../redis/connection';
 
 /** `npm start`: one coordinator node. */
 async function main() {
@@ -28,11 +29,11 @@ async function main() {
   if (webhooks.urls.length === 0) log.warn('WEBHOOK_URLS is not set: webhooks are not sent (as LiveKit without webhook URLs)');
   else log.info({ urls: webhooks.urls, include: webhooks.includeEvents, exclude: webhooks.excludeEvents }, 'delivering webhooks');
   // this thread takes requests; the periodic work and webhook delivery run on their own
-  const coordinator = new Coordinator({ redisUrl: target.url, options, log, webhooks });
+  const coordinator = new Coordinator({ redis: target.target, options, log, webhooks });
   let jobs: JobsThread;
   try {
     await coordinator.connect();
-    jobs = await JobsThread.start({ redisUrl: target.url, env: { ...process.env }, webhooks }, log);
+    jobs = await JobsThread.start({ redis: target.target, env: { ...process.env }, webhooks }, log);
   } catch (e) {
     // a node that cannot start must not leave its private redis-server running
     await coordinator.close().catch(() => {});
@@ -40,7 +41,7 @@ async function main() {
     throw e;
   }
   log.info({
-    prefix: options.redisPrefix, shards: options.registryShards, flushIntervalMs: options.flushIntervalMs,
+    redis: describeTarget(target.target), prefix: options.redisPrefix, shards: options.registryShards, flushIntervalMs: options.flushIntervalMs,
     workerCleanupWaitMs: options.workerCleanupWaitMs, nodeLeaseMs: options.nodeLeaseMs,
   }, 'coordinator node running: flush, reap, node expiry and webhook delivery on BullMQ, on their own thread');
 

@@ -3,17 +3,18 @@ import path from 'node:path';
 import Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { Options } from '../config/options';
+import type { RedisTarget } from '../redis/connection';
 import { PrivateRedis, REDIS_INSTALL_HINT, redisServerAvailable } from '../redis/server';
 
 /**
- * Where the node's Redis is: REDIS_URL, or else the private redis-server of this folder
+ * Where the node's Redis is: REDIS_URL or Sentinel, or else the private redis-server of this folder
  * (data in .data/redis, append-only, so a restart keeps the state). The first node started
  * here starts it; a second `npm start` in the same folder joins it (found through
  * .data/redis/server.json), so two terminals make a two-node fleet; the last node to stop
  * stops it.
  */
-export async function resolveRedis(options: Options, log: Logger): Promise<{ url: string; stop(): Promise<void> }> {
-  if (options.redisUrl) return { url: options.redisUrl, stop: async () => {} };
+export async function resolveRedis(options: Options, log: Logger): Promise<{ target: RedisTarget; stop(): Promise<void> }> {
+  if (options.redis) return { target: options.redis, stop: async () => {} };
   if (!redisServerAvailable()) throw new Error(`REDIS_URL is not set and ${REDIS_INSTALL_HINT}`);
   const dir = path.resolve('.data', 'redis');
   mkdirSync(dir, { recursive: true });
@@ -33,7 +34,7 @@ export async function resolveRedis(options: Options, log: Logger): Promise<{ url
     return u;
   });
   return {
-    url,
+    target: url,
     stop: () => holdingLock(dir, () => withClient(url, async (c) => {
       await c.hdel(nodes, String(process.pid));
       // a node that died without stopping still counts until its process is gone

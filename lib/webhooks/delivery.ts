@@ -4,7 +4,7 @@ import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullm
 import type { Logger } from 'pino';
 import { logConnectionErrors } from '../log';
 import { bullConnection } from '../redis/connection';
-import type { RedisClient } from '../redis/connection';
+import type { RedisClient, RedisTarget } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import { newId } from '../ids';
 import { eventKey } from './event-key';
@@ -63,12 +63,12 @@ export class WebhookDelivery implements WebhookNotifier {
 
   constructor(
     private readonly redis: RedisClient,
-    private readonly redisUrl: string,
+    private readonly target: RedisTarget,
     private readonly keys: KeySpace,
     private readonly opts: WebhookOptions,
     private readonly log: Logger,
   ) {
-    this.queue = new Queue<DeliveryJob>(WEBHOOK_QUEUE, { connection: bullConnection(redisUrl, false), prefix: keys.bullPrefix() });
+    this.queue = new Queue<DeliveryJob>(WEBHOOK_QUEUE, { connection: bullConnection(target, false), prefix: keys.bullPrefix() });
     this.queue.on('error', logConnectionErrors(log, 'webhook queue'));
   }
 
@@ -107,7 +107,7 @@ export class WebhookDelivery implements WebhookNotifier {
   async start(opts: { concurrency?: number; lockDurationMs?: number } = {}): Promise<void> {
     const lockDuration = opts.lockDurationMs ?? 30_000;
     this.worker = new Worker<DeliveryJob>(WEBHOOK_QUEUE, (job, token) => this.process(job, token), {
-      connection: bullConnection(this.redisUrl),
+      connection: bullConnection(this.target),
       prefix: this.keys.bullPrefix(),
       concurrency: opts.concurrency ?? 100,
       lockDuration,

@@ -38,7 +38,7 @@ describe('GET /metrics (in-process node, private redis-server)', function () {
   before(async () => {
     await rx.start();
     c = new Coordinator({
-      redisUrl: redis.server.url,
+      redis: redis.server.url,
       options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'metrics-node', FLUSH_INTERVAL: '250ms', WORKER_CLEANUP_WAIT: '0ms', NODE_LEASE: '1s' }),
       log: createLogger('silent'),
       webhooks: loadWebhookOptions({ WEBHOOK_URLS: rx.url, API_KEY, API_SECRET }),

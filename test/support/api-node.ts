@@ -41,7 +41,7 @@ export function useApiNode(env: Record<string, string> = {}) {
   };
   before(async () => {
     ctx.coordinator = new Coordinator({
-      redisUrl: redis.server.url,
+      redis: redis.server.url,
       options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'api-node', ...env }),
       log: createLogger('silent'),
       notifier: ctx.notifier,

@@ -23,11 +23,11 @@ class RedisHashNotifier implements WebhookNotifier {
 
 async function main() {
   const options = loadOptions();
-  const url = options.redisUrl!;
+  const url = options.redis as string;
   const log = createLogger(options.logLevel, { node: options.nodeId });
   const recorder = new Redis(url);
   const coordinator = new Coordinator({
-    redisUrl: url, options, log, notifier: new RedisHashNotifier(recorder),
+    redis: url, options, log, notifier: new RedisHashNotifier(recorder),
     periodic: { lockDurationMs: 2000, leaveSweepAgeMs: 1000 },
   });
   await coordinator.start();

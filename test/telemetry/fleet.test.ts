@@ -27,7 +27,7 @@ describe('a fleet of two node processes on BullMQ job schedulers', function () {
 
   before(async () => {
     nodes = await Promise.all([startNodeProcess({ ...env(), NODE_ID: 'coord-1' }), startNodeProcess({ ...env(), NODE_ID: 'coord-2' })]);
-    entry = new Coordinator({ redisUrl: redis.server.url, options: loadOptions(env()), log: createLogger('silent'), notifier: new RecordingNotifier() });
+    entry = new Coordinator({ redis: redis.server.url, options: loadOptions(env()), log: createLogger('silent'), notifier: new RecordingNotifier() });
   });
   redis.cleanups.push(async () => {
     await entry.close();

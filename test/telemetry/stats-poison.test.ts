@@ -37,7 +37,7 @@ describe('stats: a bad stat never holds up the others', () => {
   let n = 0;
   before(() => {
     c = new Coordinator({
-      redisUrl: redis.server.url, options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'coord-p' }),
+      redis: redis.server.url, options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'coord-p' }),
       log: createLogger('silent'), notifier: new RecordingNotifier(),
     });
   });
@@ -191,7 +191,7 @@ describe('stats scripts: each stays in one hash slot', () => {
   let c: Coordinator;
   before(() => {
     c = new Coordinator({
-      redisUrl: redis.server.url, options: loadOptions({ REGISTRY_SHARDS: '8', NODE_ID: 'coord-s' }),
+      redis: redis.server.url, options: loadOptions({ REGISTRY_SHARDS: '8', NODE_ID: 'coord-s' }),
       log: createLogger('silent'), notifier: new RecordingNotifier(),
     });
   });
@@ -254,7 +254,7 @@ describe('stats: a batch whose flush keeps failing', () => {
   let c: Coordinator;
   before(() => {
     c = new Coordinator({
-      redisUrl: redis.server.url, options: loadOptions({ REGISTRY_SHARDS: '2', NODE_ID: 'coord-f' }),
+      redis: redis.server.url, options: loadOptions({ REGISTRY_SHARDS: '2', NODE_ID: 'coord-f' }),
       log: createLogger('silent'), notifier: new RecordingNotifier(), analytics: sink, flush: { leaseMs: 50 },
     });
   });
