@@ -51,7 +51,7 @@ async function timed(fn: () => Promise<void>): Promise<number> {
 async function main() {
   const server = await PrivateRedis.start();
   const options = loadOptions({ REDIS_URL: server.url, NODE_ID: 'bench', LOG_LEVEL: 'silent', ANALYTICS_MAXLEN: '1000000' });
-  const c = new Coordinator({ redisUrl: server.url, options, log: createLogger('silent'), notifier: new RecordingNotifier() });
+  const c = new Coordinator({ redis: server.url, options, log: createLogger('silent'), notifier: new RecordingNotifier() });
   const raw = createRedis(server.url);
   try {
     // 1. trackStats into Redis: 1,000 participants x 4 tracks receiving stats

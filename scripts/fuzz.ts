@@ -38,7 +38,7 @@ async function main() {
   const node = await startHttpNode({ ...env, FLUSH_INTERVAL: '1h', NODE_LEASE: '1h' });
   const admin = createRedis(server.url);
   // the flush the node would run, run here between cases, on the same Redis
-  const flusher = new Coordinator({ redisUrl: server.url, options: loadOptions({ ...env, NODE_ID: 'fuzz-flush' }), log: createLogger('silent') });
+  const flusher = new Coordinator({ redis: server.url, options: loadOptions({ ...env, NODE_ID: 'fuzz-flush' }), log: createLogger('silent') });
   const token = await new AccessToken(API_KEY, API_SECRET, { identity: 'fuzz', ttl: '2h' }).toJwt();
   const url = `http://127.0.0.1:${port}/v1/telemetry`;
 
