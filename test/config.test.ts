@@ -19,7 +19,7 @@ describe('configuration', () => {
     expect(o).to.deep.include({
       redis: undefined, redisPrefix: 'tc', registryShards: 16,
       workerCleanupWaitMs: 180_000, flushIntervalMs: 30_000, nodeLeaseMs: 20_000, logLevel: 'info', analyticsMaxLen: 100_000,
-      maxMetadataBytes: 512 * 1024, idempotencyWindowMs: 120_000,
+      maxMetadataBytes: 512 * 1024, idempotencyWindowMs: 120_000, drainTimeoutMs: 20_000,
     });
     expect(o.nodeId).to.match(/-\d+$/);
   });
@@ -28,12 +28,12 @@ describe('configuration', () => {
     const o = loadOptions({
       REDIS_URL: 'redis://h:1', REDIS_PREFIX: 'x', REGISTRY_SHARDS: '4', WORKER_CLEANUP_WAIT: 'PT1M',
       FLUSH_INTERVAL: '500ms', NODE_LEASE: '5s', LOG_LEVEL: 'DEBUG', ANALYTICS_MAXLEN: '5000', NODE_ID: 'coord-1',
-      MAX_METADATA: '64kb', IDEMPOTENCY_WINDOW: '2m',
+      MAX_METADATA: '64kb', IDEMPOTENCY_WINDOW: '2m', DRAIN_TIMEOUT: '5s',
     });
     expect(o).to.deep.equal({
       redis: 'redis://h:1', redisPrefix: 'x', registryShards: 4, workerCleanupWaitMs: 60_000,
       flushIntervalMs: 500, nodeLeaseMs: 5000, logLevel: 'debug', analyticsMaxLen: 5000, nodeId: 'coord-1',
-      maxMetadataBytes: 65_536, idempotencyWindowMs: 120_000,
+      maxMetadataBytes: 65_536, idempotencyWindowMs: 120_000, drainTimeoutMs: 5000,
     });
   });
 

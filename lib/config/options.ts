@@ -28,6 +28,8 @@ export interface Options {
   maxMetadataBytes: number;
   /** An event id is remembered (a retry is not applied again) at least this long, at most twice it. */
   idempotencyWindowMs: number;
+  /** SIGTERM: the node exits within this, whatever Redis does (exit 1 if it left work for the others). */
+  drainTimeoutMs: number;
 }
 
 export const DEFAULTS = {
@@ -41,6 +43,7 @@ export const DEFAULTS = {
   NODE_ID: '',
   MAX_METADATA: '512kb',
   IDEMPOTENCY_WINDOW: '2m',
+  DRAIN_TIMEOUT: '20s',
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -149,5 +152,6 @@ export function loadOptions(env: Env = process.env): Options {
     nodeId: nodeIdOf(env),
     maxMetadataBytes: size(env, 'MAX_METADATA', 0),
     idempotencyWindowMs: duration(env, 'IDEMPOTENCY_WINDOW', 1000),
+    drainTimeoutMs: duration(env, 'DRAIN_TIMEOUT', 100),
   };
 }

@@ -56,15 +56,26 @@ async function main() {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping: draining requests, then closing the BullMQ workers so their jobs go to other nodes');
+    log.info({ signal, drainTimeoutMs: options.drainTimeoutMs }, 'stopping: draining requests, then closing the BullMQ workers so their jobs go to other nodes');
     const t0 = Date.now();
-    await app.close(); // stops taking requests, finishes those in flight
-    log.info({ ms: Date.now() - t0 }, 'requests drained');
-    await jobs.close();
-    await coordinator.close();
-    log.info({ ms: Date.now() - t0 }, 'BullMQ workers closed');
-    await target.stop();
-    process.exit(0);
+    // what the drain is doing, so a drain cut short says what it left to the other nodes
+    let step = 'answering the requests in flight (their SFU nodes retry them elsewhere)';
+    const drain = (async () => {
+      await app.close(); // stops taking requests, finishes those in flight
+      log.info({ ms: Date.now() - t0 }, 'requests drained');
+      step = 'closing the BullMQ workers (their jobs return to the queue when their locks lapse, and other nodes take them)';
+      await jobs.close();
+      await coordinator.close();
+      log.info({ ms: Date.now() - t0 }, 'BullMQ workers closed');
+      step = 'stopping the private redis-server';
+      await target.stop();
+      return true;
+    })();
+    // a Redis that went away must not keep the node from exiting: its supervisor is waiting
+    const timedOut = new Promise<false>((resolve) => setTimeout(() => resolve(false), options.drainTimeoutMs).unref());
+    if (await Promise.race([drain, timedOut])) process.exit(0);
+    log.error({ ms: Date.now() - t0, left: step }, 'drain timed out (DRAIN_TIMEOUT): exiting, work left to the other nodes');
+    process.exit(1);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

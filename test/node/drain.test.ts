@@ -1,0 +1,29 @@
+import { expect } from 'chai';
+import { PrivateRedis, freePort } from '../../lib/redis/server';
+import { startHttpNode, stopNodeProcess } from '../support/processes';
+import { until } from '../support/redis';
+
+/**
+ * A node whose Redis went away still exits on SIGTERM, within DRAIN_TIMEOUT, saying what it
+ * left to the other nodes, with a non-zero code: a supervisor must not wait on Redis.
+ */
+describe('SIGTERM while Redis is gone', function () {
+  this.timeout(60_000);
+
+  it('the drain ends within DRAIN_TIMEOUT, logs what it left and exits 1', async () => {
+    const redis = await PrivateRedis.start();
+    const output: string[] = [];
+    const node = await startHttpNode({ PORT: String(await freePort()), REDIS_URL: redis.url, DRAIN_TIMEOUT: '2s', LOG_LEVEL: 'info' }, { output });
+    try {
+      await redis.kill();
+      node.kill('SIGTERM');
+      await until(() => node.exitCode !== null || node.signalCode !== null, 'the node to exit', 20_000);
+      expect(node.exitCode).to.equal(1);
+      const text = await until(() => { const t = output.join(''); return t.includes('drain timed out') ? t : ''; }, 'the drain timeout line');
+      expect(text).to.match(/"left":"[^"]+"/);
+    } finally {
+      await stopNodeProcess(node, 'SIGKILL');
+      await redis.stop();
+    }
+  });
+});
