@@ -7,31 +7,10 @@
  *   REDIS_CLUSTER_ADDRESSES=127.0.0.1:p1,127.0.0.1:p2,...
  */
 import { LocalCluster } from '../lib/redis/local-cluster';
+import { runUntilSignal } from './support/run-until-signal';
 
-const starting = LocalCluster.start();
-let stopping = false;
-
-function stop(signal: NodeJS.Signals): void {
-  // a terminal's Ctrl-C reaches npm and tsx too, which pass it on: the same signal may come twice
-  if (stopping) return;
-  stopping = true;
-  process.stderr.write(`${signal}: stopping the cluster\n`);
-  starting
-    .then((cluster) => cluster.stop(), () => {})
-    .then(() => process.exit(0), (err: Error) => { console.error(err); process.exit(1); });
-}
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
-
-starting.then((cluster) => {
-  if (stopping) return;
-  console.log(`REDIS_CLUSTER_ADDRESSES=${cluster.addresses.join(',')}`);
-  process.stderr.write(
-    `${cluster.masters.length} masters, ${cluster.replicas.length} replicas, data in ${cluster.dir}; Ctrl-C stops them\n`,
-  );
-  // the redis-server children would keep the process alive too, but not if one dies on its own
-  setInterval(() => {}, 1 << 30);
-}, (err: Error) => {
-  console.error(err.message);
-  process.exit(1);
-});
+runUntilSignal(
+  LocalCluster.start(), 'the cluster',
+  (cluster) => `REDIS_CLUSTER_ADDRESSES=${cluster.addresses.join(',')}`,
+  (cluster) => `${cluster.masters.length} masters, ${cluster.replicas.length} replicas, data in ${cluster.dir}`,
+);

@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 import type { Logger } from 'pino';
 import type { Options } from '../config/options';
 import type { RedisTarget } from '../redis/connection';
-import { PrivateRedis, REDIS_INSTALL_HINT, redisServerAvailable } from '../redis/server';
+import { PrivateRedis, processAlive, REDIS_INSTALL_HINT, redisServerAvailable } from '../redis/server';
 
 /**
  * Where the node's Redis is: REDIS_URL or Sentinel, or else the private redis-server of this folder
@@ -38,7 +38,7 @@ export async function resolveRedis(options: Options, log: Logger): Promise<{ tar
     stop: () => holdingLock(dir, () => withClient(url, async (c) => {
       await c.hdel(nodes, String(process.pid));
       // a node that died without stopping still counts until its process is gone
-      for (const pid of await c.hkeys(nodes)) if (!alive(Number(pid))) await c.hdel(nodes, pid);
+      for (const pid of await c.hkeys(nodes)) if (!processAlive(Number(pid))) await c.hdel(nodes, pid);
       if ((await c.hlen(nodes)) > 0) return;
       rmSync(path.join(dir, 'server.json'), { force: true });
       // the last node here stops it (append-only, fsync always: nothing is lost)
@@ -46,15 +46,6 @@ export async function resolveRedis(options: Options, log: Logger): Promise<{ tar
       log.info({ dir }, 'stopped the private redis-server (the last node here)');
     })),
   };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function withClient<T>(url: string, work: (c: Redis) => Promise<T>): Promise<T> {
@@ -94,7 +85,7 @@ async function holdingLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       let holder = NaN;
       try { holder = Number(readFileSync(lock, 'utf8')); } catch { /* released meanwhile */ }
-      if (Number.isInteger(holder) && holder > 0 && !alive(holder)) rmSync(lock, { force: true });
+      if (Number.isInteger(holder) && holder > 0 && !processAlive(holder)) rmSync(lock, { force: true });
       else if (Date.now() > deadline) throw new Error(`${lock} is held by process ${holder}: another node is starting or stopping the private redis-server`);
       else await new Promise((r) => setTimeout(r, 50));
     }

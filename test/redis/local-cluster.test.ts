@@ -2,16 +2,8 @@ import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import Redis, { Cluster } from 'ioredis';
 import { LocalCluster } from '../../lib/redis/local-cluster';
+import { processAlive } from '../../lib/redis/server';
 import { until } from '../support/redis';
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-}
 
 describe('LocalCluster: a Redis Cluster of real redis-servers on this machine', () => {
   let cluster: LocalCluster;

@@ -2,16 +2,8 @@ import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import Redis from 'ioredis';
 import { LocalSentinel } from '../../lib/redis/local-sentinel';
+import { processAlive } from '../../lib/redis/server';
 import { until } from '../support/redis';
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-}
 
 /** `INFO` fields of the redis-server a connection is on. */
 async function info(client: Redis): Promise<Record<string, string>> {

@@ -4,18 +4,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Redis from 'ioredis';
+import { processAlive } from '../../lib/redis/server';
 import { until } from '../support/redis';
 
 const ROOT = path.join(__dirname, '..', '..');
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-}
 
 /** The redis-server processes whose parent is `pid`. */
 function redisChildren(pid: number): number[] {
