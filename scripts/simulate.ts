@@ -29,6 +29,7 @@ import { API_KEY, API_SECRET, TestReceiver } from '../test/webhooks/receiver';
 import { BuggySfu, DuplicateTally, duplicatingFetch, summarizeLogs } from './support/chaos';
 import { fmt, printTable } from './support/table';
 import { WebhookLedger, webhookSubject } from './support/webhook-ledger';
+import { BalancedRun } from './support/lb';
 
 const { values } = parseArgs({ options: {
   rooms: { type: 'string', default: '30' },
@@ -41,6 +42,8 @@ const { values } = parseArgs({ options: {
   'stats-interval': { type: 'string', default: '1000' },
   seed: { type: 'string', default: '1' },
   chaos: { type: 'boolean', default: false },
+  /** HAProxy in front of the nodes, its one URL all the SFU nodes get, and every node restarted in turn mid-run (docs/load-balancer.md). */
+  lb: { type: 'boolean', default: false },
   /** Chaos: how long the redis-server stays down, in seconds. */
   outage: { type: 'string', default: '3' },
   /** Chaos: the share of batches also sent, at the same moment, to a second node. */
@@ -352,7 +355,8 @@ async function main() {
     return child;
   };
   const nodes = await Promise.all(ports.map(startNode));
-  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  const lb = values.lb ? await BalancedRun.start(ports) : null;
+  const urls = lb ? [lb.url] : ports.map((p) => `http://127.0.0.1:${p}`);
   const copies = new DuplicateTally();
   // Chaos: a batch in flight when its node or Redis dies holds its event ids' claims for
   // their lease (15 s) and a copy waits up to 5 s per request before a 503, so a client
@@ -427,6 +431,11 @@ async function main() {
     process.stderr.write(process.stderr.isTTY ? `\r${line}   ` : `${line}\n`);
   }, process.stderr.isTTY ? 500 : 5000);
   trafficStart = Date.now();
+  // --lb: the restarts begin at 15 % of the run, rooms filling up
+  const rolling = lb?.restartInTurn(atShare(0.15), trafficStart, {
+    stop: async (i) => { killedOnPurpose.add(nodes[i]); await stopNodeProcess(nodes[i]); return nodes[i].exitCode; },
+    start: async (i) => { nodes[i] = await startNode(ports[i]); },
+  });
   try {
     const deaths = sleep(DURATION_MS * 0.4).then(async () => {
       const victims = [...sfus].sort(() => random() - 0.5).slice(0, DIE);
@@ -434,6 +443,7 @@ async function main() {
     });
     const chaos = CHAOS ? Promise.all([crashes(), malformed()]) : Promise.resolve();
     await Promise.all([deaths, chaos, ...Array.from({ length: ROOMS }, (_, n) => roomFlow(n, sfus, rx))]);
+    await rolling;
     for (const s of sfus.filter((x) => x.up)) await s.client.close();
     await copies.settled();
     // deliveries still in flight: wait until every expected webhook came, or 30 s; with chaos
@@ -446,6 +456,7 @@ async function main() {
     stopping = true;
     process.stderr.write('\n');
     for (const s of sfus) s.client.destroy();
+    await lb?.stop();
     await Promise.all(nodes.map((n) => stopNodeProcess(n)));
     await rx.stop();
     await redis.stop();
@@ -474,6 +485,7 @@ async function main() {
   rows.push(['redelivered (same id)', report.redelivered]);
   rows.push(['unexpected', report.unexpected.length]);
   rows.push(['rejected by the receiver (bad signature)', rx.rejected.length]);
+  if (lb) rows.push(...lb.rows({ retried: stats.failedRequests, failedForGood: stats.rejected.length }));
   const malformedNaming = buggy.results.filter((r) => r.namesField).length;
   if (CHAOS) {
     const f = faults;
@@ -514,7 +526,7 @@ async function main() {
   const chaosHealthy = !CHAOS || (faults.node !== null && faults.redis !== null && buggy.sent === MALFORMED
     && buggy.answered4xx === buggy.sent && unexpectedExits.length === 0);
   const healthy = report.lost.length + report.outOfOrder.length + report.duplicates + report.unexpected.length + rx.rejected.length === 0
-    && matched === sessions.length && stats.rejected.length === 0 && chaosHealthy;
+    && matched === sessions.length && stats.rejected.length === 0 && chaosHealthy && (!lb || lb.healthy);
   console.log(healthy
     ? `healthy: nothing lost, nothing out of order, nothing twice${CHAOS ? ', through the faults' : ''}`
     : 'NOT healthy');

@@ -3,7 +3,7 @@
  * restart done as docs/load-balancer.md says, and the figures HAProxy keeps about it.
  */
 import { fmt } from './table';
-import type { Haproxy, StatsRow, Upstream } from './haproxy';
+import { Haproxy, type StatsRow, type Upstream } from './haproxy';
 
 /** HAProxy's servers for coordinator nodes listening on this machine: node1, node2, ... */
 export function upstreams(ports: number[], host = '127.0.0.1'): Upstream[] {
@@ -88,4 +88,67 @@ export function balancerRows(f: BalancerFigures, steps: RestartStep[]): (string 
     ['rolling restart (node: at, drain, SIGTERM to UP again)', steps.length === 0 ? 'not done'
       : steps.map((s) => `${s.name}: ${fmt(s.at, 1)} s, ${fmt(s.drainMs)} ms, ${fmt(s.outMs)} ms`).join('; ')],
   ];
+}
+
+/**
+ * `npm run simulate -- --lb`: HAProxy in front of the simulation's nodes, every node
+ * restarted in turn mid-run, and the rows the table adds. The simulation keeps its nodes:
+ * it says how to stop one (SIGTERM, its exit code) and start it again.
+ */
+export class BalancedRun {
+  private steps: RestartStep[] = [];
+  private final: BalancerFigures | null = null;
+  /** Nodes that exited other than 0 on SIGTERM, or a restart that did not finish. */
+  readonly faults: string[] = [];
+
+  private constructor(private readonly lb: Haproxy, private readonly servers: Upstream[]) {}
+
+  static async start(ports: number[]): Promise<BalancedRun> {
+    const servers = upstreams(ports);
+    const lb = await Haproxy.start({ servers });
+    for (const s of servers) await lb.waitForServer(s.name, 'UP');
+    process.stderr.write(`HAProxy on ${lb.url} in front of ${servers.map((s) => `${s.name} :${s.port}`).join(', ')} (stats ${lb.statsUrl})\n`);
+    return new BalancedRun(lb, servers);
+  }
+
+  /** The one URL the SFU nodes get. */
+  get url(): string {
+    return this.lb.url;
+  }
+
+  /** Once `when` resolves, restarts every node in turn; never rejects (a fault is kept in `faults`). */
+  async restartInTurn(when: Promise<unknown>, since: number, node: { stop(i: number): Promise<number | null>; start(i: number): Promise<void> }): Promise<void> {
+    await when;
+    try {
+      this.steps = await rollingRestart(this.lb, this.servers, async (i) => {
+        const t0 = Date.now();
+        const code = await node.stop(i);
+        if (code !== 0) this.faults.push(`${this.servers[i].name} exited ${code} on SIGTERM`);
+        const drainMs = Date.now() - t0;
+        await node.start(i);
+        return { drainMs };
+      }, { since, log: (line) => process.stderr.write(`\n${line}\n`) });
+    } catch (e) {
+      this.faults.push(`rolling restart: ${(e as Error).message}`);
+    }
+  }
+
+  /** The restart done, every node out and back once, none exiting other than 0. */
+  get healthy(): boolean {
+    return this.faults.length === 0 && this.steps.length === this.servers.length;
+  }
+
+  /** Reads HAProxy's figures, then stops it softly. */
+  async stop(): Promise<void> {
+    this.final = await balancerFigures(this.lb).catch(() => null);
+    await this.lb.stop();
+  }
+
+  rows(clients: { retried: number; failedForGood: number }): (string | number)[][] {
+    return [
+      ...(this.final ? balancerRows(this.final, this.steps) : [['load balancer', 'no figures (HAProxy did not answer)']]),
+      ['clients through the balancer: requests retried / calls failed for good', `${fmt(clients.retried)} / ${fmt(clients.failedForGood)}`],
+      ...(this.faults.length > 0 ? [['load balancer faults', this.faults.join('; ')]] : []),
+    ];
+  }
 }
