@@ -39,9 +39,10 @@ export function haproxyConfig(v: HaproxyConfigValues): string {
   return `global
     log stdout format raw local0 info
     stats socket ${v.adminSocket} mode 600 level admin
-    # a request retried at the balancer is first copied whole into one buffer: a batch
-    # larger than this is not retried here, its SFU's TelemetryClient retries it instead
-    tune.bufsize 131072
+    # a request HAProxy may retry is first copied whole into one buffer: 256 KiB holds
+    # TelemetryClient's largest batch (500 stats events, about 210 KB); a larger request
+    # is not retried here after an empty response, its SFU's client retries it instead
+    tune.bufsize 262144
 
 defaults
     mode http
