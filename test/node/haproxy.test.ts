@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import net from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { AnalyticsStat, AnalyticsStream, ParticipantInfo, Room, TrackInfo, TrackType } from '@livekit/protocol';
 import { expect } from 'chai';
@@ -23,6 +24,44 @@ describe('docs/load-balancer.md', () => {
       bind: ':7890', statsBind: '127.0.0.1:8404', adminSocket: '/run/haproxy/admin.sock',
       servers: [1, 2, 3].map((i) => ({ name: `node${i}`, host: `10.0.0.1${i}`, port: 7890 })),
     }));
+  });
+});
+
+describe('the HAProxy launcher (scripts/support/haproxy.ts)', function () {
+  this.timeout(30_000);
+
+  it('follows /readyz, reloads with new servers, takes a server out by hand, and a kill leaves nothing', async () => {
+    // stand-ins for nodes: /readyz answers what `ready` says
+    const ready = [true, true];
+    const stands = ready.map((_, i) => http.createServer((req, res) => {
+      res.writeHead(req.url === '/readyz' && ready[i] ? 200 : 503).end(String(i));
+    }));
+    const ports = await Promise.all(stands.map((srv) => new Promise<number>((r) => srv.listen(0, '127.0.0.1', () => r((srv.address() as AddressInfo).port)))));
+    const lb = await Haproxy.start({ servers: upstreams(ports.slice(0, 1)) });
+    try {
+      await lb.waitForServer('node1', 'UP');
+      expect(await (await fetch(`${lb.url}/anything`)).text()).to.equal('0');
+      ready[0] = false;
+      await lb.waitForServer('node1', 'DOWN');
+      expect((await fetch(`${lb.url}/anything`)).status, 'no node left: HAProxy answers itself').to.equal(503);
+
+      const firstPid = /^Pid: (\d+)/m.exec(await lb.command('show info'))![1];
+      await lb.reload(upstreams(ports));
+      expect(/^Pid: (\d+)/m.exec(await lb.command('show info'))![1]).to.not.equal(firstPid);
+      await lb.waitForServer('node2', 'UP');
+      expect(await (await fetch(`${lb.url}/anything`)).text()).to.equal('1');
+
+      await lb.setServerState('node2', 'drain');
+      expect(await lb.serverStatus('node2')).to.equal('DRAIN');
+      await lb.setServerState('node2', 'ready');
+      await lb.waitForServer('node2', 'UP');
+    } finally {
+      await lb.kill();
+      for (const srv of stands) srv.close();
+    }
+    expect(existsSync(lb.dir), 'temp dir removed').to.equal(false);
+    // the worker follows its master a moment later
+    await until(() => fetch(`${lb.url}/`).then(() => false, () => true), 'nothing listening on its port after kill()');
   });
 });
 
