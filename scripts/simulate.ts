@@ -17,16 +17,27 @@
  * buggy SFU node sending malformed events, each of which must be refused with a 4xx.
  *
  *   npm run simulate [-- --rooms 30 --participants 5 --sfus 4 --die 1 --seconds 30] [--chaos]
+ *
+ * `--redis sentinel|cluster` runs the nodes on a master + replica behind sentinels, or on a
+ * cluster of 3 masters + 3 replicas, instead of one redis-server; `--failover` SIGKILLs a
+ * master mid-run (`--lag 1` cuts its replica off 1 s before, so the acknowledged writes of
+ * that second are not on it), the replica is promoted, the nodes carry on without a restart,
+ * and the killed server comes back as a replica. `--wait-replicas 1` sets REDIS_WAIT_REPLICAS
+ * on the nodes: compare the lost row with it and without (docs/redis-topologies.md).
+ *
+ *   npm run simulate -- --redis sentinel --failover [--lag 1] [--wait-replicas 1]
  */
 import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { AnalyticsStat, AnalyticsStream, ParticipantInfo, Room, TrackInfo, TrackType } from '@livekit/protocol';
 import { TelemetryClient } from '../lib/client/telemetry-client';
-import { freePort, PrivateRedis } from '../lib/redis/server';
+import { freePort } from '../lib/redis/server';
 import { EVENT_CLAIM_DEFAULTS } from '../lib/telemetry/event-claims';
 import { startHttpNode, stopNodeProcess } from '../test/support/processes';
 import { API_KEY, API_SECRET, TestReceiver } from '../test/webhooks/receiver';
 import { BuggySfu, DuplicateTally, duplicatingFetch, summarizeLogs } from './support/chaos';
+import { OutageTally } from './support/outage';
+import { startTopology, TOPOLOGY_KINDS, type FailoverReport, type TopologyKind } from './support/topology';
 import { fmt, printTable } from './support/table';
 import { WebhookLedger, webhookSubject } from './support/webhook-ledger';
 import { BalancedRun } from './support/lb';
@@ -54,6 +65,14 @@ const { values } = parseArgs({ options: {
   lease: { type: 'string' },
   /** How long a closed worker is kept (WORKER_CLEANUP_WAIT), in seconds: 10, or 30 with --chaos. */
   cleanup: { type: 'string' },
+  /** Where the nodes' Redis is: single (one redis-server), sentinel or cluster. */
+  redis: { type: 'string', default: 'single' },
+  /** A master SIGKILLed mid-run (sentinel or cluster). */
+  failover: { type: 'boolean', default: false },
+  /** Failover: seconds the replica is cut off from the master before the kill (replication lag at the crash). */
+  lag: { type: 'string', default: '0' },
+  /** REDIS_WAIT_REPLICAS on the nodes. */
+  'wait-replicas': { type: 'string', default: '0' },
 } });
 const ROOMS = Number(values.rooms);
 const PER_ROOM = Number(values.participants);
@@ -81,8 +100,16 @@ const MALFORMED = Number(values.malformed);
 //   NODE_LEASE and WORKER_CLEANUP_WAIT must exceed the claim lease; `--lease 8 --cleanup 10`
 //   shows what happens when they do not.
 const CLAIM_LEASE_MS = EVENT_CLAIM_DEFAULTS.leaseMs;
-const NODE_LEASE_MS = Number(values.lease ?? (CHAOS ? 20 : 3)) * 1000;
-const CLEANUP_MS = Number(values.cleanup ?? (CHAOS ? 30 : 10)) * 1000;
+const REDIS_KIND = values.redis as TopologyKind;
+if (!TOPOLOGY_KINDS.includes(REDIS_KIND)) throw new Error(`--redis ${values.redis}: one of ${TOPOLOGY_KINDS.join(', ')}`);
+const FAILOVER = values.failover;
+if (FAILOVER && REDIS_KIND === 'single') throw new Error('--failover needs a replica: --redis sentinel or --redis cluster');
+if (CHAOS && REDIS_KIND !== 'single') throw new Error('--chaos kills and restarts one redis-server: run it with --redis single');
+const LAG_MS = Number(values.lag) * 1000;
+const WAIT_REPLICAS = Number(values['wait-replicas']);
+// a failover is an outage of a few seconds, as --chaos's: the same leases, for the same reasons (below)
+const NODE_LEASE_MS = Number(values.lease ?? (CHAOS || FAILOVER ? 20 : 3)) * 1000;
+const CLEANUP_MS = Number(values.cleanup ?? (CHAOS || FAILOVER ? 30 : 10)) * 1000;
 if (!(DIE >= 0 && DIE < SFUS)) throw new Error('--die must leave at least one SFU node alive');
 if (CHAOS && OUTAGE_MS + NODE_LEASE_MS / 4 + 1000 >= NODE_LEASE_MS) {
   throw new Error(`--outage ${OUTAGE_MS / 1000} s: the SFU nodes' leases (--lease ${NODE_LEASE_MS / 1000} s) would lapse during it; give a longer --lease`);
@@ -144,6 +171,7 @@ const stats = {
   slowest: { ms: 0, sfu: '', at: 0 },
 };
 const ledger = new WebhookLedger();
+const outage = new OutageTally();
 /** Per participant: the subjects that must all arrive for its session to count as matched. */
 const sessions: string[][] = [];
 
@@ -161,8 +189,11 @@ async function call(sfu: Sfu, fn: (c: TelemetryClient) => Promise<void>, trace?:
   if (!sfu.up) throw new SfuGone(sfu.id);
   const t0 = Date.now();
   const line = trace && `${fmt(sinceStart(), 1)} s ${sfu.id} ${trace[1]}`;
+  outage.callStarted();
+  let ok = false;
   try {
     await fn(sfu.client);
+    ok = true;
     if (Date.now() - t0 > stats.slowest.ms) stats.slowest = { ms: Date.now() - t0, sfu: sfu.id, at: (t0 - trafficStart) / 1000 };
     if (trace) traces.set(trace[0], [...(traces.get(trace[0]) ?? []), `${line} -> ok at ${fmt(sinceStart(), 1)} s`]);
   } catch (e) {
@@ -172,6 +203,8 @@ async function call(sfu: Sfu, fn: (c: TelemetryClient) => Promise<void>, trace?:
     stats.rejected.push(what);
     process.stderr.write(`\nTelemetryClient gave a call up: ${what}\n`);
     throw new CallRejected(what);
+  } finally {
+    outage.callEnded(ok);
   }
   stats.sent++;
 }
@@ -331,11 +364,11 @@ const atShare = (share: number) => sleep(Math.max(0, trafficStart + DURATION_MS 
 async function main() {
   const started = Date.now();
   // chaos: append-only with fsync always, so a SIGKILL loses nothing Redis acknowledged
-  const redis = await PrivateRedis.start({ appendOnly: CHAOS });
+  const topology = await startTopology(REDIS_KIND, { appendOnly: CHAOS });
   const rx = new TestReceiver();
   await rx.start();
   const ports = [await freePort(), await freePort(), await freePort()];
-  process.stderr.write(`starting 3 coordinator nodes on redis-server :${redis.port}${CHAOS ? ' (append-only, fsync always)' : ''}, webhooks to ${rx.url}${CHAOS ? ', with chaos' : ''}\n`);
+  process.stderr.write(`starting 3 coordinator nodes on ${topology.describe}${CHAOS ? ' (append-only, fsync always)' : ''}${WAIT_REPLICAS > 0 ? `, REDIS_WAIT_REPLICAS=${WAIT_REPLICAS}` : ''}, webhooks to ${rx.url}${CHAOS ? ', with chaos' : ''}\n`);
   // chaos: the nodes' output is kept (an outage makes them warn on every request) and summed up at the end
   const nodeLogs: string[] = [];
   const unexpectedExits: string[] = [];
@@ -343,7 +376,7 @@ async function main() {
   let stopping = false;
   const startNode = async (port: number): Promise<ChildProcess> => {
     const child = await startHttpNode({
-      PORT: String(port), REDIS_URL: redis.url, API_KEY, API_SECRET, WEBHOOK_URLS: rx.url,
+      PORT: String(port), ...topology.env, REDIS_WAIT_REPLICAS: String(WAIT_REPLICAS), API_KEY, API_SECRET, WEBHOOK_URLS: rx.url,
       FLUSH_INTERVAL: '2s', NODE_LEASE: `${NODE_LEASE_MS}ms`, WORKER_CLEANUP_WAIT: `${CLEANUP_MS}ms`, LOG_LEVEL: 'warn',
     }, CHAOS ? { output: nodeLogs } : {});
     child.once('exit', (code, signal) => {
@@ -358,16 +391,18 @@ async function main() {
   const lb = values.lb ? await BalancedRun.start(ports) : null;
   const urls = lb ? [lb.url] : ports.map((p) => `http://127.0.0.1:${p}`);
   const copies = new DuplicateTally();
+  let failover: FailoverReport | null = null;
   // Chaos: a batch in flight when its node or Redis dies holds its event ids' claims for
   // their lease (15 s) and a copy waits up to 5 s per request before a 503, so a client
   // must keep retrying for 15 s + the outage. Backoffs of 100 ms doubling to 2 s, jittered
   // to half at worst, over 30 attempts wait at least 50+100+200+400+800 + 24 x 1,000 ms =
   // 25.6 s before a call rejects (the defaults, 8 attempts to 5 s, wait as little as 5.7 s).
-  const chaosClient = CHAOS ? { maxAttempts: 30, maxBackoffMs: 2000, fetch: duplicatingFetch(urls, TWICE, chaosRandom, copies) } : {};
+  const chaosClient = CHAOS || FAILOVER ? { maxAttempts: 30, maxBackoffMs: 2000, ...(CHAOS ? { fetch: duplicatingFetch(urls, TWICE, chaosRandom, copies) } : {}) } : {};
   const sfus = Array.from({ length: SFUS }, (_, i) => new Sfu(`sfu-${i}`, new TelemetryClient({
     urls, nodeId: `sfu-${i}`, apiKey: API_KEY, apiSecret: API_SECRET, heartbeatIntervalMs: NODE_LEASE_MS / 4, lingerMs: 2,
     ...chaosClient,
     onRequest: (r) => {
+      outage.request(r.status);
       if (r.events === 0) return; // a lease heartbeat
       stats.requests++;
       if (r.status === 200) stats.latencies.push(r.ms);
@@ -393,9 +428,9 @@ async function main() {
     const rAt = sinceStart();
     const r0 = Date.now();
     process.stderr.write(`\nchaos: redis-server SIGKILLed at ${fmt(rAt, 1)} s\n`);
-    await redis.kill();
+    await topology.server.kill();
     await sleep(OUTAGE_MS);
-    await redis.restart(); // same port and directory: the append-only file brings the data back
+    await topology.server.restart(); // same port and directory: the append-only file brings the data back
     faults.redis = { at: rAt, outageMs: Date.now() - r0 };
     process.stderr.write(`chaos: redis-server listening again after ${fmt(faults.redis.outageMs)} ms\n`);
 
@@ -436,20 +471,27 @@ async function main() {
     stop: async (i) => { killedOnPurpose.add(nodes[i]); await stopNodeProcess(nodes[i]); return nodes[i].exitCode; },
     start: async (i) => { nodes[i] = await startNode(ports[i]); },
   });
+  outage.start();
   try {
     const deaths = sleep(DURATION_MS * 0.4).then(async () => {
       const victims = [...sfus].sort(() => random() - 0.5).slice(0, DIE);
       for (const v of victims) { process.stderr.write(`\n${v.id} dies without a word at ${fmt(sinceStart(), 1)} s\n`); await v.die(); }
     });
     const chaos = CHAOS ? Promise.all([crashes(), malformed()]) : Promise.resolve();
-    await Promise.all([deaths, chaos, ...Array.from({ length: ROOMS }, (_, n) => roomFlow(n, sfus, rx))]);
+    // the master crashes at a third of the run: rooms are full, none has ended yet
+    const crash = FAILOVER ? atShare(0.33).then(async () => {
+      process.stderr.write(`\nfailover: SIGKILLing the master at ${fmt(sinceStart(), 1)} s${LAG_MS > 0 ? `, its replica cut off ${LAG_MS} ms before` : ''}\n`);
+      failover = await topology.failover({ lagMs: LAG_MS });
+      process.stderr.write(`failover: ${failover.promoted} promoted after ${fmt(failover.promotedMs)} ms; ${failover.killed} back as its replica after ${fmt(failover.restoredMs)} ms\n`);
+    }) : Promise.resolve();
+    await Promise.all([deaths, chaos, crash, ...Array.from({ length: ROOMS }, (_, n) => roomFlow(n, sfus, rx))]);
     await rolling;
     for (const s of sfus.filter((x) => x.up)) await s.client.close();
     await copies.settled();
     // deliveries still in flight: wait until every expected webhook came, or 30 s; with chaos
     // 60 s, as a delivery the SIGKILLed node had in hand keeps its BullMQ lock (30 s) until
     // another node's stalled-job check (every 15 s) takes it back
-    const deadline = Date.now() + (CHAOS ? 60_000 : 30_000);
+    const deadline = Date.now() + (CHAOS || FAILOVER ? 60_000 : 30_000);
     while (Date.now() < deadline && ledger.check(rx.received).lost.length > 0) await sleep(200);
   } finally {
     clearInterval(progress);
@@ -459,7 +501,7 @@ async function main() {
     await lb?.stop();
     await Promise.all(nodes.map((n) => stopNodeProcess(n)));
     await rx.stop();
-    await redis.stop();
+    await topology.stop();
   }
 
   const report = ledger.check(rx.received);
@@ -487,6 +529,7 @@ async function main() {
   rows.push(['rejected by the receiver (bad signature)', rx.rejected.length]);
   if (lb) rows.push(...lb.rows({ retried: stats.failedRequests, failedForGood: stats.rejected.length }));
   const malformedNaming = buggy.results.filter((r) => r.namesField).length;
+  if (FAILOVER || WAIT_REPLICAS > 0) rows.push(...outage.rows(failover, WAIT_REPLICAS));
   if (CHAOS) {
     const f = faults;
     rows.push(['chaos: redis-server SIGKILLed and restarted at', f.redis ? `${fmt(f.redis.at, 1)} s (outage ${fmt(f.redis.outageMs)} ms)` : 'not injected']);
@@ -526,7 +569,7 @@ async function main() {
   const chaosHealthy = !CHAOS || (faults.node !== null && faults.redis !== null && buggy.sent === MALFORMED
     && buggy.answered4xx === buggy.sent && unexpectedExits.length === 0);
   const healthy = report.lost.length + report.outOfOrder.length + report.duplicates + report.unexpected.length + rx.rejected.length === 0
-    && matched === sessions.length && stats.rejected.length === 0 && chaosHealthy && (!lb || lb.healthy);
+    && matched === sessions.length && stats.rejected.length === 0 && chaosHealthy && (!lb || lb.healthy) && (!FAILOVER || (failover !== null && unexpectedExits.length === 0));
   console.log(healthy
     ? `healthy: nothing lost, nothing out of order, nothing twice${CHAOS ? ', through the faults' : ''}`
     : 'NOT healthy');
