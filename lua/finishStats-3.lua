@@ -7,7 +7,7 @@
   Input:
     KEYS[1] batches in flight '<shard>inflight'
     KEYS[2] claims            '<shard>inflight:claims'
-    KEYS[3] shard base        (names '<shard>batch:<id>')
+    KEYS[3] the batch         '<shard>batch:<id>'
 
     ARGV[1] batch id
     ARGV[2] claim, as claimStats returned it ('' = whichever)
@@ -19,6 +19,6 @@ local id, claim = ARGV[1], ARGV[2]
 if claim ~= '' and redis.call('HGET', claims, id) ~= claim then
   return 0
 end
-redis.call('DEL', KEYS[3] .. 'batch:' .. id)
+redis.call('DEL', KEYS[3])
 redis.call('HDEL', claims, id)
 return redis.call('ZREM', inflight, id)

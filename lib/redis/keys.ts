@@ -1,12 +1,14 @@
 /**
- * The key layout. Rooms are spread over `shards` hash slots: every key one script touches
- * carries the same hash tag `{s<n>}`, so the scripts run unchanged on Redis Cluster.
+ * The key layout (docs/registry.md). Rooms are spread over `shards` hash slots: every key one
+ * script touches carries the same hash tag `{s<n>}`, and is one of the script's KEYS, so the
+ * scripts run on Redis Cluster and a slot migration fails a script before it writes.
  *
  *   <prefix>:{s<n>}:w:<roomId>|<participantId>   worker (hash; guards as fields g:<guard>)
  *   <prefix>:{s<n>}:workers                      number of workers, open or closed (counter kept by the
  *                                                scripts that create and delete them, so none is walked)
  *   <prefix>:{s<n>}:closed                       closed workers by closedAt (zset)
- *   <prefix>:{s<n>}:node:<nodeId>                guards of a node by time added (zset)
+ *   <prefix>:{s<n>}:node:<nodeId>                workers that took a guard of a node (set of wids; an
+ *                                                entry may outlive the guards until the reap)
  *   <prefix>:{nodes}:seen                        SFU nodes by last heard from (zset)
  *   <prefix>:{s<n>}:stats:<wid>                  a worker's buffered stats (list)
  *   <prefix>:{s<n>}:dirty                        workers with buffered stats (set)
@@ -65,6 +67,16 @@ export class KeySpace {
 
   nodesSeen(): string {
     return `${this.prefix}:{nodes}:seen`;
+  }
+
+  /** A worker's buffered stats (list of '<in|out>|<trackId>\n<stat JSON>'). */
+  statsBuffer(shard: number, wid: string): string {
+    return `${this.shardBase(shard)}stats:${wid}`;
+  }
+
+  /** A stat batch being flushed: what claimStats took, kept until the batch is finished. */
+  statBatch(shard: number, batchId: string): string {
+    return `${this.shardBase(shard)}batch:${batchId}`;
   }
 
   dirty(shard: number): string {

@@ -1,15 +1,23 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type Redis from 'ioredis';
+import type { Cluster, default as Redis } from 'ioredis';
 
 /**
- * The one loader of `lua/`: each `name-<numkeys>.lua` becomes a command `redis.name(...)`.
- * ioredis sends it by EVALSHA and, on NOSCRIPT (a restarted Redis forgot it), sends the
- * source once and goes back to EVALSHA, also inside pipelines.
+ * The one loader of `lua/`: each script becomes a command `redis.name(...)`. ioredis sends
+ * it by EVALSHA and, on NOSCRIPT (a restarted Redis forgot it), sends the source once and
+ * goes back to EVALSHA, also inside pipelines.
+ *
+ * Every key a script reads or writes is one of its KEYS: Redis (and Redis Cluster, which
+ * checks the slots before the script runs, so a slot moving away fails it before any write)
+ * sees them all. The file name says how many:
+ *
+ *   name-<n>.lua    exactly n keys; the command takes the keys, then ARGV
+ *   name-<n>+.lua   n fixed keys, then more whose number depends on the input (a worker's keys
+ *                   per worker, say); the command takes numkeys first, then the keys, then ARGV
  */
 export const LUA_DIR = path.resolve(__dirname, '..', '..', 'lua');
 
-const SCRIPT_FILE = /^([A-Za-z]+)-(\d+)\.lua$/;
+const SCRIPT_FILE = /^([A-Za-z]+)-(\d+)(\+?)\.lua$/;
 const INCLUDE = /^--- @include "([^"]+)"\s*$/gm;
 
 type Arg = string | number | Buffer;
@@ -26,7 +34,10 @@ export type ScriptCommands = Record<ScriptName, ScriptCommand>;
 
 export interface ScriptSource {
   name: string;
+  /** The fixed keys: all of them, or the first ones of a script whose keys vary (`variadic`). */
   numberOfKeys: number;
+  /** More keys follow the fixed ones: the caller passes numkeys as the first argument. */
+  variadic: boolean;
   lua: string;
 }
 
@@ -49,20 +60,49 @@ export function scriptSources(): ScriptSource[] {
     const m = SCRIPT_FILE.exec(file);
     if (!m) continue;
     const lua = expandIncludes(readFileSync(path.join(LUA_DIR, file), 'utf8'), new Set());
-    sources.push({ name: m[1], numberOfKeys: Number(m[2]), lua });
+    sources.push({ name: m[1], numberOfKeys: Number(m[2]), variadic: m[3] === '+', lua });
   }
   const names = new Set(sources.map((s) => s.name));
   const missing = SCRIPT_NAMES.filter((n) => !names.has(n));
   const unknown = [...names].filter((n) => !(SCRIPT_NAMES as readonly string[]).includes(n));
-  if (missing.length || unknown.length) {
-    throw new Error(`lua/ and SCRIPT_NAMES disagree: missing ${missing.join(',') || '-'}, unlisted ${unknown.join(',') || '-'}`);
+  if (missing.length || unknown.length || names.size !== sources.length) {
+    throw new Error(`lua/ and SCRIPT_NAMES disagree: missing ${missing.join(',') || '-'}, unlisted ${unknown.join(',') || '-'}, ${sources.length - names.size} twice`);
   }
   cache = sources;
   return sources;
 }
 
-export function loadScripts(redis: Redis): void {
+export function loadScripts(redis: Redis | Cluster): void {
   for (const s of scriptSources()) {
-    redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+    // without numberOfKeys, ioredis takes numkeys from the first argument (also to find a cluster slot)
+    redis.defineCommand(s.name, s.variadic ? { lua: s.lua } : { numberOfKeys: s.numberOfKeys, lua: s.lua });
   }
+}
+
+/**
+ * Arguments of a variadic script (`name-<n>+.lua`): numkeys, the keys, then ARGV. Checks the
+ * fixed part is there, so a caller that forgot a fixed key fails here, not inside Redis.
+ * (Inside an explicit pipeline, which routes by the keys themselves, pass these.)
+ */
+export function variadicArgs(fixed: number, keys: string[], argv: Arg[]): Arg[] {
+  if (keys.length < fixed) throw new Error(`a script of ${fixed} fixed keys was given ${keys.length}`);
+  return [keys.length, ...keys, ...argv];
+}
+
+type Client = (Redis | Cluster) & ScriptCommands;
+type ScriptPipeline = ScriptCommands & { exec(): Promise<[Error | null, unknown][] | null> };
+
+/**
+ * Runs a variadic script. On a cluster, ioredis' auto-pipelining groups a call by the slot
+ * of its first argument, which here is numkeys, not a key, and the group's pipeline then
+ * fails when the keys lie elsewhere; a pipeline of its own is routed by the keys.
+ */
+export async function runVariadic(redis: Client, name: ScriptName, fixed: number, keys: string[], argv: Arg[]): Promise<unknown> {
+  const args = variadicArgs(fixed, keys, argv);
+  if (!redis.isCluster) return redis[name](...args);
+  const pipeline = redis.pipeline() as unknown as ScriptPipeline;
+  pipeline[name](...args);
+  const [[err, reply]] = (await pipeline.exec()) ?? [[new Error(`${name}: pipeline discarded`), null]];
+  if (err) throw err;
+  return reply;
 }

@@ -1,6 +1,5 @@
-import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis/connection';
-import type { ScriptCommands, ScriptName } from '../redis/scripts';
+import { runVariadic, variadicArgs, type ScriptCommands, type ScriptName } from '../redis/scripts';
 import { KeySpace } from '../redis/keys';
 import type {
   DueWorker, Guard, LapsedNode, LeaveRecord, OpenOutcome, OpenRequest, OpenResult, OrphanedWorker,
@@ -15,6 +14,11 @@ const OUTCOMES: OpenOutcome[] = ['open', 'created', 'reopened'];
  */
 const MAX_RECORD_CHARS = 16 * 1024 * 1024;
 const EXPIRE_BATCH = 500;
+/**
+ * A call whose keys were taken from a read that is stale by the time it runs is made again
+ * with the keys its answer names; a few rounds settle it unless its worker keeps changing.
+ */
+const MAX_ROUNDS = 10;
 
 /**
  * The distributed stats-worker registry. Every transition is one Lua script,
@@ -33,11 +37,19 @@ export class WorkerRegistry {
     const participantId = requireId('participantId', ref.participantId);
     const shard = this.keys.shardOf(roomId);
     const wid = this.keys.workerId(roomId, participantId);
-    return { shard, wid, worker: this.keys.worker(shard, wid), closed: this.keys.closed(shard), base: this.keys.shardBase(shard) };
+    return { shard, wid, worker: this.keys.worker(shard, wid), closed: this.keys.closed(shard) };
   }
 
-  private run<T>(call: Call<T>): Promise<T> {
-    return this.redis[call.script](...call.args).then(call.decode);
+  /** @internal Sends a call, and again with the keys its answer names while it names others. */
+  async run<T>(call: Call<T>): Promise<T> {
+    for (let round = 1; ; round++) {
+      const r = call.decode(await (call.variadic
+        ? runVariadic(this.redis, call.script, call.variadic, call.args.slice(1, 1 + Number(call.args[0])) as string[], call.args.slice(1 + Number(call.args[0])))
+        : this.redis[call.script](...call.args)));
+      if (!(r instanceof Again)) return r;
+      if (round >= MAX_ROUNDS) throw new Error(`${call.script}: the worker kept changing under ${MAX_ROUNDS} calls`);
+      call = r.call;
+    }
   }
 
   /** Transitions queued here go to Redis in one pipeline on `exec()`, in order; each still one EVALSHA. */
@@ -66,25 +78,28 @@ export class WorkerRegistry {
     const guard = optionalGuard(req.guard);
     const nodeId = guard ? requireId('nodeId', req.nodeId) : '';
     const args = [
-      at.worker, at.closed, at.base, at.wid, optionalText('roomName', req.roomName, 1024),
+      at.worker, at.closed, this.keys.workers(at.shard), this.keys.nodeGuards(at.shard, nodeId),
+      at.wid, optionalText('roomName', req.roomName, 1024),
       optionalText('identity', req.identity, 1024), optionalText('info', req.info, MAX_RECORD_CHARS), guard, nodeId, req.connect ? '1' : '0',
     ];
-    return { script: 'openWorker', args, decode: decodeOpen };
+    return { shard: at.shard, script: 'openWorker', args, decode: decodeOpen };
   }
 
   /** @internal */
   markConnectedCall(ref: WorkerRef): Call<boolean> {
-    return { script: 'markConnected', args: [this.locate(ref).worker], decode: (r) => r === 1 };
+    const at = this.locate(ref);
+    return { shard: at.shard, script: 'markConnected', args: [at.worker], decode: (r) => r === 1 };
   }
 
   /** @internal */
   releaseCall(req: ReleaseRequest): Call<ReleaseResult> {
     const at = this.locate(req);
     const args = [
-      at.worker, at.closed, at.base, at.wid, optionalGuard(req.guard), optionalText('info', req.info, MAX_RECORD_CHARS),
+      at.worker, at.closed, this.keys.leaves(at.shard), this.keys.leavesAt(at.shard),
+      at.wid, optionalGuard(req.guard), optionalText('info', req.info, MAX_RECORD_CHARS),
       req.raiseLeave ? '1' : '0', optionalText('room', req.room, MAX_RECORD_CHARS),
     ];
-    return { script: 'releaseWorker', args, decode: decodeRelease };
+    return { shard: at.shard, script: 'releaseWorker', args, decode: decodeRelease };
   }
 
   async get(ref: WorkerRef): Promise<Worker | null> {
@@ -92,8 +107,9 @@ export class WorkerRegistry {
     const h = await this.redis.hgetall(at.worker);
     if (!h.gen) return null;
     const guards: Guard[] = [];
-    for (const [field, nodeId] of Object.entries(h)) {
-      if (field.startsWith('g:')) guards.push({ guard: field.slice(2), nodeId });
+    for (const [field, held] of Object.entries(h)) {
+      // '<nodeId>|<added at>': node ids hold no '|'
+      if (field.startsWith('g:')) guards.push({ guard: field.slice(2), nodeId: held.slice(0, held.indexOf('|')) });
     }
     guards.sort((a, b) => a.guard.localeCompare(b.guard));
     return {
@@ -119,46 +135,61 @@ export class WorkerRegistry {
     await this.redis.ackLeave(this.keys.leaves(at.shard), this.keys.leavesAt(at.shard), `${at.wid}|${generation}`);
   }
 
-  /** Workers of one shard closed for at least `waitMs`, oldest first; O(number due). */
+  /**
+   * Workers of one shard closed for at least `waitMs`, oldest first; O(number due). Each
+   * one's generation and node indexes are read next, side by side (one write per tick).
+   */
   async dueForReaping(shard: number, waitMs: number, limit = 1000): Promise<DueWorker[]> {
-    const flat = (await this.redis.dueForReaping(this.keys.closed(shard), this.keys.shardBase(shard), waitMs, limit)) as string[];
-    const out: DueWorker[] = [];
-    for (let i = 0; i < flat.length; i += 2) {
-      out.push({ ...this.keys.splitWorkerId(flat[i]), generation: Number(flat[i + 1]) });
-    }
-    return out;
+    const wids = (await this.redis.dueForReaping(this.keys.closed(shard), waitMs, limit)) as string[];
+    return Promise.all(wids.map(async (wid) => {
+      const [gen, nodes] = await this.redis.hmget(this.keys.worker(shard, wid), 'gen', 'nodes');
+      return { ...this.keys.splitWorkerId(wid), generation: Number(gen ?? 0), nodes: splitNodes(nodes) };
+    }));
   }
 
-  /** Deletes the worker if it is still closed for `waitMs` (and of `generation`, if given). */
-  async reap(ref: WorkerRef, waitMs: number, generation?: number): Promise<boolean> {
+  /**
+   * Deletes the worker if it is still closed for `waitMs` (and of `generation`, if given),
+   * with its node index entries: those of `ref.nodes` as dueForReaping listed them, or, if
+   * they changed or are not given, those the worker names (one more call).
+   */
+  async reap(ref: WorkerRef & { nodes?: string[] }, waitMs: number, generation?: number): Promise<boolean> {
     return this.run(this.reapCall(ref, waitMs, generation));
   }
 
   /** @internal */
-  reapCall(ref: WorkerRef, waitMs: number, generation?: number): Call<boolean> {
+  reapCall(ref: WorkerRef & { nodes?: string[] }, waitMs: number, generation?: number): Call<boolean> {
     const at = this.locate(ref);
-    return { script: 'reapWorker', args: [at.worker, at.closed, at.base, at.wid, waitMs, generation ?? ''], decode: (r) => r === 1 };
+    const call = (nodes: string[]): Call<boolean> => ({
+      shard: at.shard,
+      script: 'reapWorker',
+      variadic: 4,
+      args: variadicArgs(4, [
+        at.worker, at.closed, this.keys.workers(at.shard), this.keys.statsBuffer(at.shard, at.wid),
+        ...nodes.map((n) => this.keys.nodeGuards(at.shard, n)),
+      ], [at.wid, waitMs, generation ?? '', nodes.join('|')]) as (string | number)[],
+      decode: (r) => (typeof r === 'string' ? new Again(call(splitNodes(r))) : r === 1),
+    });
+    return call(ref.nodes ?? []);
   }
 
   /**
    * Workers of the fleet, from each shard's worker count and closed index: two reads per
-   * shard, all in one pipeline, whatever the number of workers. Each shard's pair is read
-   * in one MULTI, so a transition is never half seen and `open` is never below zero.
+   * shard, whatever the number of workers. Each shard's pair is read in one MULTI (its keys
+   * share a slot, so this holds on a cluster too), so a transition is never half seen and
+   * `open` is never below zero; the shards are read side by side.
    */
   async counts(): Promise<WorkerCounts> {
-    const p = this.redis.pipeline() as InlineTransactions;
-    for (let s = 0; s < this.keys.shards; s++) p.multi().get(this.keys.workers(s)).zcard(this.keys.closed(s)).exec();
-    const replies = (await p.exec()) ?? [];
-    if (replies.length !== 4 * this.keys.shards) throw new Error('worker counts: pipeline discarded');
+    const pairs = await Promise.all(Array.from({ length: this.keys.shards }, async (_, s) => {
+      const replies = await this.redis.multi().get(this.keys.workers(s)).zcard(this.keys.closed(s)).exec();
+      if (!replies) throw new Error('worker counts: transaction discarded');
+      for (const [err] of replies) if (err) throw err;
+      return [Number(replies[0][1] ?? 0), Number(replies[1][1])];
+    }));
     let workers = 0;
     let closed = 0;
-    // per shard: MULTI, QUEUED, QUEUED, then EXEC's [count, closed]
-    for (let i = 3; i < replies.length; i += 4) {
-      const [err, pair] = replies[i];
-      if (err) throw err;
-      const [count, zcard] = pair as [string | null, number];
-      workers += Number(count ?? 0);
-      closed += Number(zcard);
+    for (const [count, zcard] of pairs) {
+      workers += count;
+      closed += zcard;
     }
     return { workers, closed, open: workers - closed };
   }
@@ -198,40 +229,57 @@ export class WorkerRegistry {
   }
 
   private async releaseNode(nodeId: string, cutoff: string, lastSeen?: string): Promise<OrphanedWorker[]> {
-    const orphans: OrphanedWorker[] = [];
-    let pending = Array.from({ length: this.keys.shards }, (_, s) => s);
-    while (pending.length > 0) {
-      const rounds = await Promise.all(pending.map((shard) =>
-        this.redis.expireNodeGuards(
-          this.keys.nodeGuards(shard, nodeId), this.keys.closed(shard), this.keys.shardBase(shard),
-          nodeId, cutoff, EXPIRE_BATCH,
-        ) as Promise<(string | number)[]>));
-      const next: number[] = [];
-      rounds.forEach((flat, i) => {
-        if (flat[0] === 1) next.push(pending[i]);
-        for (let j = 1; j < flat.length; j += 7) {
-          orphans.push({
-            ...this.keys.splitWorkerId(String(flat[j])), wasConnected: flat[j + 1] === 1, raiseLeave: flat[j + 2] === 1,
-            generation: Number(flat[j + 3]), roomName: String(flat[j + 4]), identity: String(flat[j + 5]),
-            info: flat[j + 6] === '' ? null : String(flat[j + 6]),
-          });
-        }
-      });
-      pending = next;
-    }
+    const perShard = await Promise.all(Array.from({ length: this.keys.shards }, (_, shard) => this.releaseNodeIn(shard, nodeId, cutoff)));
     if (lastSeen !== undefined) await this.redis.forgetNode(this.keys.nodesSeen(), nodeId, lastSeen);
+    return perShard.flat();
+  }
+
+  /**
+   * Walks the node's index in one shard with SSCAN (every worker in it from start to end is
+   * seen at least once) and hands each chunk's workers to the script, which checks each one
+   * itself: a worker seen twice, or no longer holding the node's guards, is no harm.
+   */
+  private async releaseNodeIn(shard: number, nodeId: string, cutoff: string): Promise<OrphanedWorker[]> {
+    const index = this.keys.nodeGuards(shard, nodeId);
+    const fixed = [index, this.keys.closed(shard), this.keys.leaves(shard), this.keys.leavesAt(shard)];
+    const orphans: OrphanedWorker[] = [];
+    let cursor = '0';
+    do {
+      const [next, wids] = await this.redis.sscan(index, cursor, 'COUNT', EXPIRE_BATCH);
+      cursor = next;
+      if (wids.length === 0) continue;
+      const keys = [...fixed, ...wids.map((wid) => this.keys.worker(shard, wid))];
+      const flat = (await runVariadic(this.redis, 'expireNodeGuards', 4, keys, [nodeId, cutoff, ...wids])) as (string | number)[];
+      for (let j = 0; j < flat.length; j += 7) {
+        orphans.push({
+          ...this.keys.splitWorkerId(String(flat[j])), wasConnected: flat[j + 1] === 1, raiseLeave: flat[j + 2] === 1,
+          generation: Number(flat[j + 3]), roomName: String(flat[j + 4]), identity: String(flat[j + 5]),
+          info: flat[j + 6] === '' ? null : String(flat[j + 6]),
+        });
+      }
+    } while (cursor !== '0');
     return orphans;
   }
 }
 
-/** ioredis runs a MULTI .. EXEC queued inside a pipeline ("inline transactions"); its types lack `multi` there. */
-type InlineTransactions = ChainableCommander & { multi(): ChainableCommander };
+/** A worker's field 'nodes' ('<nodeId>|<nodeId>...'; absent = none) as a list. */
+function splitNodes(nodes: string | null | undefined): string[] {
+  return nodes ? nodes.split('|') : [];
+}
 
-/** One transition ready to send: its script, its arguments, and how to read the reply. */
+/** A reply that says: the keys were stale, send this call instead. */
+class Again<T> {
+  constructor(readonly call: Call<T>) {}
+}
+
+/** One transition ready to send: its shard, its script, its arguments, and how to read the reply. */
 interface Call<T> {
+  shard: number;
   script: ScriptName;
+  /** A variadic script's fixed keys; `args` then start with numkeys (see variadicArgs). */
+  variadic?: number;
   args: (string | number)[];
-  decode: (reply: unknown) => T;
+  decode: (reply: unknown) => T | Again<T>;
 }
 
 function decodeOpen(reply: unknown): OpenResult {
@@ -246,7 +294,8 @@ function decodeRelease(reply: unknown): ReleaseResult {
 
 /**
  * Transitions sent together: validated as they are queued (a bad one throws before
- * anything is sent), then one pipeline, in order, on `exec()`. Each queued call's
+ * anything is sent), then one pipeline per shard on `exec()`, each in the order queued (a
+ * shard's keys share a hash slot, so this holds on a cluster too). Each queued call's
  * promise settles with its own reply.
  */
 export class RegistryBatch {
@@ -284,15 +333,34 @@ export class RegistryBatch {
   async exec(): Promise<void> {
     const queued = this.queued.splice(0);
     if (queued.length === 0) return;
+    const byShard = new Map<number, typeof queued>();
+    for (const q of queued) {
+      let list = byShard.get(q.call.shard);
+      if (!list) byShard.set(q.call.shard, (list = []));
+      list.push(q);
+    }
+    const failures = await Promise.all([...byShard.values()].map((list) => this.send(list)));
+    const failed = failures.find((e) => e !== null);
+    if (failed) throw failed;
+  }
+
+  /** One shard's calls in one pipeline; a call answered with other keys is sent again alone. */
+  private async send(list: RegistryBatch['queued']): Promise<unknown> {
     const pipeline = this.redis.pipeline() as unknown as ScriptCommands & { exec(): Promise<[Error | null, unknown][] | null> };
-    for (const { call } of queued) pipeline[call.script](...call.args);
+    for (const { call } of list) pipeline[call.script](...call.args);
     const replies = await pipeline.exec();
-    queued.forEach((q, i) => {
+    let failure: unknown = null;
+    await Promise.all(list.map(async (q, i) => {
       const [err, reply] = replies?.[i] ?? [new Error('pipeline discarded'), null];
-      if (err) q.reject(err);
-      else q.resolve(q.call.decode(reply));
-    });
-    const failed = replies?.find(([err]) => err);
-    if (failed) throw failed[0];
+      try {
+        if (err) throw err;
+        const r = q.call.decode(reply);
+        q.resolve(r instanceof Again ? await this.registry.run(r.call) : r);
+      } catch (e) {
+        failure ??= e;
+        q.reject(e);
+      }
+    }));
+    return failure;
   }
 }

@@ -68,6 +68,8 @@ export interface Worker extends WorkerRef {
 /** A worker due for reaping, as listed. */
 export interface DueWorker extends WorkerRef {
   generation: number;
+  /** The node indexes that name the worker, as listed: the reap removes it from them. */
+  nodes: string[];
 }
 
 /** A worker that a dead node's guards held open, now closed. */

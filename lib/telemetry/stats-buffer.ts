@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
+import { runVariadic } from '../redis/scripts';
 import type { AnalyticsStatJson, StatsKey } from './types';
 
 /** A worker's stats as claimed for one flush. */
@@ -34,11 +35,16 @@ export interface RejectedStat {
 
 interface Pending {
   counters: Map<string, number>;
-  /** The stats, as the script reads them: '<wid>\n<in|out>|<trackId>\n<stat JSON>\n' each. */
+  /** The workers the stats are for, each with its number k (1, 2, ...) in the payload. */
+  workers: Map<string, number>;
+  /** The stats, as the script reads them: '<k>\n<in|out>|<trackId>\n<stat JSON>\n' each. */
   payload: string;
   count: number;
   waiters: { resolve: () => void; reject: (e: unknown) => void }[];
 }
+
+/** Reads of candidates a claim makes before it leaves the shard to its other flushes. */
+const CLAIM_ROUNDS = 10;
 
 /**
  * The stats of every worker, buffered in Redis until a flush claims them. Calls made in
@@ -62,12 +68,15 @@ export class StatsBuffer {
     const shard = this.keys.shardOf(roomId);
     let p = this.pending.get(shard);
     if (!p) {
-      p = { counters: new Map(), payload: '', count: 0, waiters: [] };
+      p = { counters: new Map(), workers: new Map(), payload: '', count: 0, waiters: [] };
       this.pending.set(shard, p);
     }
     const dir = key.streamType === 'DOWNSTREAM' ? 'out' : 'in';
     countTraffic(p.counters, dir, stat);
-    p.payload += `${this.keys.workerId(roomId, key.participantId)}\n${dir}|${key.trackId}\n${statJson}\n`;
+    const wid = this.keys.workerId(roomId, key.participantId);
+    let k = p.workers.get(wid);
+    if (k === undefined) p.workers.set(wid, (k = p.workers.size + 1));
+    p.payload += `${k}\n${dir}|${key.trackId}\n${statJson}\n`;
     p.count++;
     const done = new Promise<void>((resolve, reject) => p!.waiters.push({ resolve, reject }));
     if (p.count >= this.maxPerCall) this.send(shard);
@@ -89,30 +98,49 @@ export class StatsBuffer {
     this.pending.delete(shard);
     const counters: string[] = [];
     for (const [field, delta] of p.counters) if (delta !== 0) counters.push(field, String(delta));
-    this.redis
-      .bufferStats(this.keys.dirty(shard), this.keys.counters(shard), this.keys.shardBase(shard), counters.length / 2, ...counters, p.payload)
+    const keys = [this.keys.dirty(shard), this.keys.counters(shard)];
+    const wids = [...p.workers.keys()];
+    for (const wid of wids) keys.push(this.keys.worker(shard, wid), this.keys.statsBuffer(shard, wid));
+    runVariadic(this.redis, 'bufferStats', 2, keys, [counters.length / 2, ...counters, ...wids, p.payload])
       .then(() => p.waiters.forEach((w) => w.resolve()), (e) => p.waiters.forEach((w) => w.reject(e)));
   }
 
-  /** Claims up to `workers` dirty workers' stats (or a lapsed batch first), under a lease. */
+  /**
+   * Claims up to `workers` dirty workers' stats (or a lapsed batch first), under a lease.
+   * The candidates are read first (their keys must be the script's), side by side, so in
+   * one write; the script takes what is still theirs, or asks for a fresh read.
+   */
   async claim(shard: number, batchId: string, workers: number, leaseMs: number, statsBudget = 1000): Promise<ClaimedBatch | null> {
-    const flat = (await this.redis.claimStats(
-      this.keys.dirty(shard), this.keys.inflight(shard), this.keys.inflightClaims(shard), this.keys.shardBase(shard),
-      batchId, workers, leaseMs, statsBudget)) as string[];
+    let flat: (string | number)[] = [];
+    for (let round = 1; ; round++) {
+      const [first, wids] = await Promise.all([
+        this.redis.zrange(this.keys.inflight(shard), 0, 0), this.redis.srandmember(this.keys.dirty(shard), workers),
+      ]);
+      const lapsing = first[0] ?? '';
+      const keys = [
+        this.keys.dirty(shard), this.keys.inflight(shard), this.keys.inflightClaims(shard),
+        this.keys.statBatch(shard, batchId), this.keys.statBatch(shard, lapsing || batchId),
+      ];
+      for (const wid of wids) keys.push(this.keys.statsBuffer(shard, wid), this.keys.worker(shard, wid));
+      flat = (await runVariadic(this.redis, 'claimStats', 5, keys, [batchId, lapsing, leaseMs, statsBudget, ...wids])) as (string | number)[];
+      if (flat[0] !== 'retry') break;
+      // other flushes of the shard keep taking the candidates first: theirs is the work
+      if (round >= CLAIM_ROUNDS) return null;
+    }
     if (flat.length === 0) return null;
-    const batch: ClaimedBatch = { id: flat[0], claim: Number(flat[1]), workers: [] };
+    const batch: ClaimedBatch = { id: String(flat[0]), claim: Number(flat[1]), workers: [] };
     for (let i = 2; i < flat.length;) {
-      const wid = flat[i];
+      const wid = String(flat[i]);
       const n = Number(flat[i + 2]);
       const tracks = new Map<string, string[]>();
-      for (const entry of flat.slice(i + 3, i + 3 + n)) {
+      for (const entry of flat.slice(i + 3, i + 3 + n) as string[]) {
         const nl = entry.indexOf('\n');
         const track = entry.slice(0, nl);
         let list = tracks.get(track);
         if (!list) tracks.set(track, (list = []));
         list.push(entry.slice(nl + 1));
       }
-      batch.workers.push({ ...this.keys.splitWorkerId(wid), roomName: flat[i + 1], tracks });
+      batch.workers.push({ ...this.keys.splitWorkerId(wid), roomName: String(flat[i + 1]), tracks });
       i += 3 + n;
     }
     return batch;
@@ -129,7 +157,7 @@ export class StatsBuffer {
    */
   async finish(shard: number, batchId: string, claim?: number): Promise<boolean> {
     const ended = await this.redis.finishStats(
-      this.keys.inflight(shard), this.keys.inflightClaims(shard), this.keys.shardBase(shard), batchId, claim ?? '');
+      this.keys.inflight(shard), this.keys.inflightClaims(shard), this.keys.statBatch(shard, batchId), batchId, claim ?? '');
     return ended === 1;
   }
 
@@ -146,13 +174,15 @@ export class StatsBuffer {
     await this.redis.zrem(this.keys.rejectedStatBatches(), batchId);
   }
 
-  /** Fleet-wide traffic counters by direction, summed over the shards. */
+  /**
+   * Fleet-wide traffic counters by direction, summed over the shards: read side by side, so
+   * auto-pipelining sends them in one write (on a cluster, one per node).
+   */
   async counters(): Promise<Record<string, number>> {
-    const pipeline = this.redis.pipeline();
-    for (let s = 0; s < this.keys.shards; s++) pipeline.hgetall(this.keys.counters(s));
+    const all = await Promise.all(Array.from({ length: this.keys.shards }, (_, s) => this.redis.hgetall(this.keys.counters(s))));
     const out: Record<string, number> = {};
-    for (const [, h] of (await pipeline.exec()) ?? []) {
-      for (const [k, v] of Object.entries(h as Record<string, string>)) out[k] = (out[k] ?? 0) + Number(v);
+    for (const h of all) {
+      for (const [k, v] of Object.entries(h)) out[k] = (out[k] ?? 0) + Number(v);
     }
     return out;
   }

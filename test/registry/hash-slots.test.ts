@@ -1,60 +1,156 @@
+import { createHash } from 'node:crypto';
 import { expect } from 'chai';
 import Redis from 'ioredis';
+import { AnalyticsStat } from '@livekit/protocol';
 import { WorkerRegistry } from '../../lib/registry/registry';
+import { KeySpace } from '../../lib/redis/keys';
+import { SCRIPT_NAMES, scriptSources } from '../../lib/redis/scripts';
+import { RedisStreamsAnalytics } from '../../lib/telemetry/analytics-streams';
+import { EventClaims } from '../../lib/telemetry/event-claims';
+import { StatsBuffer } from '../../lib/telemetry/stats-buffer';
+import type { AnalyticsStatJson } from '../../lib/telemetry/types';
+import { StatsFlusher, FLUSH_DEFAULTS } from '../../lib/telemetry/stats-flush';
 import { until, usePrivateRedis } from '../support/redis';
+import { joined, useDeliveries } from '../webhooks/harness';
+import { TestReceiver } from '../webhooks/receiver';
+
+/** One script run as MONITOR saw it: the keys its caller declared, and the keys its commands touched. */
+interface Run {
+  name: string;
+  declared: string[];
+  touched: string[];
+}
+
+/** What Redis Cluster hashes for a key's slot: its hash tag (first '{' to the next '}', if not empty), else the whole key. */
+function tagOf(key: string): string {
+  const open = key.indexOf('{');
+  const close = open < 0 ? -1 : key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
+}
 
 /**
- * Redis Cluster runs a script only if every key it touches is in one hash slot. MONITOR
- * reports each command a script runs (source "lua"), and one script's commands arrive
- * together, so every run of consecutive script commands must name keys of one hash tag.
+ * Redis Cluster runs a script only if the keys it declares share one hash slot, and checks
+ * only those: a key a script builds for itself is not checked before it runs, so a slot
+ * migration would fail the script half way, after its first writes. MONITOR reports each
+ * EVALSHA / EVAL with its keys, then the commands the script ran (source "lua"), together;
+ * so each of our scripts is checked to touch only keys it declared, all of one hash tag.
+ * Every script of lua/ is run, so a new one cannot escape the check.
  */
-describe('every script stays in one hash slot', () => {
-  const redis = usePrivateRedis();
+describe('every script declares every key it touches, all in one hash slot', () => {
+  const redis = usePrivateRedis({ standalone: true }); // MONITOR: one server sees every script run
+  const keys = new KeySpace('tc', 16);
+  const deliveries = useDeliveries(redis, keys);
+  const rx = new TestReceiver();
+  before(() => rx.start());
+  after(() => rx.stop());
 
-  it('touches only keys that share the hash tag of its shard', async () => {
-    const groups: string[][] = [];
-    let current: string[] | null = null;
+  it('runs every script of lua/, each touching only keys among its KEYS, of one hash tag', async () => {
+    const byHash = new Map<string, string>();
+    const byText = new Map<string, string>();
+    // MONITOR escapes an EVAL's source, so it is recognised by its text less punctuation
+    const bare = (text: string) => text.replace(/\\[nrt]|[^A-Za-z0-9]/g, '');
+    for (const s of scriptSources()) {
+      byHash.set(createHash('sha1').update(s.lua).digest('hex'), s.name);
+      byText.set(bare(s.lua), s.name);
+    }
+    const runs: Run[] = [];
+    let current: Run | null = null;
+    let done = false;
     const monitorConn = new Redis(redis.server.url);
     const monitor = await monitorConn.monitor();
-    let clientCalls = 0;
     monitor.on('monitor', (_t: string, args: string[], source: string) => {
-      if (source !== 'lua') { current = null; clientCalls++; return; }
-      if (args[0].toLowerCase() === 'time') return;
-      if (!current) { current = []; groups.push(current); }
-      current.push(args[1]);
+      const verb = args[0].toLowerCase();
+      if (source === 'lua') {
+        // BullMQ's own scripts (current null) are not ours to check
+        if (current && verb !== 'time') current.touched.push(args[1]);
+        return;
+      }
+      current = null;
+      if (verb === 'echo' && args[1] === 'hash-slots-done') done = true;
+      if (verb !== 'evalsha' && verb !== 'eval') return;
+      const name = verb === 'eval' ? byText.get(bare(args[1])) : byHash.get(args[1]);
+      if (!name) return;
+      const numkeys = Number(args[2]);
+      current = { name, declared: args.slice(3, 3 + numkeys), touched: [] };
+      runs.push(current);
     });
 
-    const reg = new WorkerRegistry(redis.client(), { prefix: 'tc', shards: 16 });
+    // the registry: every transition, a node's expiry and departure, leaves, the reap
+    const client = redis.client();
+    const reg = new WorkerRegistry(client, { prefix: keys.prefix, shards: keys.shards });
     const refs = Array.from({ length: 64 }, (_, i) => ({ roomId: `RM_${i}`, participantId: `PA_${i}` }));
     await reg.heartbeat('sfu-a');
+    await reg.heartbeat('sfu-b');
     for (const ref of refs) {
       await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g1', nodeId: 'sfu-a', connect: true });
       await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g2', nodeId: 'sfu-b' });
-      await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g2', nodeId: 'sfu-a' });
+      await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g2', nodeId: 'sfu-a' }); // the guard moves node
       await reg.markConnected(ref);
       await reg.release({ ...ref, guard: 'g2', raiseLeave: true });
       await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g3', nodeId: 'sfu-b' });
     }
+    const leaves = (await Promise.all(Array.from({ length: keys.shards }, (_, s) => reg.pendingLeaves(s, 0)))).flat();
+    expect(leaves).to.have.length(64);
+    for (const l of leaves) await reg.ackLeave(l, l.generation);
     await reg.departNode('sfu-b');
-    const orphans = (await Promise.all((await reg.lapsedNodes(0)).map((n) => reg.expireNode(n)))).flat();
+    const lapsed = (await reg.lapsedNodes(0)).filter((n) => n.nodeId === 'sfu-a' || n.nodeId === 'sfu-b');
+    const orphans = (await Promise.all(lapsed.map((n) => reg.expireNode(n)))).flat();
     expect(orphans).to.have.length(64);
+
+    // stats: buffered, claimed, committed, one dead-lettered, finished
+    const stats = new StatsBuffer(client, keys);
+    const flusher = new StatsFlusher(stats, new RedisStreamsAnalytics(client, keys, 'coord-1', 1000), { ...FLUSH_DEFAULTS, workersPerBatch: 5 });
+    const stat = new AnalyticsStat({ roomId: 'x', participantId: 'y' });
+    await Promise.all(refs.slice(0, 16).map((ref, i) => stats.add(
+      ref.roomId, { streamType: 'UPSTREAM', participantId: ref.participantId, trackId: 'TR_1', track: true }, stat.toJson() as AnalyticsStatJson,
+      i === 0 ? '{"streams":"not a list"}' : stat.toJsonString())));
+    let sent = 0;
+    let rejected = 0;
+    for (let s = 0; s < keys.shards; s++) {
+      const t = await flusher.flush(s);
+      sent += t.sent;
+      rejected += t.rejected;
+    }
+    expect({ sent, rejected }).to.deep.equal({ sent: 15, rejected: 1 });
+
     let reaped = 0;
-    for (let shard = 0; shard < 16; shard++) {
+    for (let shard = 0; shard < keys.shards; shard++) {
       for (const due of await reg.dueForReaping(shard, 0)) if (await reg.reap(due, 0, due.generation)) reaped++;
     }
     expect(reaped).to.equal(64);
-    const ping = await redis.client().ping();
-    await until(() => clientCalls > 64 * 6 && ping === 'PONG', 'MONITOR to catch up');
-    monitor.disconnect();
-    monitorConn.disconnect();
 
-    expect(groups.length).to.be.greaterThan(64 * 6);
-    const tags = new Set<string>();
-    for (const keys of groups) {
-      const tagsOf = keys.map((k) => /\{([^}]*)\}/.exec(k)?.[1] ?? `no tag in ${k}`);
-      expect(new Set(tagsOf).size, `one script touched ${keys.join(', ')}`).to.equal(1);
-      tags.add(tagsOf[0]);
+    // event ids: claimed, renewed while applied, settled
+    const claims = new EventClaims(client, keys, { windowMs: 60_000, leaseMs: 300, waitMs: 1000 });
+    expect(await claims.claim('sfu-a', ['e1', 'e2'], 't1')).to.deep.equal([true, true]);
+    await claims.holding('sfu-a', ['e1', 'e2'], 't1', () => until(() => runs.some((r) => r.name === 'settleEvents'), 'a renewal'));
+    await claims.done('sfu-a', ['e1'], 't1');
+    await claims.release('sfu-a', ['e2'], 't1');
+
+    // webhooks: a lane queued and moved on as its head is delivered
+    const d = await deliveries.make([rx.url]);
+    await d.queueNotify(joined('slots', 'alice'));
+    await d.queueNotify(joined('slots', 'bob'));
+    await until(() => rx.received.filter((e) => e.room?.name === 'slots').length === 2, 'both webhooks delivered');
+
+    await client.echo('hash-slots-done');
+    try {
+      await until(() => done, 'MONITOR to report every script');
+    } finally {
+      monitor.disconnect();
+      monitorConn.disconnect();
     }
-    expect(tags.size).to.be.greaterThan(8); // the rooms really spread over shards
+
+    expect(new Set(runs.map((r) => r.name)), 'scripts run').to.deep.equal(new Set(SCRIPT_NAMES));
+    const tags = new Set<string>();
+    for (const run of runs) {
+      const declared = new Set(run.declared);
+      const undeclared = run.touched.filter((k) => !declared.has(k));
+      expect(undeclared, `${run.name} touched keys it did not declare (KEYS: ${run.declared.join(', ')})`).to.deep.equal([]);
+      const runTags = new Set(run.declared.map(tagOf));
+      expect(runTags.size, `${run.name} declared keys of several hash tags: ${run.declared.join(', ')}`).to.equal(1);
+      tags.add([...runTags][0]);
+    }
+    expect(runs.length).to.be.greaterThan(64 * 6);
+    expect([...tags].filter((t) => /^s\d+$/.test(t)).length).to.be.greaterThan(8); // the rooms really spread over shards
   });
 });

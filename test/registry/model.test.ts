@@ -22,6 +22,8 @@ interface ModelWorker {
   left: boolean;
   info: string;
   shard: string;
+  /** The node indexes that name it, in the order the worker's field 'nodes' lists them. */
+  nodes: string[];
 }
 
 class Model {
@@ -39,8 +41,9 @@ class Model {
       case 'markConnected': { const w = this.workers.get(widOf(keys[0])); if (w) w.connected = true; return; }
       case 'releaseWorker': return this.release(argv);
       case 'reapWorker': {
+        // a call whose node indexes are not the worker's changes nothing (the caller calls again)
         const w = this.workers.get(argv[0]);
-        if (w && w.closed && (argv[2] === '' || Number(argv[2]) === w.gen)) this.workers.delete(argv[0]);
+        if (w && w.closed && (argv[2] === '' || Number(argv[2]) === w.gen) && argv[3] === w.nodes.join('|')) this.workers.delete(argv[0]);
         return;
       }
       case 'expireNodeGuards': return this.expire(keys, argv);
@@ -56,7 +59,7 @@ class Model {
       const gen = (this.actual.get(info) as { generation: number } | undefined)?.generation ?? NaN;
       const before = this.generations.get(wid) ?? [];
       if (before.some((g) => g >= gen)) throw new Error(`${wid}: generation ${gen} after ${before.join(', ')}: it repeats or goes back`);
-      w = { gen, connected: false, guards: new Map(), closed: false, left: false, info: '', shard: keys[2] };
+      w = { gen, connected: false, guards: new Map(), closed: false, left: false, info: '', shard: shardOf(keys[0]), nodes: [] };
       this.workers.set(wid, w);
       outcome = 'created';
     } else if (w.closed) {
@@ -67,6 +70,7 @@ class Model {
     if (info) w.info = info;
     if (connect === '1') w.connected = true;
     if (guard) w.guards.set(guard, node);
+    if (guard && !w.nodes.includes(node)) w.nodes.push(node);
     this.answers.set(info, { outcome, generation: w.gen, connected: w.connected, refCount: w.guards.size });
   }
 
@@ -82,11 +86,14 @@ class Model {
     this.answers.set(info, { found: true, wasConnected: w.connected, closed, raiseLeave, generation: w.gen });
   }
 
+  /** The workers the caller read from the node's index; the model's departures release every guard (cutoff '+inf'). */
   private expire(keys: string[], a: string[]): void {
-    const node = a[0];
-    for (const w of this.workers.values()) {
-      if (w.shard !== keys[2] || w.closed) continue;
+    const [node, , ...wids] = a;
+    for (const wid of wids) {
+      const w = this.workers.get(wid);
+      if (!w) continue;
       const held = [...w.guards].filter(([, owner]) => owner === node);
+      w.nodes = w.nodes.filter((n) => n !== node);
       if (held.length === 0) continue;
       for (const [g] of held) w.guards.delete(g);
       if (w.guards.size === 0) { w.closed = true; w.left = true; }
@@ -98,13 +105,18 @@ function widOf(workerKey: string): string {
   return workerKey.slice(workerKey.indexOf(':w:') + 3);
 }
 
+function shardOf(workerKey: string): string {
+  return workerKey.slice(0, workerKey.indexOf(':w:') + 1);
+}
+
 function rng(seed: number) {
   let s = seed >>> 0;
   return () => { s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0; return s / 2 ** 32; };
 }
 
 describe('registry against a sequential model (randomized, several connections)', () => {
-  const redis = usePrivateRedis();
+  // MONITOR gives one server's order of script runs, which the model replays
+  const redis = usePrivateRedis({ standalone: true });
   const SEED = Number(process.env.SEED ?? Date.now() % 1_000_000);
   const CONNECTIONS = 4;
   const OPS_PER_CONNECTION = 1500;
@@ -142,7 +154,6 @@ describe('registry against a sequential model (randomized, several connections)'
     const actual = new Map<string, unknown>();
     const lastGeneration = new Map<string, number>();
     let tag = 0;
-    let calls = 0;
 
     const run = async (conn: number) => {
       const reg = new WorkerRegistry(redis.client(), { prefix: 'm', shards: 4 });
@@ -151,7 +162,6 @@ describe('registry against a sequential model (randomized, several connections)'
       const one = async () => {
         const ref = { roomId: pick(rooms), participantId: pick(participants) };
         const p = rand();
-        calls++;
         if (p < 0.38) {
           const info = `op-${conn}-${tag++}`;
           const guard = rand() < 0.9 ? pick(guards) : undefined;
@@ -168,7 +178,6 @@ describe('registry against a sequential model (randomized, several connections)'
           const last = lastGeneration.get(`${ref.roomId}|${ref.participantId}`) ?? 1;
           await reg.reap(ref, 0, rand() < 0.5 ? undefined : last - 1 + Math.floor(rand() * 3));
         } else {
-          calls += 4; // one per shard, plus the lease
           await reg.departNode(pick(nodes));
         }
       };
@@ -177,8 +186,13 @@ describe('registry against a sequential model (randomized, several connections)'
       }
     };
     await Promise.all(Array.from({ length: CONNECTIONS }, (_, c) => run(c)));
+    // MONITOR reports commands in the order they ran: once it shows this one, it has shown every script
+    let done = false;
+    monitor.on('monitor', (_time: string, args: string[]) => { if (args[0].toLowerCase() === 'echo' && args[1] === 'model-done') done = true; });
+    await admin.echo('model-done');
     try {
-      await until(() => log.length >= calls, `MONITOR to report ${calls} scripts (has ${log.length}, unmatched ${unmatched})`);
+      await until(() => done, `MONITOR to report every script (has ${log.length}, unmatched ${unmatched})`);
+      expect(unmatched).to.equal(0);
     } finally {
       monitor.disconnect();
       monitorConn.disconnect();
@@ -204,7 +218,7 @@ describe('registry against a sequential model (randomized, several connections)'
     const nodeIndex = new Set<string>();
     for (let s = 0; s < 4; s++) {
       for (const wid of await admin.zrange(reg.keys.closed(s), 0, -1)) closedIndex.add(wid);
-      for (const n of nodes) for (const m of await admin.zrange(reg.keys.nodeGuards(s, n), 0, -1)) nodeIndex.add(`${n} ${m}`);
+      for (const n of nodes) for (const m of await admin.smembers(reg.keys.nodeGuards(s, n))) nodeIndex.add(`${n} ${m}`);
     }
     const expectedNodeIndex = new Set<string>();
     for (const roomId of rooms) for (const participantId of participants) {
@@ -218,7 +232,10 @@ describe('registry against a sequential model (randomized, several connections)'
         .to.deep.equal({ gen: m.gen, connected: m.connected, closed: m.closed, left: m.left, info: m.info, refs: m.guards.size });
       expect(w!.guards, where).to.deep.equal([...m.guards].map(([guard, nodeId]) => ({ guard, nodeId })).sort((a, b) => a.guard.localeCompare(b.guard)));
       expect(closedIndex.has(wid), `closed index ${where}`).to.equal(m.closed);
-      for (const [g, n] of m.guards) expectedNodeIndex.add(`${n} ${wid}|${g}`);
+      // a node's index names every worker holding one of its guards, and may name one that held one until it is reaped
+      for (const [, n] of m.guards) expect(m.nodes, `node index of a held guard ${where}`).to.include(n);
+      expect((await admin.hget(reg.keys.worker(reg.keys.shardOf(roomId), wid), 'nodes')) ?? '', `nodes of ${where}`).to.equal(m.nodes.join('|'));
+      for (const n of m.nodes) expectedNodeIndex.add(`${n} ${wid}`);
     }
     expect([...nodeIndex].sort(), `node index (seed ${SEED})`).to.deep.equal([...expectedNodeIndex].sort());
 

@@ -119,12 +119,16 @@ describe('registry transitions (real redis-server)', () => {
       const { generation } = await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
       expect(await reg.reap(ref, 0)).to.equal(false);
       await reg.release({ ...ref, guard: 'g1' });
-      expect(await reg.dueForReaping(shard, 60_000)).to.not.deep.include({ ...ref, generation });
+      // listed with the node index that names it, which the reap removes it from
+      const due = { ...ref, generation, nodes: ['sfu-a'] };
+      expect(await reg.dueForReaping(shard, 60_000)).to.not.deep.include(due);
       expect(await reg.reap(ref, 60_000)).to.equal(false);
-      expect(await reg.dueForReaping(shard, 0)).to.deep.include({ ...ref, generation });
+      expect(await reg.dueForReaping(shard, 0)).to.deep.include(due);
+      expect(await redis.client().sismember(reg.keys.nodeGuards(shard, 'sfu-a'), `${ref.roomId}|${ref.participantId}`)).to.equal(1);
       expect(await reg.reap(ref, 0)).to.equal(true);
       expect(await reg.get(ref)).to.equal(null);
-      expect(await reg.dueForReaping(shard, 0)).to.not.deep.include({ ...ref, generation });
+      expect(await redis.client().sismember(reg.keys.nodeGuards(shard, 'sfu-a'), `${ref.roomId}|${ref.participantId}`)).to.equal(0);
+      expect(await reg.dueForReaping(shard, 0)).to.not.deep.include(due);
     });
 
     it('never reaps a worker re-opened since it was listed', async () => {

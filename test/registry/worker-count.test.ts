@@ -93,7 +93,7 @@ describe('worker count per shard (real redis-server)', () => {
 
     // listed as due, then re-opened before the reap ran
     const [due] = await reg.dueForReaping(shard, 0);
-    expect(due).to.deep.equal({ ...ref, generation });
+    expect(due).to.deep.equal({ ...ref, generation, nodes: ['sfu-a'] });
     await reg.open({ ...who(), guard: 'g2', nodeId: 'sfu-a' });
     expect(await reg.reap(due, 0, due.generation), 're-opened since listed').to.equal(false);
     expect(await stored()).to.deep.equal({ count: 1, hashes: 1 });

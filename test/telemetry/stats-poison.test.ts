@@ -150,9 +150,9 @@ describe('stats: a bad stat never holds up the others', () => {
     await redis.client().hset(counters, 'in:bytes', '9223372036854775800', 'in:odd', 'not a number');
     const wid = keys().workerId(r.sid, refs[0].sid);
     const buffered = await redis.client().bufferStats(
-      keys().dirty(shard), counters, keys().shardBase(shard), 4,
+      4, keys().dirty(shard), counters, keys().worker(shard, wid), keys().statsBuffer(shard, wid), 4,
       'in:bytes', '100', 'in:odd', '1', 'in:huge', '99999999999999999999', 'in:packets', '3',
-      `${wid}\nin|TR_1\n${good(1)}\n`);
+      wid, `1\nin|TR_1\n${good(1)}\n`);
     expect(buffered).to.equal(1);
     expect(await redis.client().hgetall(counters)).to.deep.equal({ 'in:bytes': '9223372036854775800', 'in:odd': 'not a number', 'in:packets': '3' });
     await c.flusher.flushShard(shard);

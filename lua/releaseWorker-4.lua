@@ -3,12 +3,13 @@
   so the leave webhook is decided on the state the release saw; a guard not held changes
   nothing. The last guard closes the worker. Also decides whether this leave is the one
   that raises participant_left / participant_connection_aborted: at most one per
-  generation of the worker.
+  generation of the worker. The guard's node index keeps its entry (see includes/guards).
 
   Input:
-    KEYS[1] worker
-    KEYS[2] closed index
-    KEYS[3] shard base
+    KEYS[1] worker            '<shard>w:<wid>'
+    KEYS[2] closed index      '<shard>closed'
+    KEYS[3] leave outbox      '<shard>leaves'
+    KEYS[4] leave times       '<shard>leaves:at'
 
     ARGV[1] wid
     ARGV[2] guard             ('' = no reference change)
@@ -19,10 +20,9 @@
   Output: { found (0/1), wasConnected (0/1), closedNow (0/1), raiseLeave (0/1), generation }
 ]]
 --- @include "includes/nowMs"
---- @include "includes/guards"
 --- @include "includes/leaves"
 
-local worker, closedKey, shardBase = KEYS[1], KEYS[2], KEYS[3]
+local worker, closedKey = KEYS[1], KEYS[2]
 local wid, guard = ARGV[1], ARGV[2]
 local state = redis.call('HMGET', worker, 'gen', 'connected', 'closedAt', 'left', 'refs', 'g:' .. guard, 'roomName', 'identity', 'info')
 if not state[1] then
@@ -33,9 +33,9 @@ local set = {}
 if ARGV[3] ~= '' then set = { 'info', ARGV[3] } end
 
 local closedNow = 0
-local owner = state[6]
-if guard ~= '' and owner and not state[3] then
-  local refs = dropGuard(worker, shardBase, wid, guard, owner, tonumber(state[5]))
+if guard ~= '' and state[6] and not state[3] then
+  redis.call('HDEL', worker, 'g:' .. guard)
+  local refs = tonumber(state[5]) - 1
   set[#set + 1] = 'refs'; set[#set + 1] = refs
   if refs <= 0 then
     local now = nowMs()
@@ -50,7 +50,7 @@ if ARGV[4] == '1' and state[4] ~= '1' then
   raise = 1
   set[#set + 1] = 'left'; set[#set + 1] = '1'
   local info = ARGV[3] ~= '' and ARGV[3] or (state[9] or '')
-  recordLeave(shardBase, wid, state[1], state[2] == '1', ARGV[5], info, state[7] or '', state[8] or '', nowMs())
+  recordLeave(KEYS[3], KEYS[4], wid, state[1], state[2] == '1', ARGV[5], info, state[7] or '', state[8] or '', nowMs())
 end
 
 if #set > 0 then redis.call('HSET', worker, unpack(set)) end

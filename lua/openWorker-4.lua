@@ -6,13 +6,15 @@
 
   Open worker: add the guard (the same guard twice counts once). Closed but not yet
   reaped: re-open it as a new generation holding only this guard, `connected` carried
-  over. Absent: create it, and count it in the shard's worker count ('<shard>workers'), so
-  metrics read the number of workers without walking them.
+  over. Absent: create it, and count it in the shard's worker count, so metrics read the
+  number of workers without walking them.
 
   Input:
     KEYS[1] worker            '<shard>w:<wid>'
     KEYS[2] closed index      '<shard>closed'
-    KEYS[3] shard base        '<prefix>:{s<n>}:' (also names '<shard>workers', the count)
+    KEYS[3] worker count      '<shard>workers'
+    KEYS[4] guard's node      '<shard>node:<nodeId>' (set of wids; with no guard, '<shard>node:',
+                              untouched)
 
     ARGV[1] wid               '<roomId>|<participantId>'
     ARGV[2] roomName          ('' keeps what is stored)
@@ -27,12 +29,12 @@
 --- @include "includes/nowMs"
 --- @include "includes/guards"
 
-local worker, closedKey, shardBase = KEYS[1], KEYS[2], KEYS[3]
+local worker, closedKey, countKey, nodeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local wid, guard, nodeId = ARGV[1], ARGV[5], ARGV[6]
 local guardField = 'g:' .. guard
 
-local state = redis.call('HMGET', worker, 'gen', 'closedAt', 'connected', 'refs', guardField)
-local gen, connected, refs, owner = tonumber(state[1]), state[3] == '1', tonumber(state[4]), state[5]
+local state = redis.call('HMGET', worker, 'gen', 'closedAt', 'connected', 'refs', guardField, 'nodes')
+local gen, connected, refs, held = tonumber(state[1]), state[3] == '1', tonumber(state[4]), state[5]
 local outcome = 0
 local set = {}
 local now = nowMs()
@@ -45,7 +47,7 @@ if not gen then
   local sep = string.find(wid, '|', 1, true)
   set = { 'room', string.sub(wid, 1, sep - 1), 'participant', string.sub(wid, sep + 1),
     'gen', gen, 'left', '0', 'createdAt', now, 'counted', '1' }
-  redis.call('INCR', shardBase .. 'workers')
+  redis.call('INCR', countKey)
 elseif state[2] then
   outcome, gen, refs = 2, gen + 1, 0
   redis.call('HDEL', worker, 'closedAt')
@@ -60,9 +62,10 @@ if ARGV[7] == '1' then connected = true end
 set[#set + 1] = 'connected'; set[#set + 1] = connected and '1' or '0'
 
 if guard ~= '' then
-  if not owner then refs = refs + 1 end
-  set[#set + 1] = guardField; set[#set + 1] = nodeId
-  indexGuard(shardBase, wid, guard, nodeId, owner, now)
+  if not held then refs = refs + 1 end
+  set[#set + 1] = guardField; set[#set + 1] = nodeId .. '|' .. now
+  local nodes = indexGuard(nodeKey, wid, nodeId, state[6] or '')
+  if nodes then set[#set + 1] = 'nodes'; set[#set + 1] = nodes end
 end
 set[#set + 1] = 'refs'; set[#set + 1] = refs
 

@@ -1,0 +1,81 @@
+--[[
+  Releases, in one shard, the guards an SFU node held when its expiry began (its lease
+  lapsed, or it left), on the workers the caller read from the node's index (a chunk of it;
+  the caller walks the index with SSCAN). Guards the node added after `cutoff` (it came
+  back) are kept. Each worker left with no guard closes; the leave is raised for it unless
+  this generation already raised one; a raised leave is recorded in the shard's leave outbox.
+  A worker that holds none of the node's guards any more (released, reaped, or moved to
+  another node) leaves the node's index.
+
+  Input:
+    KEYS[1] the node's index  '<shard>node:<nodeId>' (set of wids)
+    KEYS[2] closed index      '<shard>closed'
+    KEYS[3] leave outbox      '<shard>leaves'
+    KEYS[4] leave times       '<shard>leaves:at'
+    KEYS[5 ..] workers        '<shard>w:<wid>', one per wid of ARGV[3 ..]
+
+    ARGV[1] nodeId
+    ARGV[2] cutoff (ms): release guards added at or before it ('+inf' = all)
+    ARGV[3 ..] wids, as read from the node's index
+
+  Output: per worker that closed: wid, wasConnected, raiseLeave, generation, roomName,
+          identity, info
+]]
+--- @include "includes/nowMs"
+--- @include "includes/guards"
+--- @include "includes/leaves"
+
+local nodeKey, closedKey = KEYS[1], KEYS[2]
+local nodeId = ARGV[1]
+local cutoff = ARGV[2] == '+inf' and math.huge or tonumber(ARGV[2])
+local now = nowMs()
+local out = {}
+
+for i = 3, #ARGV do
+  local wid, worker = ARGV[i], KEYS[i + 2]
+  local flat = redis.call('HGETALL', worker)
+  local h = {}
+  local dropped = {}
+  local keep = false
+  for j = 1, #flat, 2 do
+    local field, value = flat[j], flat[j + 1]
+    h[field] = value
+    if string.sub(field, 1, 2) == 'g:' then
+      local owner, added = guardOwner(value)
+      if owner == nodeId then
+        if added <= cutoff then dropped[#dropped + 1] = field else keep = true end
+      end
+    end
+  end
+
+  local set = {}
+  if not keep then
+    redis.call('SREM', nodeKey, wid)
+    if h.nodes then
+      local nodes = unlistNode(h.nodes, nodeId)
+      if nodes == '' then redis.call('HDEL', worker, 'nodes') else set = { 'nodes', nodes } end
+    end
+  end
+  if #dropped > 0 then
+    redis.call('HDEL', worker, unpack(dropped))
+    local refs = tonumber(h.refs) - #dropped
+    if refs > 0 then
+      set[#set + 1] = 'refs'; set[#set + 1] = refs
+    else
+      for _, v in ipairs({ 'refs', 0, 'closedAt', now, 'left', '1' }) do set[#set + 1] = v end
+      redis.call('ZADD', closedKey, now, wid)
+      if h.left ~= '1' then
+        recordLeave(KEYS[3], KEYS[4], wid, h.gen, h.connected == '1', '', h.info or '', h.roomName or '', h.identity or '', now)
+      end
+      out[#out + 1] = wid
+      out[#out + 1] = tonumber(h.connected)
+      out[#out + 1] = h.left == '1' and 0 or 1
+      out[#out + 1] = tonumber(h.gen)
+      out[#out + 1] = h.roomName or ''
+      out[#out + 1] = h.identity or ''
+      out[#out + 1] = h.info or ''
+    end
+  end
+  if #set > 0 then redis.call('HSET', worker, unpack(set)) end
+end
+return out
