@@ -2,12 +2,14 @@ import type { Logger } from 'pino';
 import { logConnectionErrors } from './log';
 import type { Options } from './config/options';
 import { PeriodicWork, PERIODIC_DEFAULTS, type PeriodicOptions } from './jobs/periodic';
+import { agreeOnQueueShards, QueueShards } from './jobs/queue-shards';
 import { createRedis, type RedisClient, type RedisTarget } from './redis/connection';
 import { WorkerRegistry } from './registry/registry';
 import type { AnalyticsSink } from './telemetry/analytics';
 import { RedisStreamsAnalytics } from './telemetry/analytics-streams';
 import { BatchApplier } from './telemetry/batch';
 import { EVENT_CLAIM_DEFAULTS, EventClaims } from './telemetry/event-claims';
+import { ReplicaWait } from './telemetry/replica-wait';
 import { RedisTelemetryService } from './telemetry/service';
 import type { CallLimits } from './telemetry/validate';
 import { StatsBuffer } from './telemetry/stats-buffer';
@@ -42,7 +44,11 @@ export class Coordinator {
   readonly limits: CallLimits;
   /** Applies SFU nodes' batches: in order, each event id once. */
   readonly batches: BatchApplier;
+  /** REDIS_WAIT_REPLICAS: what confirms a batch is on the replicas before it is acknowledged. */
+  readonly replicaWait: ReplicaWait | null = null;
   readonly periodic: PeriodicWork;
+  /** The BullMQ queues each kind of work is spread over (QUEUE_SHARDS). */
+  readonly queueShards: QueueShards;
   readonly notifier: WebhookNotifier;
   /** This node's webhook delivery, when webhook URLs are configured. */
   readonly webhooks: WebhookDelivery | null = null;
@@ -53,8 +59,10 @@ export class Coordinator {
     this.redis.on('error', logConnectionErrors(log, 'redis'));
     this.registry = new WorkerRegistry(this.redis, { prefix: options.redisPrefix, shards: options.registryShards });
     const keys = this.registry.keys;
+    // "auto" is resolved by `npm start` before a Coordinator is made (agreeOnQueueShards); here it is one queue
+    this.queueShards = new QueueShards(options.redisPrefix, options.queueShards || 1);
     if (!parts.notifier && parts.webhooks && parts.webhooks.urls.length > 0) {
-      this.webhooks = new WebhookDelivery(this.redis, parts.redis, keys, parts.webhooks, log);
+      this.webhooks = new WebhookDelivery(this.redis, parts.redis, keys, parts.webhooks, log, this.queueShards);
     }
     this.notifier = parts.notifier ?? this.webhooks ?? new NullNotifier();
     this.stats = new StatsBuffer(this.redis, keys);
@@ -65,9 +73,14 @@ export class Coordinator {
       limits: (this.limits = { maxMetadataBytes: options.maxMetadataBytes }),
     });
     const claims = new EventClaims(this.redis, keys, { ...EVENT_CLAIM_DEFAULTS, windowMs: options.idempotencyWindowMs });
-    this.batches = new BatchApplier(this.service, this.registry, claims);
+    if (options.redisWaitReplicas > 0) {
+      this.replicaWait = new ReplicaWait(parts.redis, {
+        replicas: options.redisWaitReplicas, timeoutMs: options.redisWaitTimeoutMs, prefix: options.redisPrefix, nodeId: options.nodeId,
+      }, log);
+    }
+    this.batches = new BatchApplier(this.service, this.registry, claims, this.replicaWait ?? undefined);
     this.periodic = new PeriodicWork({
-      redis: parts.redis, flushIntervalMs: options.flushIntervalMs, workerCleanupWaitMs: options.workerCleanupWaitMs,
+      redis: parts.redis, queueShards: this.queueShards, flushIntervalMs: options.flushIntervalMs, workerCleanupWaitMs: options.workerCleanupWaitMs,
       nodeLeaseMs: options.nodeLeaseMs, ...PERIODIC_DEFAULTS, ...parts.periodic,
     }, keys, this.registry, this.flusher, this.service, log);
   }
@@ -75,6 +88,8 @@ export class Coordinator {
   /** Connects, without running the background work: it runs elsewhere (`npm start` gives it a thread). */
   async connect(): Promise<void> {
     await this.redis.ping();
+    // the fleet's nodes must read the same queues
+    await agreeOnQueueShards(this.redis, this.registry.keys.prefix, this.queueShards.count);
   }
 
   /** Starts the periodic work (flush, reap, node expiry) and webhook delivery on this node. */
@@ -87,6 +102,7 @@ export class Coordinator {
   async close(): Promise<void> {
     await this.webhooks?.close();
     await this.periodic.close();
+    await this.replicaWait?.close();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }

@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseDuration } from '../lib/config/duration';
 import { ConfigError, loadOptions } from '../lib/config/options';
 import { loadWebhookOptions, wantsEvent, WEBHOOK_DEFAULTS } from '../lib/webhooks/options';
@@ -20,6 +23,7 @@ describe('configuration', () => {
       redis: undefined, redisPrefix: 'tc', registryShards: 16,
       workerCleanupWaitMs: 180_000, flushIntervalMs: 30_000, nodeLeaseMs: 20_000, logLevel: 'info', analyticsMaxLen: 100_000,
       maxMetadataBytes: 512 * 1024, idempotencyWindowMs: 120_000, drainTimeoutMs: 20_000,
+      redisWaitReplicas: 0, redisWaitTimeoutMs: 500, queueShards: 0,
     });
     expect(o.nodeId).to.match(/-\d+$/);
   });
@@ -28,13 +32,31 @@ describe('configuration', () => {
     const o = loadOptions({
       REDIS_URL: 'redis://h:1', REDIS_PREFIX: 'x', REGISTRY_SHARDS: '4', WORKER_CLEANUP_WAIT: 'PT1M',
       FLUSH_INTERVAL: '500ms', NODE_LEASE: '5s', LOG_LEVEL: 'DEBUG', ANALYTICS_MAXLEN: '5000', NODE_ID: 'coord-1',
-      MAX_METADATA: '64kb', IDEMPOTENCY_WINDOW: '2m', DRAIN_TIMEOUT: '5s',
+      MAX_METADATA: '64kb', IDEMPOTENCY_WINDOW: '2m', DRAIN_TIMEOUT: '5s', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT: '2s',
+      QUEUE_SHARDS: '6',
     });
     expect(o).to.deep.equal({
       redis: 'redis://h:1', redisPrefix: 'x', registryShards: 4, workerCleanupWaitMs: 60_000,
       flushIntervalMs: 500, nodeLeaseMs: 5000, logLevel: 'debug', analyticsMaxLen: 5000, nodeId: 'coord-1',
       maxMetadataBytes: 65_536, idempotencyWindowMs: 120_000, drainTimeoutMs: 5000,
+      redisWaitReplicas: 1, redisWaitTimeoutMs: 2000, queueShards: 6,
     });
+  });
+
+  it('reads a Redis Cluster (LiveKit\'s cluster_addresses) with an ACL user and TLS files', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'tc-tls-'));
+    const ca = path.join(dir, 'ca.pem');
+    writeFileSync(ca, 'not read until a connection is made');
+    const o = loadOptions({
+      REDIS_CLUSTER_ADDRESSES: '10.0.0.1:7000,10.0.0.2:7000', REDIS_USERNAME: 'tc', REDIS_PASSWORD: 'pw', REDIS_USE_TLS: 'true', REDIS_TLS_CA_FILE: ca,
+    });
+    expect(o.redis).to.deep.equal({
+      cluster: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7000 }], username: 'tc', password: 'pw', tls: { ca },
+    });
+    expect(loadOptions({ REDIS_URL: 'rediss://h:1', REDIS_TLS_CA_FILE: ca }).redis).to.deep.equal({ url: 'rediss://h:1', tls: { ca } });
+    expect(loadOptions({ REDIS_URL: 'rediss://h:1' }).redis).to.equal('rediss://h:1');
+    expect(loadOptions({ QUEUE_SHARDS: 'auto' }).queueShards).to.equal(0);
+    rmSync(dir, { recursive: true });
   });
 
   it('reads a Sentinel master (LiveKit\'s sentinel_addresses and sentinel_master_name) with its ACL users', () => {
@@ -54,6 +76,17 @@ describe('configuration', () => {
     [{ REDIS_SENTINEL_MASTER_NAME: 'm' }, /REDIS_SENTINEL_MASTER_NAME="m".*REDIS_SENTINEL_ADDRESSES set with it/],
     [{ REDIS_SENTINEL_ADDRESSES: 'h', REDIS_SENTINEL_MASTER_NAME: 'm' }, /REDIS_SENTINEL_ADDRESSES="h".*host:port/],
     [{ REDIS_SENTINEL_ADDRESSES: 'h:70000', REDIS_SENTINEL_MASTER_NAME: 'm' }, /REDIS_SENTINEL_ADDRESSES="h:70000"/],
+    [{ REDIS_URL: 'redis://h:1', REDIS_CLUSTER_ADDRESSES: 'h:7000' }, /REDIS_CLUSTER_ADDRESSES="h:7000".*REDIS_URL unset/],
+    [{ REDIS_CLUSTER_ADDRESSES: 'h:7000', REDIS_SENTINEL_ADDRESSES: 'h:26379', REDIS_SENTINEL_MASTER_NAME: 'm' }, /REDIS_CLUSTER_ADDRESSES=.*REDIS_SENTINEL_ADDRESSES unset/],
+    [{ REDIS_CLUSTER_ADDRESSES: 'h' }, /REDIS_CLUSTER_ADDRESSES="h".*host:port/],
+    [{ REDIS_URL: 'redis://h:1', REDIS_USE_TLS: 'true' }, /REDIS_USE_TLS="true".*rediss:\/\//],
+    [{ REDIS_URL: 'redis://h:1', REDIS_PASSWORD: 'secret' }, /REDIS_PASSWORD="\(hidden\)".*in the URL/],
+    [{ REDIS_URL: 'redis://h:1', REDIS_TLS_CA_FILE: '/etc/hostname' }, /REDIS_TLS_CA_FILE=.*TLS on/],
+    [{ REDIS_CLUSTER_ADDRESSES: 'h:7000', REDIS_USE_TLS: 'true', REDIS_TLS_CA_FILE: '/nonexistent/ca.pem' }, /REDIS_TLS_CA_FILE="\/nonexistent\/ca.pem".*readable PEM/],
+    [{ REDIS_CLUSTER_ADDRESSES: 'h:7000', REDIS_USE_TLS: 'true', REDIS_TLS_CERT_FILE: '/etc/hostname' }, /REDIS_TLS_KEY_FILE="".*REDIS_TLS_CERT_FILE/],
+    [{ REDIS_USE_TLS: 'true' }, /REDIS_USE_TLS="true".*a Redis to use it with/],
+    [{ REDIS_USE_TLS: 'yes', REDIS_CLUSTER_ADDRESSES: 'h:7000' }, /REDIS_USE_TLS="yes".*true or false/],
+    [{ REDIS_USERNAME: 'u' }, /REDIS_USERNAME="u".*a Redis to use it with/],
   ];
   for (const [env, message] of contradictions) {
     it(`refuses ${Object.keys(env).join(' + ')} as given, naming the setting`, () => {
@@ -73,6 +106,9 @@ describe('configuration', () => {
     ['NODE_ID', 'a b', /NODE_ID="a b"/],
     ['MAX_METADATA', 'lots', /MAX_METADATA="lots".*512kb/],
     ['IDEMPOTENCY_WINDOW', '10ms', /IDEMPOTENCY_WINDOW="10ms".*at least 1000ms/],
+    ['QUEUE_SHARDS', '0', /QUEUE_SHARDS="0".*whole number from 1 to 256/],
+    ['REDIS_WAIT_REPLICAS', 'one', /REDIS_WAIT_REPLICAS="one".*whole number from 0 to 100/],
+    ['REDIS_WAIT_TIMEOUT', '0ms', /REDIS_WAIT_TIMEOUT="0ms".*at least 1ms/],
   ];
   for (const [name, value, message] of bad) {
     it(`rejects ${name}=${value} naming the variable, the value and what is accepted`, () => {

@@ -1,5 +1,6 @@
+import { accessSync, constants } from 'node:fs';
 import os from 'node:os';
-import type { RedisTarget, SentinelTarget } from '../redis/connection';
+import type { ClusterTarget, RedisTarget, SentinelTarget, TlsFiles } from '../redis/connection';
 import { DURATION_FORMS, parseDuration } from './duration';
 
 /**
@@ -30,6 +31,15 @@ export interface Options {
   idempotencyWindowMs: number;
   /** SIGTERM: the node exits within this, whatever Redis does (exit 1 if it left work for the others). */
   drainTimeoutMs: number;
+  /** Replicas that must hold a batch's writes (WAIT) before its 200; 0 = acknowledge once the master has them. */
+  redisWaitReplicas: number;
+  /** How long a batch waits for them before it is answered 503 (applied on the master; the retry is a no-op unless a failover lost it). */
+  redisWaitTimeoutMs: number;
+  /**
+   * BullMQ queues each kind of work is spread over (one hash slot each): 0 = auto, 1 on one
+   * Redis, as many as the masters on a cluster. Every node of a fleet must use the same.
+   */
+  queueShards: number;
 }
 
 export const DEFAULTS = {
@@ -44,6 +54,9 @@ export const DEFAULTS = {
   MAX_METADATA: '512kb',
   IDEMPOTENCY_WINDOW: '2m',
   DRAIN_TIMEOUT: '20s',
+  REDIS_WAIT_REPLICAS: '0',
+  REDIS_WAIT_TIMEOUT: '500ms',
+  QUEUE_SHARDS: 'auto',
 } as const;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -111,25 +124,96 @@ function addresses(name: string, raw: string): { host: string; port: number }[] 
   return list;
 }
 
-/** REDIS_URL, or the Sentinel settings (LiveKit's redis.sentinel_master_name and sentinel_addresses); never both. */
-function redisTarget(env: Env): RedisTarget | undefined {
-  const url = env.REDIS_URL?.trim() || undefined;
-  if (url && !/^rediss?:\/\//.test(url)) throw new ConfigError('REDIS_URL', url, 'a redis:// or rediss:// URL');
-  const sentinels = env.REDIS_SENTINEL_ADDRESSES?.trim() || undefined;
-  const name = env.REDIS_SENTINEL_MASTER_NAME?.trim() || undefined;
-  if (!sentinels) {
-    if (name) throw new ConfigError('REDIS_SENTINEL_MASTER_NAME', name, 'REDIS_SENTINEL_ADDRESSES set with it (the sentinels to ask for that master)');
-    return url;
+const TLS_FILES = { ca: 'REDIS_TLS_CA_FILE', cert: 'REDIS_TLS_CERT_FILE', key: 'REDIS_TLS_KEY_FILE' } as const;
+
+/** REDIS_USE_TLS and the TLS files; undefined when TLS is off. The files must be readable now, not at the first connection. */
+function tlsFiles(env: Env, on: boolean, why: string): TlsFiles | undefined {
+  const files: TlsFiles = {};
+  for (const [field, variable] of Object.entries(TLS_FILES)) {
+    const path = env[variable]?.trim();
+    if (!path) continue;
+    if (!on) throw new ConfigError(variable, path, `TLS on (${why}): without it the file is not used`);
+    try {
+      accessSync(path, constants.R_OK);
+    } catch {
+      throw new ConfigError(variable, path, 'a readable PEM file');
+    }
+    files[field as keyof TlsFiles] = path;
   }
-  if (url) throw new ConfigError('REDIS_SENTINEL_ADDRESSES', sentinels, 'REDIS_URL unset: a node uses either one Redis (REDIS_URL) or a master found through Sentinel, not both');
+  if (files.cert && !files.key) throw new ConfigError('REDIS_TLS_KEY_FILE', '', 'the client certificate\'s key, set with REDIS_TLS_CERT_FILE');
+  if (files.key && !files.cert) throw new ConfigError('REDIS_TLS_CERT_FILE', '', 'the client certificate, set with REDIS_TLS_KEY_FILE');
+  return on ? files : undefined;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = env[name]?.trim().toLowerCase() ?? '';
+  if (raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new ConfigError(name, raw, 'true or false');
+}
+
+/**
+ * Where Redis is, named as LiveKit's redis settings are: REDIS_URL (standalone), the
+ * Sentinel settings (sentinel_addresses, sentinel_master_name), or REDIS_CLUSTER_ADDRESSES
+ * (cluster_addresses); exactly one of them, or none (`npm start` runs a private redis-server).
+ */
+function redisTarget(env: Env): RedisTarget | undefined {
+  const get = (name: string) => env[name]?.trim() || undefined;
+  const url = get('REDIS_URL');
+  if (url && !/^rediss?:\/\//.test(url)) throw new ConfigError('REDIS_URL', url, 'a redis:// or rediss:// URL');
+  const sentinels = get('REDIS_SENTINEL_ADDRESSES');
+  const name = get('REDIS_SENTINEL_MASTER_NAME');
+  const cluster = get('REDIS_CLUSTER_ADDRESSES');
+  if (name && !sentinels) throw new ConfigError('REDIS_SENTINEL_MASTER_NAME', name, 'REDIS_SENTINEL_ADDRESSES set with it (the sentinels to ask for that master)');
+  const given = [url && 'REDIS_URL', sentinels && 'REDIS_SENTINEL_ADDRESSES', cluster && 'REDIS_CLUSTER_ADDRESSES'].filter(Boolean) as string[];
+  if (given.length > 1) {
+    throw new ConfigError(given[1], get(given[1])!, `${given[0]} unset: a node uses one Redis (REDIS_URL), a master found through Sentinel (REDIS_SENTINEL_ADDRESSES) or a Redis Cluster (REDIS_CLUSTER_ADDRESSES), one of them`);
+  }
+  const useTls = flag(env, 'REDIS_USE_TLS');
+  const auth = { username: 'REDIS_USERNAME', password: 'REDIS_PASSWORD' } as const;
+  if (url) {
+    if (useTls && url.startsWith('redis:')) throw new ConfigError('REDIS_USE_TLS', 'true', 'a rediss:// REDIS_URL (TLS is asked for by the URL\'s scheme)');
+    for (const variable of Object.values(auth)) {
+      if (get(variable)) throw new ConfigError(variable, variable === 'REDIS_PASSWORD' ? '(hidden)' : get(variable)!, 'unset with REDIS_URL: put the ACL user and password in the URL (redis://user:password@host:port)');
+    }
+    const tls = tlsFiles(env, url.startsWith('rediss:'), 'a rediss:// REDIS_URL');
+    return tls && Object.keys(tls).length > 0 ? { url, tls } : url;
+  }
+  const common: { username?: string; password?: string; tls?: TlsFiles } = {};
+  for (const [field, variable] of Object.entries(auth)) {
+    const v = get(variable);
+    if (v) common[field as keyof typeof auth] = v;
+  }
+  if (sentinels || cluster) {
+    const tls = tlsFiles(env, useTls, 'REDIS_USE_TLS=true');
+    if (tls) common.tls = tls;
+  } else {
+    tlsFiles(env, false, 'REDIS_USE_TLS=true with REDIS_SENTINEL_ADDRESSES or REDIS_CLUSTER_ADDRESSES, or a rediss:// REDIS_URL');
+    if (useTls) throw new ConfigError('REDIS_USE_TLS', 'true', 'a Redis to use it with: REDIS_SENTINEL_ADDRESSES or REDIS_CLUSTER_ADDRESSES (for REDIS_URL, write rediss://)');
+    for (const variable of Object.values(auth)) {
+      if (get(variable)) throw new ConfigError(variable, variable === 'REDIS_PASSWORD' ? '(hidden)' : get(variable)!, 'a Redis to use it with: REDIS_SENTINEL_ADDRESSES or REDIS_CLUSTER_ADDRESSES');
+    }
+  }
+  if (cluster) {
+    const target: ClusterTarget = { cluster: addresses('REDIS_CLUSTER_ADDRESSES', cluster), ...common };
+    return target;
+  }
+  if (!sentinels) return undefined;
   if (!name) throw new ConfigError('REDIS_SENTINEL_MASTER_NAME', '', 'the master name the sentinels know, set with REDIS_SENTINEL_ADDRESSES');
-  const target: SentinelTarget = { sentinels: addresses('REDIS_SENTINEL_ADDRESSES', sentinels), name };
-  const optional = { username: 'REDIS_USERNAME', password: 'REDIS_PASSWORD', sentinelUsername: 'REDIS_SENTINEL_USERNAME', sentinelPassword: 'REDIS_SENTINEL_PASSWORD' } as const;
-  for (const [field, variable] of Object.entries(optional)) {
-    const v = env[variable]?.trim();
-    if (v) target[field as keyof typeof optional] = v;
+  const target: SentinelTarget = { sentinels: addresses('REDIS_SENTINEL_ADDRESSES', sentinels), name, ...common };
+  const sentinelAuth = { sentinelUsername: 'REDIS_SENTINEL_USERNAME', sentinelPassword: 'REDIS_SENTINEL_PASSWORD' } as const;
+  for (const [field, variable] of Object.entries(sentinelAuth)) {
+    const v = get(variable);
+    if (v) target[field as keyof typeof sentinelAuth] = v;
   }
   return target;
+}
+
+/** QUEUE_SHARDS: a number, or 0 for "auto" (1 on one Redis, the number of masters on a cluster, found at start-up). */
+function queueShards(env: Env): number {
+  const raw = read(env, 'QUEUE_SHARDS').toLowerCase();
+  if (raw === 'auto') return 0;
+  return integer(env, 'QUEUE_SHARDS', 1, 256);
 }
 
 export function loadOptions(env: Env = process.env): Options {
@@ -153,5 +237,8 @@ export function loadOptions(env: Env = process.env): Options {
     maxMetadataBytes: size(env, 'MAX_METADATA', 0),
     idempotencyWindowMs: duration(env, 'IDEMPOTENCY_WINDOW', 1000),
     drainTimeoutMs: duration(env, 'DRAIN_TIMEOUT', 100),
+    queueShards: queueShards(env),
+    redisWaitReplicas: integer(env, 'REDIS_WAIT_REPLICAS', 0, 100),
+    redisWaitTimeoutMs: duration(env, 'REDIS_WAIT_TIMEOUT', 1),
   };
 }

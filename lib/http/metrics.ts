@@ -1,7 +1,6 @@
 import client from 'prom-client';
 import type { Coordinator } from '../coordinator';
 import type { BackgroundJobs } from '../node/background-jobs';
-import { TELEMETRY_QUEUE } from '../jobs/periodic';
 
 /** 1 ms .. 30 s: a shard job on an idle shard is a few round trips, a backlog's flush takes seconds. */
 const JOB_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -93,11 +92,13 @@ export class NodeMetrics {
     new client.Gauge({
       name: 'tc_queue_jobs', help: 'BullMQ jobs by queue and state (fleet)', labelNames: ['queue', 'state'], registers: [r],
       async collect() {
-        const queues: [string, { getJobCounts(...s: string[]): Promise<Record<string, number>> }][] = [[TELEMETRY_QUEUE, c.periodic.queue]];
-        if (c.webhooks) queues.push(['webhooks', c.webhooks.queue]);
-        for (const [name, q] of queues) {
-          const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed');
-          for (const [state, n] of Object.entries(counts)) this.set({ queue: name, state }, n);
+        // by kind of work, summed over the queue shards
+        for (const kind of [c.periodic.queues, ...(c.webhooks ? [c.webhooks.queues] : [])]) {
+          const sum: Record<string, number> = {};
+          for (const q of kind.queues) {
+            for (const [state, n] of Object.entries(await q.getJobCounts('waiting', 'active', 'delayed', 'failed'))) sum[state] = (sum[state] ?? 0) + n;
+          }
+          for (const [state, n] of Object.entries(sum)) this.set({ queue: kind.kind, state }, n);
         }
       },
     });

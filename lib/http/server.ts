@@ -10,6 +10,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { timingSafeEqual } from 'node:crypto';
 import { RetryableError } from '../telemetry/event-claims';
+import { NotReplicatedError } from '../telemetry/replica-wait';
 import { decodeEvents, InvalidEventError, readId } from '../telemetry/validate';
 import { NodeMetrics } from './metrics';
 
@@ -103,6 +104,12 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: 
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return answer(413, 'body_too_large', `body over ${o.maxBodyBytes} bytes`);
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return answer(415, 'unsupported_media_type', 'Content-Type must be application/json');
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return answer(err.statusCode, 'malformed_request', err.message);
+    if (err instanceof NotReplicatedError) {
+      // REDIS_WAIT_REPLICAS: stored on the master only; the retry is a no-op by its ids, unless a failover lost the batch
+      req.log.warn({ err: err.message }, 'request failed: not confirmed on the replicas');
+      reply.header('Retry-After', '1');
+      return answer(503, 'not_replicated', `${err.message}: applied on the master only, retry`);
+    }
     if (retryable(err, c.redis)) {
       // nothing was acknowledged: the SFU retries, and its event ids keep the retry from applying twice
       req.log.warn({ err: err.message }, 'request failed: storage unavailable');
@@ -134,7 +141,8 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: 
   const board = new FastifyAdapter();
   board.setBasePath('/admin/queues');
   createBullBoard({
-    queues: [new BullMQAdapter(c.periodic.queue), ...(c.webhooks ? [new BullMQAdapter(c.webhooks.queue)] : [])],
+    // every queue shard of both kinds of work
+    queues: [...c.periodic.queues.queues, ...(c.webhooks?.queues.queues ?? [])].map((q) => new BullMQAdapter(q)),
     serverAdapter: board,
   });
   const expected = Buffer.from(`Basic ${Buffer.from(`${o.apiKey}:${o.apiSecret}`).toString('base64')}`);

@@ -1,20 +1,23 @@
-import { Queue, Worker, type Job } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { logConnectionErrors } from '../log';
-import { bullConnection, type RedisTarget } from '../redis/connection';
+import type { RedisTarget } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import type { WorkerRegistry } from '../registry/registry';
 import type { RedisTelemetryService } from '../telemetry/service';
 import type { StatsFlusher } from '../telemetry/stats-flush';
+import { BullQueues } from './bull-queues';
+import { QueueShards } from './queue-shards';
 
 export const TELEMETRY_QUEUE = 'telemetry';
 
 export interface PeriodicOptions {
   redis: RedisTarget;
+  /** The queue shards (QUEUE_SHARDS) the jobs are spread over; default: one queue. */
+  queueShards?: QueueShards;
   flushIntervalMs: number;
   workerCleanupWaitMs: number;
   nodeLeaseMs: number;
-  /** Jobs of this queue one node runs at once. */
+  /** Jobs of each queue shard one node runs at once. */
   concurrency: number;
   /** BullMQ lock: a node silent this long loses its job to another (stalled-job recovery). */
   lockDurationMs: number;
@@ -46,14 +49,17 @@ const secondsSince = (started: number) => (performance.now() - started) / 1000;
  *   reap          every FLUSH_INTERVAL    -> one reap-shard job per shard (flush it, then reap what is due)
  *   expire-nodes  every NODE_LEASE / 4    -> one expire-node job per lapsed SFU node
  *
+ * With several queue shards, each queue shard has its own flush and reap schedulers, for
+ * the registry shards mapped to it, so a tick and the jobs it adds stay in one hash slot
+ * and the masters of a cluster share the work; node expiry runs on queue shard 0.
+ *
  * A tick only fans out; the shard and node jobs are taken by whichever nodes are free, so
  * a large flush is shared, and a node that dies mid-job leaves it to another. A shard job's
  * steps each run even when the flush before them fails: the job fails afterwards, and is
  * retried.
  */
 export class PeriodicWork {
-  readonly queue: Queue;
-  private worker: Worker | null = null;
+  readonly queues: BullQueues;
   private readonly jobDone: ((done: JobDone) => void)[] = [];
 
   constructor(
@@ -64,28 +70,31 @@ export class PeriodicWork {
     private readonly service: RedisTelemetryService,
     private readonly log: Logger,
   ) {
-    this.queue = new Queue(TELEMETRY_QUEUE, { connection: bullConnection(opts.redis, false), prefix: keys.bullPrefix() });
-    this.queue.on('error', logConnectionErrors(log, 'telemetry queue'));
+    this.queues = new BullQueues(TELEMETRY_QUEUE, opts.queueShards ?? new QueueShards(keys.prefix, 1), opts.redis, log);
+  }
+
+  /** The queue of queue shard 0 (the only one on a single Redis): node expiry runs there. */
+  get queue(): Queue {
+    return this.queues.queue(0);
   }
 
   /** Declares the schedulers (idempotent: every node does it) and starts taking jobs. */
   async start(): Promise<void> {
     const o = this.opts;
     const keep = { removeOnComplete: 100, removeOnFail: 500 };
-    await this.queue.upsertJobScheduler('flush', { every: o.flushIntervalMs }, { name: 'flush', opts: keep });
-    await this.queue.upsertJobScheduler('reap', { every: o.flushIntervalMs }, { name: 'reap', opts: keep });
+    for (const queue of this.queues.queues) {
+      await queue.upsertJobScheduler('flush', { every: o.flushIntervalMs }, { name: 'flush', opts: keep });
+      await queue.upsertJobScheduler('reap', { every: o.flushIntervalMs }, { name: 'reap', opts: keep });
+    }
     await this.queue.upsertJobScheduler('expire-nodes', { every: Math.max(250, Math.floor(o.nodeLeaseMs / 4)) }, { name: 'expire-nodes', opts: keep });
-    this.worker = new Worker(TELEMETRY_QUEUE, (job) => this.process(job), {
-      connection: bullConnection(o.redis),
-      prefix: this.keys.bullPrefix(),
+    const workers = this.queues.start((job, _token, shard) => this.process(job, shard), {
       concurrency: o.concurrency,
       lockDuration: o.lockDurationMs,
       stalledInterval: Math.max(1000, Math.floor(o.lockDurationMs / 2)),
       removeOnComplete: { count: 1000 },
       removeOnFail: { count: 5000 },
     });
-    this.worker.on('failed', (job, err) => this.log.warn({ job: job?.name, id: job?.id, err: err.message }, 'periodic job failed'));
-    this.worker.on('error', logConnectionErrors(this.log, 'telemetry worker'));
+    for (const w of workers) w.on('failed', (job, err) => this.log.warn({ job: job?.name, id: job?.id, err: err.message }, 'periodic job failed'));
   }
 
   /** Calls `listener` after each flush-shard, reap-shard and expire-node job this node completes. */
@@ -101,7 +110,7 @@ export class PeriodicWork {
   }
 
   get running(): boolean {
-    return this.worker?.isRunning() ?? false;
+    return this.queues.running;
   }
 
   /** Options of the jobs a tick fans out: retried, and kept a while once done, to be seen. */
@@ -113,9 +122,10 @@ export class PeriodicWork {
   }
 
   /** A shard job's id comes from the tick's, so a retried tick adds nothing twice (each tick has its own). */
-  private async fanOut(job: Job, name: 'flush-shard' | 'reap-shard'): Promise<void> {
-    const shards = Array.from({ length: this.keys.shards }, (_, shard) => shard);
-    await this.queue.addBulk(shards.map((shard) => ({
+  private async fanOut(job: Job, name: 'flush-shard' | 'reap-shard', queueShard: number): Promise<void> {
+    const shards = Array.from({ length: this.keys.shards }, (_, shard) => shard)
+      .filter((shard) => this.queues.shards.shardOfRegistryShard(shard) === queueShard);
+    await this.queues.queue(queueShard).addBulk(shards.map((shard) => ({
       name, data: { shard }, opts: { ...this.fannedOut(), jobId: `${name}-${job.id}-${shard}`.replace(/:/g, '_') },
     })));
   }
@@ -148,10 +158,10 @@ export class PeriodicWork {
     return (await Promise.all(results)).filter(Boolean).length;
   }
 
-  private async process(job: Job): Promise<unknown> {
+  private async process(job: Job, queueShard: number): Promise<unknown> {
     switch (job.name) {
-      case 'flush': return this.fanOut(job, 'flush-shard');
-      case 'reap': return this.fanOut(job, 'reap-shard');
+      case 'flush': return this.fanOut(job, 'flush-shard', queueShard);
+      case 'reap': return this.fanOut(job, 'reap-shard', queueShard);
       case 'flush-shard': {
         const started = performance.now();
         const shard = job.data.shard as number;
@@ -206,7 +216,6 @@ export class PeriodicWork {
 
   /** Stops taking jobs; those running finish (or, past the lock, go to another node). */
   async close(): Promise<void> {
-    await this.worker?.close();
-    await this.queue.close();
+    await this.queues.close();
   }
 }

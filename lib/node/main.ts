@@ -6,7 +6,24 @@ import { loadHttpOptions, type NodeHttpOptions } from '../http/options';
 import { loadWebhookOptions, type WebhookOptions } from '../webhooks/options';
 import { JobsThread } from './jobs-thread';
 import { resolveRedis } from './redis-target';
-import { describeTarget } from '../redis/connection';
+import { createRedis, describeTarget, type RedisTarget } from '../redis/connection';
+import { agreeOnQueueShards, QueueShardsMismatch } from '../jobs/queue-shards';
+
+/** The fleet's queue shards, agreed on one short-lived connection. */
+async function fleetQueueShards(target: RedisTarget, options: Options): Promise<number> {
+  const redis = createRedis(target);
+  // the connection's own error says why (refused, a certificate, a password), the command's only that it gave up
+  let cause: Error | null = null;
+  redis.on('error', (e: Error) => { cause = e; });
+  try {
+    return await agreeOnQueueShards(redis, options.redisPrefix, options.queueShards);
+  } catch (e) {
+    if (e instanceof QueueShardsMismatch) throw e;
+    throw new Error(`cannot use Redis (${describeTarget(target)}): ${(cause as Error | null)?.message ?? (e as Error).message}`);
+  } finally {
+    await redis.quit().catch(() => redis.disconnect());
+  }
+}
 
 /** `npm start`: one coordinator node. */
 async function main() {
@@ -28,20 +45,27 @@ async function main() {
   const target = await resolveRedis(options, log);
   if (webhooks.urls.length === 0) log.warn('WEBHOOK_URLS is not set: webhooks are not sent (as LiveKit without webhook URLs)');
   else log.info({ urls: webhooks.urls, include: webhooks.includeEvents, exclude: webhooks.excludeEvents }, 'delivering webhooks');
-  // this thread takes requests; the periodic work and webhook delivery run on their own
-  const coordinator = new Coordinator({ redis: target.target, options, log, webhooks });
+  let coordinator: Coordinator | null = null;
   let jobs: JobsThread;
   try {
+    // QUEUE_SHARDS "auto" becomes the fleet's number before any queue is made, and both threads use it
+    options.queueShards = await fleetQueueShards(target.target, options);
+    // this thread takes requests; the periodic work and webhook delivery run on their own
+    coordinator = new Coordinator({ redis: target.target, options, log, webhooks });
     await coordinator.connect();
-    jobs = await JobsThread.start({ redis: target.target, env: { ...process.env }, webhooks }, log);
+    jobs = await JobsThread.start({ redis: target.target, env: { ...process.env, QUEUE_SHARDS: String(options.queueShards) }, webhooks }, log);
   } catch (e) {
     // a node that cannot start must not leave its private redis-server running
-    await coordinator.close().catch(() => {});
+    await coordinator?.close().catch(() => {});
     await target.stop();
+    if (e instanceof QueueShardsMismatch) {
+      log.fatal(e.message);
+      process.exit(2);
+    }
     throw e;
   }
   log.info({
-    redis: describeTarget(target.target), prefix: options.redisPrefix, shards: options.registryShards, flushIntervalMs: options.flushIntervalMs,
+    redis: describeTarget(target.target), prefix: options.redisPrefix, shards: options.registryShards, queueShards: options.queueShards, flushIntervalMs: options.flushIntervalMs,
     workerCleanupWaitMs: options.workerCleanupWaitMs, nodeLeaseMs: options.nodeLeaseMs,
   }, 'coordinator node running: flush, reap, node expiry and webhook delivery on BullMQ, on their own thread');
 

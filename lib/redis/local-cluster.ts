@@ -21,6 +21,8 @@ export interface LocalClusterOptions {
   nodeTimeoutMs?: number;
   /** How long start() waits for the cluster to be ok. */
   startTimeoutMs?: number;
+  /** Allow DEBUG (tests digest each master's dataset with DEBUG DIGEST). */
+  debugCommands?: boolean;
 }
 
 export interface ClusterNode {
@@ -176,7 +178,7 @@ export class LocalCluster {
       // The bus port is set explicitly: the default, port + 10000, is past 65535 for a high ephemeral port.
       const ports = await freePorts(total * 2);
       await startAll(servers, Array.from({ length: total }, (_, i) => ({
-        dir: path.join(dir, `node-${i + 1}`), port: ports[2 * i], appendOnly: true,
+        dir: path.join(dir, `node-${i + 1}`), port: ports[2 * i], appendOnly: true, debugCommands: opts.debugCommands,
         extraArgs: [
           '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
           '--cluster-port', String(ports[2 * i + 1]),

@@ -1,6 +1,7 @@
 import { newId } from '../ids';
 import type { WorkerRegistry } from '../registry/registry';
 import type { EventClaims } from './event-claims';
+import type { ReplicaWait } from './replica-wait';
 import { GUARDED_METHODS, SINGLE_WRITE_METHODS, type Method } from './methods';
 import type { CallContext, RedisTelemetryService } from './service';
 import type { TelemetryCall } from './validate';
@@ -20,12 +21,17 @@ type Apply = (args: unknown, ctx: CallContext) => Promise<void>;
  * claimed before anything is applied, so a copy of the batch raced on another node waits
  * for this one's outcome; webhook and analytics ids come from the event ids, so a batch
  * applied again after a crash between applying and recording queues the same webhooks.
+ * With `replicas` (REDIS_WAIT_REPLICAS), a batch resolves only once replicas hold its
+ * writes, so a failover right after cannot lose what was acknowledged; if they do not in
+ * time, it fails retryable, and the retry (a no-op by its ids, or applied again if a
+ * failover did lose it) waits for them once more.
  */
 export class BatchApplier {
   constructor(
     private readonly service: RedisTelemetryService,
     private readonly registry: WorkerRegistry,
     private readonly claims: EventClaims,
+    private readonly replicas?: ReplicaWait,
   ) {}
 
   async apply(nodeId: string, calls: TelemetryCall[]): Promise<BatchResult> {
@@ -48,6 +54,8 @@ export class BatchApplier {
       throw e;
     }
     await this.claims.done(nodeId, claimed, token);
+    // also when nothing was applied: a retry's first attempt may have been answered before its writes reached a replica
+    await this.replicas?.confirm();
     return { applied, repeated };
   }
 

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { WebhookEvent } from '@livekit/protocol';
-import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { logConnectionErrors } from '../log';
-import { bullConnection } from '../redis/connection';
+import { BullQueues } from '../jobs/bull-queues';
+import { QueueShards } from '../jobs/queue-shards';
 import type { RedisClient, RedisTarget } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import { newId } from '../ids';
@@ -55,21 +55,33 @@ export function webhookUrlTag(url: string): string {
  * in BullMQ's failed set (a dead letter) and counted into the next delivery's
  * `numDropped` for that URL. A head BullMQ fails by itself (stalled too often) is found by
  * the events waiting behind it, which pass it and count it the same way.
+ *
+ * With several queue shards (QUEUE_SHARDS), each lane's jobs live in one of them, picked by
+ * the lane's id, so a cluster's masters share the deliveries.
  */
 export class WebhookDelivery implements WebhookNotifier {
-  readonly queue: Queue<DeliveryJob>;
+  readonly queues: BullQueues<DeliveryJob>;
   readonly metrics = new WebhookMetrics();
-  private worker: Worker<DeliveryJob> | null = null;
 
   constructor(
     private readonly redis: RedisClient,
-    private readonly target: RedisTarget,
+    target: RedisTarget,
     private readonly keys: KeySpace,
     private readonly opts: WebhookOptions,
     private readonly log: Logger,
+    shards: QueueShards = new QueueShards(keys.prefix, 1),
   ) {
-    this.queue = new Queue<DeliveryJob>(WEBHOOK_QUEUE, { connection: bullConnection(target, false), prefix: keys.bullPrefix() });
-    this.queue.on('error', logConnectionErrors(log, 'webhook queue'));
+    this.queues = new BullQueues<DeliveryJob>(WEBHOOK_QUEUE, shards, target, log);
+  }
+
+  /** The queue of queue shard 0 (the only one on a single Redis). */
+  get queue(): Queue<DeliveryJob> {
+    return this.queues.queue(0);
+  }
+
+  /** The queue holding a lane's jobs. */
+  queueOf(laneId: string): Queue<DeliveryJob> {
+    return this.queues.queue(this.queues.shards.shardOfName(laneId));
   }
 
   private jobOptions(jobId: string, delay: number) {
@@ -95,20 +107,18 @@ export class WebhookDelivery implements WebhookNotifier {
     if (position === -1) {
       // queued before: make sure its job exists (the first enqueue may have died before adding it)
       const stored = await this.redis.hget(lane.events, jobId);
-      if (stored) await this.queue.add('deliver', JSON.parse(stored), this.jobOptions(jobId, this.opts.parkMs));
+      if (stored) await this.queueOf(data.lane).add('deliver', JSON.parse(stored), this.jobOptions(jobId, this.opts.parkMs));
       return;
     }
-    await this.queue.add('deliver', data, this.jobOptions(jobId, position === 0 ? 0 : this.opts.parkMs));
+    await this.queueOf(data.lane).add('deliver', data, this.jobOptions(jobId, position === 0 ? 0 : this.opts.parkMs));
     // the event ahead may have been delivered before this job existed to be woken
-    if (position > 0 && (await this.redis.lindex(lane.fifo, 0)) === jobId) await this.wake(jobId, lane.events);
+    if (position > 0 && (await this.redis.lindex(lane.fifo, 0)) === jobId) await this.wake(jobId, data.lane);
   }
 
   /** Starts delivering on this node. */
   async start(opts: { concurrency?: number; lockDurationMs?: number } = {}): Promise<void> {
     const lockDuration = opts.lockDurationMs ?? 30_000;
-    this.worker = new Worker<DeliveryJob>(WEBHOOK_QUEUE, (job, token) => this.process(job, token), {
-      connection: bullConnection(this.target),
-      prefix: this.keys.bullPrefix(),
+    this.queues.start((job, token) => this.process(job, token), {
       concurrency: opts.concurrency ?? 100,
       lockDuration,
       stalledInterval: Math.max(500, Math.floor(lockDuration / 2)),
@@ -116,22 +126,21 @@ export class WebhookDelivery implements WebhookNotifier {
         backoffStrategy: (attemptsMade: number) => Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** Math.max(0, attemptsMade - 1)),
       },
     });
-    this.worker.on('error', logConnectionErrors(this.log, 'webhook worker'));
   }
 
   get running(): boolean {
-    return this.worker?.isRunning() ?? false;
+    return this.queues.running;
   }
 
   /** Wakes a waiting job whose turn came; re-makes it from the lane if it was lost. */
-  private async wake(jobId: string, eventsKey: string): Promise<void> {
-    const job = await this.queue.getJob(jobId);
+  private async wake(jobId: string, laneId: string): Promise<void> {
+    const job = await this.queueOf(laneId).getJob(jobId);
     if (job) {
       await job.promote().catch(() => undefined); // not delayed (already running or waiting): nothing to do
       return;
     }
-    const stored = await this.redis.hget(eventsKey, jobId);
-    if (stored) await this.queue.add('deliver', JSON.parse(stored), this.jobOptions(jobId, 0));
+    const stored = await this.redis.hget(this.keys.webhookLane(laneId).events, jobId);
+    if (stored) await this.queueOf(laneId).add('deliver', JSON.parse(stored), this.jobOptions(jobId, 0));
   }
 
   /**
@@ -142,7 +151,7 @@ export class WebhookDelivery implements WebhookNotifier {
     const lane = this.keys.webhookLane(laneId);
     const [advanced, next] = (await this.redis.advanceWebhookLane(lane.fifo, lane.events, jobId)) as [number, string?];
     // a call that moved nothing wakes nobody: the head it would wake may be waiting out a retry's backoff
-    if (advanced === 1 && next && next !== self) await this.wake(next, lane.events);
+    if (advanced === 1 && next && next !== self) await this.wake(next, laneId);
     return { advanced: advanced === 1, next: next ?? null };
   }
 
@@ -159,9 +168,9 @@ export class WebhookDelivery implements WebhookNotifier {
    * Returns whether `self` is now the head.
    */
   private async unblockLane(head: string, self: Job<DeliveryJob>): Promise<boolean> {
-    const headJob = await this.queue.getJob(head);
+    const headJob = await this.queueOf(self.data.lane).getJob(head);
     if (!headJob) {
-      await this.wake(head, this.keys.webhookLane(self.data.lane).events);
+      await this.wake(head, self.data.lane);
       return false;
     }
     const state = await headJob.getState();
@@ -247,7 +256,6 @@ export class WebhookDelivery implements WebhookNotifier {
   }
 
   async close(): Promise<void> {
-    await this.worker?.close();
-    await this.queue.close();
+    await this.queues.close();
   }
 }

@@ -34,7 +34,7 @@ describe('TelemetryClient against two coordinator node processes', function () {
     await rx.start();
     const ports = [await freePort(), await freePort()];
     nodes.push(...await Promise.all(ports.map((port) => startHttpNode({
-      PORT: String(port), REDIS_URL: redis.server.url, API_KEY, API_SECRET, WEBHOOK_URLS: rx.url, FLUSH_INTERVAL: '1s', NODE_LEASE: '2s',
+      PORT: String(port), ...redis.env(), API_KEY, API_SECRET, WEBHOOK_URLS: rx.url, FLUSH_INTERVAL: '1s', NODE_LEASE: '2s',
     }))));
     urls = ports.map((p) => `http://127.0.0.1:${p}`);
   });

@@ -25,7 +25,7 @@ describe('node logs', function () {
   before(async () => {
     await rx.start();
     const port = await freePort();
-    node = await startHttpNode({ PORT: String(port), REDIS_URL: redis.server.url, API_KEY, API_SECRET, WEBHOOK_URLS: rx.url, LOG_LEVEL: 'debug' }, { output });
+    node = await startHttpNode({ PORT: String(port), ...redis.env(), API_KEY, API_SECRET, WEBHOOK_URLS: rx.url, LOG_LEVEL: 'debug' }, { output });
     url = `http://127.0.0.1:${port}`;
   });
 

@@ -38,7 +38,7 @@ describe('GET /metrics (in-process node, private redis-server)', function () {
   before(async () => {
     await rx.start();
     c = new Coordinator({
-      redis: redis.server.url,
+      redis: redis.target,
       options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'metrics-node', FLUSH_INTERVAL: '250ms', WORKER_CLEANUP_WAIT: '0ms', NODE_LEASE: '1s' }),
       log: createLogger('silent'),
       webhooks: loadWebhookOptions({ WEBHOOK_URLS: rx.url, API_KEY, API_SECRET }),
@@ -99,6 +99,6 @@ describe('GET /metrics (in-process node, private redis-server)', function () {
 
     // the gauges are the registry's counts, which the worker hashes really stored bear out
     expect(await c.registry.counts()).to.deep.equal({ workers: 2, closed: 0, open: 2 });
-    expect(await c.redis.keys(`${c.registry.keys.prefix}:*:w:*`)).to.have.length(2);
+    expect(await redis.keys(`${c.registry.keys.prefix}:*:w:*`, c.redis)).to.have.length(2);
   });
 });

@@ -29,7 +29,7 @@ describe('periodic jobs: a failing flush holds up neither the leave sweep nor th
   let c: Coordinator;
   before(() => {
     c = new Coordinator({
-      redis: redis.server.url,
+      redis: redis.target,
       options: loadOptions({ REGISTRY_SHARDS: '2', NODE_ID: 'coord-ff', FLUSH_INTERVAL: '100ms', WORKER_CLEANUP_WAIT: '0ms' }),
       log: createLogger('silent'), notifier, analytics: new StatsDownSink(),
       // a lease of 0: the failing batch is handed out again to every flush, so every flush fails
@@ -74,7 +74,7 @@ describe('periodic jobs: rejected stats are reported', function () {
   const done: JobDone[] = [];
   before(() => {
     c = new Coordinator({
-      redis: redis.server.url, options: loadOptions({ REGISTRY_SHARDS: '2', NODE_ID: 'coord-rj', FLUSH_INTERVAL: '100ms' }),
+      redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '2', NODE_ID: 'coord-rj', FLUSH_INTERVAL: '100ms' }),
       log: createLogger('silent'), notifier: new RecordingNotifier(),
     });
     registerJobMetrics(registry, c);
@@ -121,10 +121,10 @@ describe('periodic jobs: a node expiry that failed all its attempts', function (
   let work: PeriodicWork;
   before(() => {
     const options = loadOptions({ REGISTRY_SHARDS: '2', NODE_ID: 'coord-ex', NODE_LEASE: '1s' });
-    c = new Coordinator({ redis: redis.server.url, options, log: createLogger('silent'), notifier: new RecordingNotifier() });
+    c = new Coordinator({ redis: redis.target, options, log: createLogger('silent'), notifier: new RecordingNotifier() });
     flaky = new FlakyRegistry(c.redis, { prefix: options.redisPrefix, shards: options.registryShards });
     work = new PeriodicWork({
-      redis: redis.server.url, flushIntervalMs: 60_000, workerCleanupWaitMs: 60_000, nodeLeaseMs: options.nodeLeaseMs,
+      redis: redis.target, flushIntervalMs: 60_000, workerCleanupWaitMs: 60_000, nodeLeaseMs: options.nodeLeaseMs,
       ...PERIODIC_DEFAULTS, jobAttempts: 2, jobBackoffMs: 50,
     }, flaky.keys, flaky, c.flusher, c.service, createLogger('silent'));
   });

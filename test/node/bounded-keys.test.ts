@@ -28,14 +28,15 @@ describe('every key has a bound: after a fleet run and its retention, nothing is
     /^tc:\{s\d+\}:workers$/, // per-shard worker count (0 once every worker is reaped)
     /^tc:\{s\d+\}:counters$/, // per-shard traffic counters, a fixed set of fields
     /^tc:analytics:(events|stats|node_rooms|stats_rejected)$/, // trimmed to ANALYTICS_MAXLEN
-    /^\{tc:bull\}:/, // BullMQ: jobs kept by count and age (removeOnComplete / removeOnFail), schedulers
+    /^\{tc:bull(:\d+-\d+)?\}:/, // BullMQ, every queue shard: jobs kept by count and age (removeOnComplete / removeOnFail), schedulers
+    /^tc:\{fleet\}:queue-shards$/, // the fleet's QUEUE_SHARDS, one number
   ];
 
   it('leaves only per-shard counts, trimmed streams and BullMQ\'s bounded sets', async () => {
     await rx.start();
     const ports = [await freePort(), await freePort()];
     nodes.push(...await Promise.all(ports.map((port) => startHttpNode({
-      PORT: String(port), REDIS_URL: redis.server.url, API_KEY, API_SECRET, WEBHOOK_URLS: rx.url, REGISTRY_SHARDS: '4',
+      PORT: String(port), ...redis.env(), API_KEY, API_SECRET, WEBHOOK_URLS: rx.url, REGISTRY_SHARDS: '4',
       FLUSH_INTERVAL: '300ms', WORKER_CLEANUP_WAIT: '500ms', NODE_LEASE: '1s', IDEMPOTENCY_WINDOW: '1s', WEBHOOK_DEDUPE_WINDOW: '1s',
     }))));
     const urls = ports.map((p) => `http://127.0.0.1:${p}`);
@@ -72,7 +73,7 @@ describe('every key has a bound: after a fleet run and its retention, nothing is
     await until(() => [0, 1, 2].every((r) => rx.received.some((e) => e.event === 'room_finished' && e.room?.name === `keys-${r}`)), 'room_finished', 30_000);
 
     const admin = redis.client();
-    const leftOver = async () => (await admin.keys('*')).filter((k) => !ACCOUNTED.some((re) => re.test(k))).sort();
+    const leftOver = async () => (await redis.keys('*', admin)).filter((k) => !ACCOUNTED.some((re) => re.test(k))).sort();
     // workers reaped, leases lapsed, batches flushed, event ids and lane ids past their windows
     await until(async () => (await leftOver()).length === 0, 'nothing but accounted keys', 60_000).catch(async (e) => {
       throw new Error(`${(e as Error).message}; left: ${(await leftOver()).slice(0, 20).join(', ')}`);

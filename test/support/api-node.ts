@@ -34,14 +34,14 @@ export function useApiNode(env: Record<string, string> = {}) {
       try { parsed = JSON.parse(res.body); } catch { /* not JSON */ }
       return { status: res.statusCode, body: parsed };
     },
-    /** Redis's digest of its whole dataset: equal before and after = nothing written. */
+    /** Redis's digest of its whole dataset (every master's): equal before and after = nothing written. */
     async snapshot(): Promise<string> {
-      return String(await ctx.admin.call('DEBUG', 'DIGEST'));
+      return redis.digest(ctx.admin);
     },
   };
   before(async () => {
     ctx.coordinator = new Coordinator({
-      redis: redis.server.url,
+      redis: redis.target,
       options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'api-node', ...env }),
       log: createLogger('silent'),
       notifier: ctx.notifier,

@@ -5,15 +5,15 @@
  * contract says). Configured by the environment, like `npm start`.
  */
 import type { WebhookEvent } from '@livekit/protocol';
-import Redis from 'ioredis';
 import { loadOptions } from '../../lib/config/options';
 import { Coordinator } from '../../lib/coordinator';
 import { createLogger } from '../../lib/log';
+import { createRedis, type RedisClient } from '../../lib/redis/connection';
 import { newId } from '../../lib/ids';
 import type { WebhookNotifier } from '../../lib/webhooks/notifier';
 
 class RedisHashNotifier implements WebhookNotifier {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly redis: RedisClient) {}
   async queueNotify(event: WebhookEvent): Promise<void> {
     if (!event.id) event.id = newId('EV_');
     if (!event.createdAt) event.createdAt = BigInt(Math.floor(Date.now() / 1000));
@@ -23,11 +23,11 @@ class RedisHashNotifier implements WebhookNotifier {
 
 async function main() {
   const options = loadOptions();
-  const url = options.redis as string;
+  const target = options.redis!;
   const log = createLogger(options.logLevel, { node: options.nodeId });
-  const recorder = new Redis(url);
+  const recorder = createRedis(target);
   const coordinator = new Coordinator({
-    redis: url, options, log, notifier: new RedisHashNotifier(recorder),
+    redis: target, options, log, notifier: new RedisHashNotifier(recorder),
     periodic: { lockDurationMs: 2000, leaveSweepAgeMs: 1000 },
   });
   await coordinator.start();

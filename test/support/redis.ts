@@ -1,32 +1,90 @@
+import { LocalCluster } from '../../lib/redis/local-cluster';
 import { PrivateRedis, type PrivateRedisOptions } from '../../lib/redis/server';
-import { createRedis, type RedisClient } from '../../lib/redis/connection';
+import { createRedis, type RedisClient, type RedisTarget } from '../../lib/redis/connection';
+import { Cluster } from 'ioredis';
 
 /**
- * A private redis-server for one `describe` block: started before its tests, stopped
- * after, so tests can kill and restart it and files can run side by side.
+ * The Redis the integration suites run on: `TEST_REDIS=cluster` runs them on a local
+ * Redis Cluster (3 masters, from redis-server), anything else on one redis-server.
  */
-export function usePrivateRedis(extraArgs: PrivateRedisOptions = {}) {
+export const TEST_REDIS: 'standalone' | 'cluster' = process.env.TEST_REDIS === 'cluster' ? 'cluster' : 'standalone';
+
+export interface UseRedisOptions extends PrivateRedisOptions {
+  /**
+   * A test that kills, restarts or reconfigures its redis-server, or reads one server's
+   * whole state, runs on one redis-server whatever TEST_REDIS says.
+   */
+  standalone?: boolean;
+}
+
+/**
+ * A private Redis for one `describe` block: started before its tests, stopped after, so
+ * tests can kill and restart it and files can run side by side. A redis-server, or a
+ * local cluster under TEST_REDIS=cluster (see UseRedisOptions.standalone).
+ */
+export function usePrivateRedis(opts: UseRedisOptions = {}) {
+  const { standalone, ...serverOptions } = opts;
+  const onCluster = TEST_REDIS === 'cluster' && !standalone;
+  let server: PrivateRedis | null = null;
+  let cluster: LocalCluster | null = null;
   const ctx = {
-    server: null as unknown as PrivateRedis,
+    topology: onCluster ? 'cluster' as const : 'standalone' as const,
+    /** The redis-server (not under TEST_REDIS=cluster, unless the block asked for `standalone`). */
+    get server(): PrivateRedis {
+      if (!server) throw new Error('this test reads a single redis-server: give usePrivateRedis({ standalone: true })');
+      return server;
+    },
+    get cluster(): LocalCluster | null {
+      return cluster;
+    },
+    /** Where the Redis is, for createRedis, Coordinator and BullMQ. */
+    get target(): RedisTarget {
+      return cluster ? { cluster: cluster.startupNodes } : ctx.server.url;
+    },
+    /** The settings a node process is given to use it. */
+    env(): Record<string, string> {
+      return cluster ? { REDIS_CLUSTER_ADDRESSES: cluster.addresses.join(',') } : { REDIS_URL: ctx.server.url };
+    },
     clients: [] as RedisClient[],
     /** Run before the server stops (mocha runs `after` hooks in the order they were declared). */
     cleanups: [] as (() => Promise<void>)[],
     /** A client with the project's scripts, closed after the block. */
     client(): RedisClient {
-      const c = createRedis(ctx.server.url);
+      const c = createRedis(ctx.target);
       // tests kill the server on purpose; a failed call still fails the test that made it
       c.on('error', () => {});
       ctx.clients.push(c);
       return c;
     },
+    /** Every key matching `pattern`, from every master. */
+    async keys(pattern: string, client: RedisClient = ctx.client()): Promise<string[]> {
+      if (!(client instanceof Cluster)) return client.keys(pattern);
+      return (await Promise.all(client.nodes('master').map((n) => n.keys(pattern)))).flat();
+    },
+    /** A digest of the whole dataset (every master's): equal before and after = nothing written. */
+    async digest(client: RedisClient = ctx.client()): Promise<string> {
+      if (!(client instanceof Cluster)) return String(await client.call('DEBUG', 'DIGEST'));
+      const masters = client.nodes('master').sort((a, b) => (a.options.port ?? 0) - (b.options.port ?? 0));
+      return (await Promise.all(masters.map((n) => n.call('DEBUG', 'DIGEST')))).join(',');
+    },
+    /** Empties every master. */
+    async flushAll(client: RedisClient = ctx.client()): Promise<void> {
+      if (!(client instanceof Cluster)) { await client.flushall(); return; }
+      await Promise.all(client.nodes('master').map((n) => n.flushall()));
+    },
   };
   before(async () => {
-    ctx.server = await PrivateRedis.start(extraArgs);
+    if (onCluster) {
+      cluster = await LocalCluster.start({ replicasPerMaster: 0, debugCommands: serverOptions.debugCommands });
+    } else {
+      server = await PrivateRedis.start(serverOptions);
+    }
   });
   after(async () => {
     for (const fn of ctx.cleanups.reverse()) await fn();
     await Promise.all(ctx.clients.map((c) => c.quit().catch(() => c.disconnect())));
-    await ctx.server.stop();
+    await server?.stop();
+    await cluster?.stop();
   });
   return ctx;
 }

@@ -27,7 +27,7 @@ export function useTelemetry(env: Record<string, string> = {}) {
   };
   before(async () => {
     ctx.coordinator = new Coordinator({
-      redis: redis.server.url,
+      redis: redis.target,
       options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'test-node', ...env }),
       log: createLogger('silent'),
       notifier: ctx.notifier,

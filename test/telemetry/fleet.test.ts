@@ -20,14 +20,14 @@ describe('a fleet of two node processes on BullMQ job schedulers', function () {
   this.timeout(120_000);
   const redis = usePrivateRedis();
   const env = () => ({
-    REDIS_URL: redis.server.url, REGISTRY_SHARDS: '8', FLUSH_INTERVAL: '500ms', WORKER_CLEANUP_WAIT: '1s', NODE_LEASE: '1s',
+    ...redis.env(), REGISTRY_SHARDS: '8', FLUSH_INTERVAL: '500ms', WORKER_CLEANUP_WAIT: '1s', NODE_LEASE: '1s',
   });
   let nodes: ChildProcess[] = [];
   let entry: Coordinator;
 
   before(async () => {
     nodes = await Promise.all([startNodeProcess({ ...env(), NODE_ID: 'coord-1' }), startNodeProcess({ ...env(), NODE_ID: 'coord-2' })]);
-    entry = new Coordinator({ redis: redis.server.url, options: loadOptions(env()), log: createLogger('silent'), notifier: new RecordingNotifier() });
+    entry = new Coordinator({ redis: redis.target, options: loadOptions(env()), log: createLogger('silent'), notifier: new RecordingNotifier() });
   });
   redis.cleanups.push(async () => {
     await entry.close();
@@ -40,7 +40,7 @@ describe('a fleet of two node processes on BullMQ job schedulers', function () {
   const webhooks = async () => Object.values(await redis.client().hgetall('test:webhooks')).map((j) => WebhookEvent.fromJsonString(j));
 
   it('declares flush, reap and expire-nodes as job schedulers', async () => {
-    const queue = new Queue(TELEMETRY_QUEUE, { connection: bullConnection(redis.server.url), prefix: entry.registry.keys.bullPrefix() });
+    const queue = new Queue(TELEMETRY_QUEUE, { connection: bullConnection(redis.target), prefix: entry.registry.keys.bullPrefix() });
     try {
       const schedulers = await queue.getJobSchedulers();
       expect(schedulers.map((s) => s.key).sort()).to.deep.equal(['expire-nodes', 'flush', 'reap']);

@@ -16,7 +16,7 @@ describe('stats: buffered in Redis, flushed exactly once to the analytics stream
   let n = 0;
   before(() => {
     c = new Coordinator({
-      redis: redis.server.url, options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'coord-1', ANALYTICS_MAXLEN: '100000' }),
+      redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'coord-1', ANALYTICS_MAXLEN: '100000' }),
       log: createLogger('silent'), notifier: new RecordingNotifier(), flush: { workersPerBatch: 3, leaseMs: 300 },
     });
   });
@@ -131,7 +131,7 @@ describe('stats: buffered in Redis, flushed exactly once to the analytics stream
   it('the analytics streams hold protobuf JSON in a `data` field, events with AE_ ids', async () => {
     const sink = new RedisStreamsAnalytics(redis.client(), c.registry.keys, 'coord-1', 100000);
     const rooms = new Coordinator({
-      redis: redis.server.url, options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'coord-1' }), log: createLogger('silent'),
+      redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'coord-1' }), log: createLogger('silent'),
       notifier: new RecordingNotifier(), analytics: sink,
     });
     try {
@@ -152,7 +152,7 @@ describe('trackStats: bad input gets a clear error and buffers nothing', () => {
   const redis = usePrivateRedis();
   let c: Coordinator;
   before(() => {
-    c = new Coordinator({ redis: redis.server.url, options: loadOptions({ REGISTRY_SHARDS: '2' }), log: createLogger('silent'), notifier: new RecordingNotifier() });
+    c = new Coordinator({ redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '2' }), log: createLogger('silent'), notifier: new RecordingNotifier() });
   });
   redis.cleanups.push(() => c.close());
   const good = () => ({ roomId: 'RM_1', roomName: 'r', key: { streamType: 'UPSTREAM' as const, participantId: 'PA_1', trackId: 'TR_1', track: true }, stat: new AnalyticsStat() });

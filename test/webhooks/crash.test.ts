@@ -25,7 +25,7 @@ describe('a delivering node killed with SIGKILL mid-run', function () {
   let producer: WebhookDelivery;
   before(async () => {
     await rx.start();
-    producer = new WebhookDelivery(redis.client(), redis.server.url, new KeySpace('tc', 4), {
+    producer = new WebhookDelivery(redis.client(), redis.target, new KeySpace('tc', 4), {
       ...WEBHOOK_DEFAULTS, urls: [rx.url], includeEvents: [], excludeEvents: [], apiKey: API_KEY, apiSecret: API_SECRET, parkMs: 1000,
     }, pino({ level: 'silent' }));
   });
@@ -37,7 +37,7 @@ describe('a delivering node killed with SIGKILL mid-run', function () {
 
   it('every event still arrives (each id at least once), in order per room', async () => {
     rx.delayMs = 15;
-    const env = { REDIS_URL: redis.server.url, TARGET: rx.url };
+    const env = { ...redis.env(), TARGET: rx.url };
     children.push(await startDeliveryNode(env));
     const rooms = ['k1', 'k2', 'k3', 'k4'];
     const ids: string[] = [];

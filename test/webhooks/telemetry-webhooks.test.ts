@@ -16,7 +16,7 @@ describe('telemetry webhooks delivered to a real receiver', function () {
   before(async () => {
     await rx.start();
     c = new Coordinator({
-      redis: redis.server.url, options: loadOptions({ REGISTRY_SHARDS: '4' }), log: createLogger('silent'),
+      redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '4' }), log: createLogger('silent'),
       webhooks: loadWebhookOptions({ WEBHOOK_URLS: rx.url, API_KEY, API_SECRET }),
     });
     await c.start();
