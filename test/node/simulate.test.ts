@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { expect } from 'chai';
+import { TEST_REDIS } from '../support/redis';
 
-/** Runs `scripts/simulate.ts` with `args`: its exit code and everything it printed. */
+/** Runs `scripts/simulate.ts` with `args` (on a local cluster under TEST_REDIS=cluster): its exit code and everything it printed. */
 async function simulate(args: string[]): Promise<{ code: number | null; out: string }> {
   const root = path.join(__dirname, '..', '..');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/simulate.ts', ...args], {
+  // --chaos kills and restarts its one redis-server: it runs on one whatever TEST_REDIS says
+  const topology = TEST_REDIS === 'cluster' && !args.includes('--chaos') ? ['--redis', 'cluster'] : [];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/simulate.ts', ...topology, ...args], {
     cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
