@@ -3,7 +3,7 @@ import { WorkerRegistry } from '../../lib/registry/registry';
 import { until, usePrivateRedis } from '../support/redis';
 
 describe('redis-server restarted between two calls', () => {
-  const redis = usePrivateRedis({ appendOnly: true });
+  const redis = usePrivateRedis({ appendOnly: true, standalone: true });
 
   it('reloads the scripts (NOSCRIPT) and the state it kept is right', async () => {
     const reg = new WorkerRegistry(redis.client(), { prefix: 'tc', shards: 4 });

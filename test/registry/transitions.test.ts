@@ -232,12 +232,12 @@ describe('registry transitions (real redis-server)', () => {
     ];
     for (const [name, call, message] of cases) {
       it(`rejects ${name}`, async () => {
-        const before = await redis.client().dbsize();
+        const before = await redis.dbsize();
         let err: unknown;
         try { await call(); } catch (e) { err = e; }
         expect(err).to.be.instanceOf(InvalidRequestError);
         expect((err as Error).message).to.match(message);
-        expect(await redis.client().dbsize()).to.equal(before);
+        expect(await redis.dbsize()).to.equal(before);
       });
     }
   });

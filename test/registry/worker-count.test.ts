@@ -24,7 +24,7 @@ describe('worker count per shard (real redis-server)', () => {
   async function stored(): Promise<{ count: number; hashes: number }> {
     let count = 0;
     for (let s = 0; s < reg.keys.shards; s++) count += Number((await client.get(reg.keys.workers(s))) ?? 0);
-    return { count, hashes: (await client.keys(`${reg.keys.prefix}:*:w:*`)).length };
+    return { count, hashes: (await redis.keys(`${reg.keys.prefix}:*:w:*`, client)).length };
   }
 
   it('counts a created worker once, however often it is opened', async () => {

@@ -61,6 +61,11 @@ export function usePrivateRedis(opts: UseRedisOptions = {}) {
       if (!(client instanceof Cluster)) return client.keys(pattern);
       return (await Promise.all(client.nodes('master').map((n) => n.keys(pattern)))).flat();
     },
+    /** Keys in the whole dataset (every master's). */
+    async dbsize(client: RedisClient = ctx.client()): Promise<number> {
+      if (!(client instanceof Cluster)) return client.dbsize();
+      return (await Promise.all(client.nodes('master').map((n) => n.dbsize()))).reduce((a, b) => a + b, 0);
+    },
     /** A digest of the whole dataset (every master's): equal before and after = nothing written. */
     async digest(client: RedisClient = ctx.client()): Promise<string> {
       if (!(client instanceof Cluster)) return String(await client.call('DEBUG', 'DIGEST'));

@@ -166,11 +166,11 @@ describe('trackStats: bad input gets a clear error and buffers nothing', () => {
   for (const [name, mutate, message] of cases) {
     it(`rejects ${name}`, async () => {
       await c.registry.open({ roomId: 'RM_1', participantId: 'PA_1', roomName: 'r', identity: 'i', guard: 'g', nodeId: 'sfu' });
-      const before = await redis.client().dbsize();
+      const before = await redis.dbsize();
       let err: Error | undefined;
       try { await c.service.trackStats(mutate(good()) as never); } catch (e) { err = e as Error; }
       expect(err?.message).to.match(message);
-      expect(await redis.client().dbsize()).to.equal(before);
+      expect(await redis.dbsize()).to.equal(before);
     });
   }
 });

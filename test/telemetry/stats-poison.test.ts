@@ -37,7 +37,7 @@ describe('stats: a bad stat never holds up the others', () => {
   let n = 0;
   before(() => {
     c = new Coordinator({
-      redis: redis.server.url, options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'coord-p' }),
+      redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'coord-p' }),
       log: createLogger('silent'), notifier: new RecordingNotifier(),
     });
   });
@@ -187,11 +187,12 @@ function slotOf(key: string): number {
 }
 
 describe('stats scripts: each stays in one hash slot', () => {
-  const redis = usePrivateRedis();
+  // MONITOR: one server sees every script run
+  const redis = usePrivateRedis({ standalone: true });
   let c: Coordinator;
   before(() => {
     c = new Coordinator({
-      redis: redis.server.url, options: loadOptions({ REGISTRY_SHARDS: '8', NODE_ID: 'coord-s' }),
+      redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '8', NODE_ID: 'coord-s' }),
       log: createLogger('silent'), notifier: new RecordingNotifier(),
     });
   });
@@ -254,7 +255,7 @@ describe('stats: a batch whose flush keeps failing', () => {
   let c: Coordinator;
   before(() => {
     c = new Coordinator({
-      redis: redis.server.url, options: loadOptions({ REGISTRY_SHARDS: '2', NODE_ID: 'coord-f' }),
+      redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '2', NODE_ID: 'coord-f' }),
       log: createLogger('silent'), notifier: new RecordingNotifier(), analytics: sink, flush: { leaseMs: 50 },
     });
   });
@@ -279,7 +280,7 @@ describe('stats: a batch whose flush keeps failing', () => {
     expect(dead.map((d) => [d.participantId, d.trackId, d.kind, d.data, d.reason]).sort()).to.deep.equal(
       people.map((p, i) => [p.sid, 'TR_x', 'UPSTREAM', jsons[i], 'flush failed 5 times']).sort());
     expect(new Set(dead.map((d) => d.batchId)).size).to.equal(1);
-    expect(await redis.client().keys(`${c.registry.keys.shardBase(shard)}batch:*`)).to.deep.equal([]);
+    expect(await redis.keys(`${c.registry.keys.shardBase(shard)}batch:*`)).to.deep.equal([]);
     expect(await redis.client().zcard(c.registry.keys.rejectedStatBatches())).to.equal(0);
 
     // the sink is back: later stats flush as usual
