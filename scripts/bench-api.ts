@@ -12,7 +12,11 @@
  * The steady rows run first, on the set-up population only, so the flush they meet is the
  * one that load makes (about 60,000 stats per 30 s), not the backlog of the full-load rows.
  *
- *   npm run bench:api [-- --seconds 10 --concurrency 16 --profile /tmp/prof]
+ *   npm run bench:api [-- --seconds 10 --concurrency 16 --profile /tmp/prof] [--wait-replicas 1]
+ *
+ * `--wait-replicas 1` gives the redis-server a replica and runs a second node process with
+ * REDIS_WAIT_REPLICAS=1 beside the first: each row is measured on both, so the table shows
+ * what waiting for the replica costs (both nodes' rows then include the replication itself).
  *
  * `--profile DIR` writes the node's CPU profile to DIR when it stops (NODE_OPTIONS may not
  * carry --cpu-prof, so a preload written to DIR runs the inspector's profiler instead).
@@ -35,7 +39,9 @@ import { fmt, printTable } from './support/table';
 const { values } = parseArgs({ options: {
   seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '16' },
   profile: { type: 'string' }, 'baseline-server': { type: 'boolean', default: false },
+  'wait-replicas': { type: 'string', default: '0' },
 } });
+const WAIT_REPLICAS = Number(values['wait-replicas']);
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
 const API_KEY = 'bench-key';
@@ -153,6 +159,9 @@ const paced = (post: Post, port: number, pool: Buffer[], pids: number[], rate: n
 async function main() {
   const children: ChildProcess[] = [];
   let node: ChildProcess | undefined;
+  /** --wait-replicas: the replica, and the node that waits for it. */
+  let replica: PrivateRedis | undefined;
+  let waitNode: ChildProcess | undefined;
   const preload = values.profile && path.resolve(values.profile, 'cpu-prof.cjs');
   const redisServer = await PrivateRedis.start();
   const redis = createRedis(redisServer.url);
@@ -168,6 +177,16 @@ async function main() {
       PORT: String(port), REDIS_URL: redisServer.url, API_KEY, API_SECRET, LOG_LEVEL: 'warn', FLUSH_INTERVAL: '30s',
       ...(preload ? { NODE_OPTIONS: `--require ${preload}` } : {}),
     });
+    const waitPort = await freePort();
+    if (WAIT_REPLICAS > 0) {
+      replica = await PrivateRedis.start({ extraArgs: ['--replicaof', '127.0.0.1', String(redisServer.port)] });
+      while (!/slave0:.*state=online/.test(await redis.info('replication'))) await new Promise((r) => setTimeout(r, 50));
+      progress(`replica on :${replica.port}; a second node on :${waitPort} with REDIS_WAIT_REPLICAS=${WAIT_REPLICAS}`);
+      waitNode = await startHttpNode({
+        PORT: String(waitPort), REDIS_URL: redisServer.url, API_KEY, API_SECRET, LOG_LEVEL: 'warn', FLUSH_INTERVAL: '30s', REDIS_WAIT_REPLICAS: String(WAIT_REPLICAS),
+      });
+    }
+    const waiting = (waitNode ? [[`node, REDIS_WAIT_REPLICAS=${WAIT_REPLICAS}`, waitPort, waitNode.pid!]] : []) as [string, number, number][];
     const token = await new AccessToken(API_KEY, API_SECRET, { identity: 'sfu-bench', ttl: '2h' }).toJwt();
 
     progress(`setting up ${ROOMS} rooms x ${PER_ROOM} participants, joined and active`);
@@ -200,10 +219,10 @@ async function main() {
     // minutes, and that backlog's flush would fall into every later row
     const lat: (string | number)[][] = [['steady 2,000 events/s', 'requests', 'p50 ms', 'p99 ms', 'max ms', 'server CPU %', 'p99 < 20 ms']];
     for (const [what, pool, rate] of [['batches of 100 at 20 req/s', stats100, 20], ['batches of 10 at 200 req/s', stats10, 200]] as const) {
-      for (const [who, p, pid] of [['node', port, node.pid!], ['baseline', basePort, baseline.pid!]] as const) {
+      for (const [who, p, pid] of [['node', port, node.pid!], ...waiting, ['baseline', basePort, baseline.pid!]] as const) {
         progress(`steady load, ${who}, trackStats ${what}: ${SECONDS} s`);
         const r = await paced(post, p, pool, [pid], rate);
-        lat.push([`${who === 'node' ? 'node' : '  baseline'}, trackStats ${what}`, fmt(r.requests), fmt(pct(r.ms, 50), 1), fmt(pct(r.ms, 99), 1), fmt(Math.max(...r.ms), 1), fmt(r.cpu[0]), who === 'node' ? (pct(r.ms, 99) < 20 ? 'yes' : 'NO') : '']);
+        lat.push([`${who === 'baseline' ? '  baseline' : who}, trackStats ${what}`, fmt(r.requests), fmt(pct(r.ms, 50), 1), fmt(pct(r.ms, 99), 1), fmt(Math.max(...r.ms), 1), fmt(r.cpu[0]), who !== 'baseline' ? (pct(r.ms, 99) < 20 ? 'yes' : 'NO') : '']);
       }
     }
 
@@ -219,6 +238,11 @@ async function main() {
       const perEvent = (await calls()).map((n, i) => fmt((n - before[i]) / ours.events, 2)).join(' / ');
       const base = await closed(post, basePort, pool, [baseline.pid!, redisPid]);
       row(`node, ${name}`, ours, fmt(ours.events / ours.secs / (base.events / base.secs), 2), perEvent);
+      for (const [who, p, pid] of waiting) {
+        progress(`full load, ${who}, ${name}: ${SECONDS} s`);
+        const w = await closed(post, p, pool, [pid, redisPid]);
+        row(`${who}, ${name}`, w, fmt(w.events / w.secs / (base.events / base.secs), 2));
+      }
       row('  baseline: node:http + JSON.parse, same batches', base, '1.00');
     }
 
@@ -240,9 +264,11 @@ async function main() {
     printTable(lat);
   } finally {
     if (node) await stopNodeProcess(node);
+    if (waitNode) await stopNodeProcess(waitNode);
     if (preload && node) progress(`the node's CPU profile is in ${values.profile}`);
     for (const c of children) c.kill();
     await redis.quit();
+    await replica?.stop();
     await redisServer.stop();
   }
 }
