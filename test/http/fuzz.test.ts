@@ -18,7 +18,7 @@ describe('POST /v1/telemetry: property-based (fast-check), 1,000 batches valid a
     let cases = 0;
     await fc.assert(fc.asyncProperty(fuzzCase, async (c) => {
       // the digest reads the whole dataset: kept small, so a case costs the same all run long
-      if (++cases % 50 === 0) await node.admin.flushall();
+      if (++cases % 50 === 0) await node.redis.flushAll(node.admin);
       const body = mutate(c.batch, c.mutations);
       const before = await node.snapshot();
       const webhooks = node.notifier.events.length;

@@ -19,6 +19,8 @@ export const API_SECRET = 'api-secret-long-enough-for-hs256-signing';
 export function useApiNode(env: Record<string, string> = {}) {
   const redis = usePrivateRedis({ debugCommands: true });
   const ctx = {
+    /** The Redis it runs on (a cluster under TEST_REDIS=cluster). */
+    redis,
     coordinator: null as unknown as Coordinator,
     app: null as unknown as FastifyInstance,
     notifier: new RecordingNotifier(),

@@ -14,6 +14,8 @@ import { usePrivateRedis } from './redis';
 export function useTelemetry(env: Record<string, string> = {}) {
   const redis = usePrivateRedis();
   const ctx = {
+    /** The Redis it runs on (a cluster under TEST_REDIS=cluster). */
+    redis,
     coordinator: null as unknown as Coordinator,
     service: null as unknown as TelemetryService,
     analytics: new RecordingAnalytics(),

@@ -45,7 +45,7 @@ describe('worker generations never repeat', function () {
     const registry = t.coordinator.registry;
     const ref = { roomId: 'RM_flushed', participantId: 'PA_f' };
     const first = await registry.open({ ...ref, roomName: 'r', identity: 'f', guard: 'g', nodeId: 'sfu-a' });
-    await t.coordinator.redis.flushall();
+    await t.redis.flushAll(t.coordinator.redis);
     // generations are Redis time in ms: the first millisecond after the first one is enough
     await until(async () => {
       const [sec, usec] = await t.coordinator.redis.time();
