@@ -188,7 +188,11 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
     expect(page.status).to.equal(200);
     expect(await page.text()).to.match(/<html/i);
     const api = (await (await fetch(`${urls[0]}/admin/queues/api/queues`, { headers: auth })).json()) as { queues: { name: string }[] };
-    expect(api.queues.map((q) => q.name).sort()).to.deep.equal(['telemetry', 'webhooks']);
+    // every queue shard of both kinds (QUEUE_SHARDS auto: 1 on one redis-server, 3 on the 3-master cluster)
+    const shards = Number(await redis.client().get('tc:{fleet}:queue-shards'));
+    const names = ['telemetry', 'webhooks'].flatMap((kind) => Array.from({ length: shards }, (_, k) => (k === 0 ? kind : `${kind}-${k}`)));
+    expect(shards).to.equal(redis.topology === 'cluster' ? 3 : 1);
+    expect(api.queues.map((q) => q.name).sort()).to.deep.equal(names.sort());
   });
 
   it('the dashboard loads its queues in a real headless Chromium (screenshot in test/artifacts/)', async () => {

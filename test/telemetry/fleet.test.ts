@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { loadOptions } from '../../lib/config/options';
 import { Coordinator } from '../../lib/coordinator';
 import { TELEMETRY_QUEUE } from '../../lib/jobs/periodic';
-import { bullConnection } from '../../lib/redis/connection';
+import { bullConnection, closeBullConnection } from '../../lib/redis/connection';
 import { createLogger } from '../../lib/log';
 import { RecordingNotifier } from '../../lib/webhooks/notifier';
 import { startNodeProcess, stopNodeProcess } from '../support/processes';
@@ -40,13 +40,15 @@ describe('a fleet of two node processes on BullMQ job schedulers', function () {
   const webhooks = async () => Object.values(await redis.client().hgetall('test:webhooks')).map((j) => WebhookEvent.fromJsonString(j));
 
   it('declares flush, reap and expire-nodes as job schedulers', async () => {
-    const queue = new Queue(TELEMETRY_QUEUE, { connection: bullConnection(redis.target), prefix: entry.registry.keys.bullPrefix() });
+    const connection = bullConnection(redis.target);
+    const queue = new Queue(TELEMETRY_QUEUE, { connection, prefix: entry.registry.keys.bullPrefix() });
     try {
       const schedulers = await queue.getJobSchedulers();
       expect(schedulers.map((s) => s.key).sort()).to.deep.equal(['expire-nodes', 'flush', 'reap']);
       expect(schedulers.find((s) => s.key === 'flush')?.every).to.equal(500);
     } finally {
       await queue.close();
+      await closeBullConnection(connection); // a cluster's client BullMQ was given stays open
     }
   });
 

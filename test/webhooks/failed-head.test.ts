@@ -1,6 +1,6 @@
 import { Worker } from 'bullmq';
 import { expect } from 'chai';
-import { bullConnection } from '../../lib/redis/connection';
+import { bullConnection, closeBullConnection } from '../../lib/redis/connection';
 import { KeySpace } from '../../lib/redis/keys';
 import { WEBHOOK_QUEUE, webhookLaneId, webhookUrlTag, type DeliveryJob } from '../../lib/webhooks/delivery';
 import { until, usePrivateRedis } from '../support/redis';
@@ -22,8 +22,9 @@ describe('webhook lane whose head BullMQ fails for stalling', function () {
     const rx = new TestReceiver();
     await rx.start();
     // a node that takes the head and dies: its lock lapses and BullMQ's stall checker condemns the job
+    const connection = bullConnection(redis.target);
     const dying = new Worker<DeliveryJob>(WEBHOOK_QUEUE, null, {
-      connection: bullConnection(redis.target), prefix: keys.bullPrefix(),
+      connection, prefix: keys.bullPrefix(),
       autorun: false, lockDuration: 300, stalledInterval: 100, maxStalledCount: 0,
     });
     try {
@@ -58,6 +59,7 @@ describe('webhook lane whose head BullMQ fails for stalling', function () {
       for (const key of [lane.fifo, lane.events, keys.webhookDropped(webhookUrlTag(rx.url))]) expect(await db.exists(key), key).to.equal(0);
     } finally {
       await dying.close();
+      await closeBullConnection(connection); // a cluster's client BullMQ was given stays open
       await rx.stop();
     }
   });
