@@ -88,7 +88,7 @@ export class Coordinator {
   /** Connects, without running the background work: it runs elsewhere (`npm start` gives it a thread). */
   async connect(): Promise<void> {
     await this.redis.ping();
-    // the fleet's nodes must read the same queues
+    // the fleet's nodes must read the same queues (QueueShardsMismatch if they would not)
     await agreeOnQueueShards(this.redis, this.registry.keys.prefix, this.queueShards.count);
   }
 
