@@ -37,6 +37,7 @@
            entry = '<in|out>|<trackId>\n<stat JSON>')
 ]]
 --- @include "includes/nowMs"
+--- @include "includes/worker"
 
 local dirty, inflight, claims = KEYS[1], KEYS[2], KEYS[3]
 local now = nowMs()
@@ -72,7 +73,8 @@ for i = 5, #ARGV do
     if #entries > 0 then
       redis.call('DEL', buffer)
       out[#out + 1] = wid
-      out[#out + 1] = redis.call('HGET', KEYS[5 + 2 * k], 'roomName') or ''
+      local worker = KEYS[5 + 2 * k]
+      out[#out + 1] = getLong(worker, F_ROOM_NAME, redis.call('HGET', worker, F_ROOM_NAME)) or ''
       out[#out + 1] = tostring(#entries)
       for _, e in ipairs(entries) do out[#out + 1] = e end
       claimed = claimed + #entries

@@ -22,6 +22,7 @@
           identity, info
 ]]
 --- @include "includes/nowMs"
+--- @include "includes/worker"
 --- @include "includes/guards"
 --- @include "includes/leaves"
 
@@ -40,7 +41,7 @@ for i = 3, #ARGV do
   for j = 1, #flat, 2 do
     local field, value = flat[j], flat[j + 1]
     h[field] = value
-    if string.sub(field, 1, 2) == 'g:' then
+    if string.sub(field, 1, 1) == GUARD_PREFIX then
       local owner, added = guardOwner(value)
       if owner == nodeId then
         if added <= cutoff then dropped[#dropped + 1] = field else keep = true end
@@ -51,29 +52,31 @@ for i = 3, #ARGV do
   local set = {}
   if not keep then
     redis.call('SREM', nodeKey, wid)
-    if h.nodes then
-      local nodes = unlistNode(h.nodes, nodeId)
-      if nodes == '' then redis.call('HDEL', worker, 'nodes') else set = { 'nodes', nodes } end
+    if h[F_NODES] then
+      local nodes = unlistNode(h[F_NODES], nodeId)
+      if nodes == '' then redis.call('HDEL', worker, F_NODES) else set = { F_NODES, nodes } end
     end
   end
   if #dropped > 0 then
     redis.call('HDEL', worker, unpack(dropped))
-    local refs = tonumber(h.refs) - #dropped
+    local refs = tonumber(h[F_REFS]) - #dropped
     if refs > 0 then
-      set[#set + 1] = 'refs'; set[#set + 1] = refs
+      set[#set + 1] = F_REFS; set[#set + 1] = refs
     else
-      for _, v in ipairs({ 'refs', 0, 'closedAt', now, 'left', '1' }) do set[#set + 1] = v end
+      for _, v in ipairs({ F_REFS, 0, F_CLOSED_AT, now, F_LEFT, '1' }) do set[#set + 1] = v end
       redis.call('ZADD', closedKey, now, wid)
-      if h.left ~= '1' then
-        recordLeave(KEYS[3], KEYS[4], wid, h.gen, h.connected == '1', '', h.info or '', h.roomName or '', h.identity or '', now)
+      local connected = h[F_CONNECTED] == '1'
+      local roomName, identity, info = joinLong(h, F_ROOM_NAME) or '', joinLong(h, F_IDENTITY) or '', joinLong(h, F_INFO) or ''
+      if h[F_LEFT] ~= '1' then
+        recordLeave(KEYS[3], KEYS[4], wid, h[F_GEN], connected, '', info, roomName, identity, now)
       end
       out[#out + 1] = wid
-      out[#out + 1] = tonumber(h.connected)
-      out[#out + 1] = h.left == '1' and 0 or 1
-      out[#out + 1] = tonumber(h.gen)
-      out[#out + 1] = h.roomName or ''
-      out[#out + 1] = h.identity or ''
-      out[#out + 1] = h.info or ''
+      out[#out + 1] = connected and 1 or 0
+      out[#out + 1] = h[F_LEFT] == '1' and 0 or 1
+      out[#out + 1] = tonumber(h[F_GEN])
+      out[#out + 1] = roomName
+      out[#out + 1] = identity
+      out[#out + 1] = info
     end
   end
   if #set > 0 then redis.call('HSET', worker, unpack(set)) end

@@ -7,8 +7,10 @@
 
   Output: 1 if the worker exists, else 0
 ]]
+--- @include "includes/worker"
+
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
-redis.call('HSET', KEYS[1], 'connected', '1')
+redis.call('HSET', KEYS[1], F_CONNECTED, '1')
 return 1

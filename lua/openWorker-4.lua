@@ -27,13 +27,14 @@
   Output: { outcome (0 open, 1 created, 2 re-opened), generation, connected (0/1), refCount }
 ]]
 --- @include "includes/nowMs"
+--- @include "includes/worker"
 --- @include "includes/guards"
 
 local worker, closedKey, countKey, nodeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local wid, guard, nodeId = ARGV[1], ARGV[5], ARGV[6]
-local guardField = 'g:' .. guard
+local guardField = GUARD_PREFIX .. guard
 
-local state = redis.call('HMGET', worker, 'gen', 'closedAt', 'connected', 'refs', guardField, 'nodes')
+local state = redis.call('HMGET', worker, F_GEN, F_CLOSED_AT, F_CONNECTED, F_REFS, guardField, F_NODES, F_REOPENS)
 local gen, connected, refs, held = tonumber(state[1]), state[3] == '1', tonumber(state[4]), state[5]
 local outcome = 0
 local set = {}
@@ -44,30 +45,30 @@ if not gen then
   -- lost its data: a new worker starts at the Redis time in ms, and a re-open adds one
   -- (the leave's webhook id is made from it, and delivery drops an id it has seen)
   outcome, gen, connected, refs = 1, now, false, 0
-  local sep = string.find(wid, '|', 1, true)
-  set = { 'room', string.sub(wid, 1, sep - 1), 'participant', string.sub(wid, sep + 1),
-    'gen', gen, 'left', '0', 'createdAt', now, 'counted', '1' }
+  set = { F_GEN, gen }
   redis.call('INCR', countKey)
 elseif state[2] then
   outcome, gen, refs = 2, gen + 1, 0
-  redis.call('HDEL', worker, 'closedAt')
+  redis.call('HDEL', worker, F_CLOSED_AT, F_LEFT)
   redis.call('ZREM', closedKey, wid)
-  set = { 'gen', gen, 'left', '0' }
+  set = { F_GEN, gen, F_REOPENS, (tonumber(state[7]) or 0) + 1 }
 end
 
-if ARGV[2] ~= '' then set[#set + 1] = 'roomName'; set[#set + 1] = ARGV[2] end
-if ARGV[3] ~= '' then set[#set + 1] = 'identity'; set[#set + 1] = ARGV[3] end
-if ARGV[4] ~= '' then set[#set + 1] = 'info'; set[#set + 1] = ARGV[4] end
-if ARGV[7] == '1' then connected = true end
-set[#set + 1] = 'connected'; set[#set + 1] = connected and '1' or '0'
+if ARGV[2] ~= '' then setLong(worker, set, F_ROOM_NAME, ARGV[2]) end
+if ARGV[3] ~= '' then setLong(worker, set, F_IDENTITY, ARGV[3]) end
+if ARGV[4] ~= '' then setLong(worker, set, F_INFO, ARGV[4]) end
+if ARGV[7] == '1' and not connected then
+  connected = true
+  set[#set + 1] = F_CONNECTED; set[#set + 1] = '1'
+end
 
 if guard ~= '' then
   if not held then refs = refs + 1 end
   set[#set + 1] = guardField; set[#set + 1] = nodeId .. '|' .. now
   local nodes = indexGuard(nodeKey, wid, nodeId, state[6] or '')
-  if nodes then set[#set + 1] = 'nodes'; set[#set + 1] = nodes end
+  if nodes then set[#set + 1] = F_NODES; set[#set + 1] = nodes end
 end
-set[#set + 1] = 'refs'; set[#set + 1] = refs
+set[#set + 1] = F_REFS; set[#set + 1] = refs
 
 redis.call('HSET', worker, unpack(set))
 return { outcome, gen, connected and 1 or 0, refs }

@@ -1,12 +1,12 @@
 --[[
   Deletes a worker closed for at least the cleanup wait, and its entries in the node
-  indexes its field 'nodes' lists (see includes/guards). A worker re-opened since it was
+  indexes its field F_NODES lists (see includes/guards). A worker re-opened since it was
   listed (still open, or closed again more recently, or of another generation) is kept,
   and so is one with stats not yet flushed (the reap job flushes its shard first).
   A worker deleted leaves the shard's worker count in the same step.
 
-  The caller passes the node indexes from the 'nodes' it read; if the worker lists others
-  now, nothing is changed and the reply is the worker's 'nodes', to call again with.
+  The caller passes the node indexes from the F_NODES it read; if the worker lists others
+  now, nothing is changed and the reply is the worker's F_NODES, to call again with.
 
   A closed-index entry whose worker hash is gone (Redis evicted it, or it was deleted by
   hand), or whose worker is open (created anew after that), is dropped, with the gone
@@ -24,20 +24,21 @@
     ARGV[1] wid
     ARGV[2] cleanup wait (ms)
     ARGV[3] generation listed ('' = any)
-    ARGV[4] the worker's 'nodes' the node indexes were taken from ('' = none)
+    ARGV[4] the worker's F_NODES the node indexes were taken from ('' = none)
 
-  Output: 1 if reaped, 0 if not, or (a string) the worker's 'nodes': call again with them
+  Output: 1 if reaped, 0 if not, or (a string) the worker's F_NODES: call again with them
 ]]
 --- @include "includes/nowMs"
+--- @include "includes/worker"
 
 local worker, closedKey, countKey, buffer = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local state = redis.call('HMGET', worker, 'closedAt', 'gen', 'counted', 'nodes')
+local state = redis.call('HMGET', worker, F_CLOSED_AT, F_GEN, F_NODES)
 if not state[1] then
   -- only a closed worker belongs in the index (openWorker drops it there as it re-opens)
   if redis.call('ZREM', closedKey, ARGV[1]) == 1 then
     if not state[2] then redis.call('DEL', buffer) end
-    -- the hash went without a reap, so the count still holds it (unless it predates the
-    -- count: then the count may end one low, but never below zero)
+    -- the hash went without a reap, so the count still holds it (never below zero, should
+    -- it have been deleted by hand too)
     local count = tonumber(redis.call('GET', countKey))
     if count and count > 0 then redis.call('DECR', countKey) end
   end
@@ -52,12 +53,13 @@ end
 if redis.call('EXISTS', buffer) == 1 then
   return 0
 end
-if (state[4] or '') ~= ARGV[4] then
-  return state[4] or ''
+if (state[3] or '') ~= ARGV[4] then
+  return state[3] or ''
 end
 for i = 5, #KEYS do redis.call('SREM', KEYS[i], ARGV[1]) end
 redis.call('DEL', worker)
--- a worker created before the count existed was never counted, so it does not leave it
-if state[3] == '1' then redis.call('DECR', countKey) end
+-- never below zero, should the count have lost the worker (deleted by hand, say)
+local count = tonumber(redis.call('GET', countKey))
+if count and count > 0 then redis.call('DECR', countKey) end
 redis.call('ZREM', closedKey, ARGV[1])
 return 1

@@ -20,27 +20,27 @@
   Output: { found (0/1), wasConnected (0/1), closedNow (0/1), raiseLeave (0/1), generation }
 ]]
 --- @include "includes/nowMs"
+--- @include "includes/worker"
 --- @include "includes/leaves"
 
 local worker, closedKey = KEYS[1], KEYS[2]
 local wid, guard = ARGV[1], ARGV[2]
-local state = redis.call('HMGET', worker, 'gen', 'connected', 'closedAt', 'left', 'refs', 'g:' .. guard, 'roomName', 'identity', 'info')
+local guardField = GUARD_PREFIX .. guard
+local state = redis.call('HMGET', worker, F_GEN, F_CONNECTED, F_CLOSED_AT, F_LEFT, F_REFS, guardField, F_ROOM_NAME, F_IDENTITY, F_INFO)
 if not state[1] then
   return { 0, 0, 0, 0, 0 }
 end
 
 local set = {}
-if ARGV[3] ~= '' then set = { 'info', ARGV[3] } end
-
 local closedNow = 0
 if guard ~= '' and state[6] and not state[3] then
-  redis.call('HDEL', worker, 'g:' .. guard)
+  redis.call('HDEL', worker, guardField)
   local refs = tonumber(state[5]) - 1
-  set[#set + 1] = 'refs'; set[#set + 1] = refs
+  set[#set + 1] = F_REFS; set[#set + 1] = refs
   if refs <= 0 then
     local now = nowMs()
     closedNow = 1
-    set[#set + 1] = 'closedAt'; set[#set + 1] = now
+    set[#set + 1] = F_CLOSED_AT; set[#set + 1] = now
     redis.call('ZADD', closedKey, now, wid)
   end
 end
@@ -48,10 +48,12 @@ end
 local raise = 0
 if ARGV[4] == '1' and state[4] ~= '1' then
   raise = 1
-  set[#set + 1] = 'left'; set[#set + 1] = '1'
-  local info = ARGV[3] ~= '' and ARGV[3] or (state[9] or '')
-  recordLeave(KEYS[3], KEYS[4], wid, state[1], state[2] == '1', ARGV[5], info, state[7] or '', state[8] or '', nowMs())
+  set[#set + 1] = F_LEFT; set[#set + 1] = '1'
+  local info = ARGV[3] ~= '' and ARGV[3] or (getLong(worker, F_INFO, state[9]) or '')
+  recordLeave(KEYS[3], KEYS[4], wid, state[1], state[2] == '1', ARGV[5], info,
+    getLong(worker, F_ROOM_NAME, state[7]) or '', getLong(worker, F_IDENTITY, state[8]) or '', nowMs())
 end
 
+if ARGV[3] ~= '' then setLong(worker, set, F_INFO, ARGV[3]) end
 if #set > 0 then redis.call('HSET', worker, unpack(set)) end
 return { 1, state[2] == '1' and 1 or 0, closedNow, raise, tonumber(state[1]) }

@@ -6,6 +6,7 @@ import type {
   ReleaseRequest, ReleaseResult, Worker, WorkerCounts, WorkerRef,
 } from './types';
 import { optionalGuard, optionalText, requireId } from './validate';
+import { packInfo, unpackInfo } from './info-codec';
 
 const OUTCOMES: OpenOutcome[] = ['open', 'created', 'reopened'];
 /**
@@ -14,6 +15,18 @@ const OUTCOMES: OpenOutcome[] = ['open', 'created', 'reopened'];
  */
 const MAX_RECORD_CHARS = 16 * 1024 * 1024;
 const EXPIRE_BATCH = 500;
+
+/** The worker hash's fields, as lua/includes/worker.lua names them (docs/registry.md). */
+const F = { gen: 'v', reopens: 'o', closedAt: 'x', connected: 'k', left: 'l', refs: 'r', roomName: 'n', identity: 'u', info: 'i', nodes: 'N' } as const;
+const GUARD_PREFIX = '@';
+
+/** A value kept in pieces (setLong in lua/includes/worker.lua): '<name>', '<name>1', '<name>2', ... */
+function joinPieces(h: Record<string, string>, name: string): string | undefined {
+  let value = h[name];
+  if (value === undefined) return undefined;
+  for (let n = 1; h[`${name}${n}`] !== undefined; n++) value += h[`${name}${n}`];
+  return value;
+}
 /**
  * A call whose keys were taken from a read that is stale by the time it runs is made again
  * with the keys its answer names; a few rounds settle it unless its worker keeps changing.
@@ -80,7 +93,7 @@ export class WorkerRegistry {
     const args = [
       at.worker, at.closed, this.keys.workers(at.shard), this.keys.nodeGuards(at.shard, nodeId),
       at.wid, optionalText('roomName', req.roomName, 1024),
-      optionalText('identity', req.identity, 1024), optionalText('info', req.info, MAX_RECORD_CHARS), guard, nodeId, req.connect ? '1' : '0',
+      optionalText('identity', req.identity, 1024), packInfo(optionalText('info', req.info, MAX_RECORD_CHARS)), guard, nodeId, req.connect ? '1' : '0',
     ];
     return { shard: at.shard, script: 'openWorker', args, decode: decodeOpen };
   }
@@ -96,7 +109,7 @@ export class WorkerRegistry {
     const at = this.locate(req);
     const args = [
       at.worker, at.closed, this.keys.leaves(at.shard), this.keys.leavesAt(at.shard),
-      at.wid, optionalGuard(req.guard), optionalText('info', req.info, MAX_RECORD_CHARS),
+      at.wid, optionalGuard(req.guard), packInfo(optionalText('info', req.info, MAX_RECORD_CHARS)),
       req.raiseLeave ? '1' : '0', optionalText('room', req.room, MAX_RECORD_CHARS),
     ];
     return { shard: at.shard, script: 'releaseWorker', args, decode: decodeRelease };
@@ -105,18 +118,21 @@ export class WorkerRegistry {
   async get(ref: WorkerRef): Promise<Worker | null> {
     const at = this.locate(ref);
     const h = await this.redis.hgetall(at.worker);
-    if (!h.gen) return null;
+    if (!h[F.gen]) return null;
     const guards: Guard[] = [];
     for (const [field, held] of Object.entries(h)) {
       // '<nodeId>|<added at>': node ids hold no '|'
-      if (field.startsWith('g:')) guards.push({ guard: field.slice(2), nodeId: held.slice(0, held.indexOf('|')) });
+      if (field.startsWith(GUARD_PREFIX)) guards.push({ guard: field.slice(1), nodeId: held.slice(0, held.indexOf('|')) });
     }
     guards.sort((a, b) => a.guard.localeCompare(b.guard));
+    const generation = Number(h[F.gen]);
+    const info = joinPieces(h, F.info);
     return {
-      roomId: h.room, participantId: h.participant, roomName: h.roomName ?? '', identity: h.identity ?? '',
-      info: h.info ?? null, guards, refCount: Number(h.refs), connected: h.connected === '1',
-      closedAt: h.closedAt ? Number(h.closedAt) : null, generation: Number(h.gen),
-      createdAt: Number(h.createdAt), leaveRaised: h.left === '1',
+      roomId: ref.roomId, participantId: ref.participantId, roomName: joinPieces(h, F.roomName) ?? '', identity: joinPieces(h, F.identity) ?? '',
+      info: info === undefined ? null : unpackInfo(info), guards, refCount: Number(h[F.refs]), connected: h[F.connected] === '1',
+      closedAt: h[F.closedAt] ? Number(h[F.closedAt]) : null, generation,
+      // a new worker's generation is its creation time, and each re-open adds one
+      createdAt: generation - Number(h[F.reopens] ?? 0), leaveRaised: h[F.left] === '1',
     };
   }
 
@@ -125,7 +141,7 @@ export class WorkerRegistry {
     const raw = (await this.redis.pendingLeaves(this.keys.leaves(shard), this.keys.leavesAt(shard), ageMs, limit)) as string[];
     return raw.map((r) => {
       const j = JSON.parse(r) as { wid: string; gen: number; connected: boolean; room: string; info: string; roomName: string; identity: string; at: number };
-      return { ...this.keys.splitWorkerId(j.wid), generation: j.gen, wasConnected: j.connected, room: j.room, info: j.info, roomName: j.roomName, identity: j.identity, at: j.at };
+      return { ...this.keys.splitWorkerId(j.wid), generation: j.gen, wasConnected: j.connected, room: j.room, info: unpackInfo(j.info), roomName: j.roomName, identity: j.identity, at: j.at };
     });
   }
 
@@ -142,7 +158,7 @@ export class WorkerRegistry {
   async dueForReaping(shard: number, waitMs: number, limit = 1000): Promise<DueWorker[]> {
     const wids = (await this.redis.dueForReaping(this.keys.closed(shard), waitMs, limit)) as string[];
     return Promise.all(wids.map(async (wid) => {
-      const [gen, nodes] = await this.redis.hmget(this.keys.worker(shard, wid), 'gen', 'nodes');
+      const [gen, nodes] = await this.redis.hmget(this.keys.worker(shard, wid), F.gen, F.nodes);
       return { ...this.keys.splitWorkerId(wid), generation: Number(gen ?? 0), nodes: splitNodes(nodes) };
     }));
   }
@@ -254,7 +270,7 @@ export class WorkerRegistry {
         orphans.push({
           ...this.keys.splitWorkerId(String(flat[j])), wasConnected: flat[j + 1] === 1, raiseLeave: flat[j + 2] === 1,
           generation: Number(flat[j + 3]), roomName: String(flat[j + 4]), identity: String(flat[j + 5]),
-          info: flat[j + 6] === '' ? null : String(flat[j + 6]),
+          info: flat[j + 6] === '' ? null : unpackInfo(String(flat[j + 6])),
         });
       }
     } while (cursor !== '0');
@@ -262,7 +278,7 @@ export class WorkerRegistry {
   }
 }
 
-/** A worker's field 'nodes' ('<nodeId>|<nodeId>...'; absent = none) as a list. */
+/** A worker's field F.nodes ('<nodeId>|<nodeId>...'; absent = none) as a list. */
 function splitNodes(nodes: string | null | undefined): string[] {
   return nodes ? nodes.split('|') : [];
 }

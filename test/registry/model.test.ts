@@ -234,7 +234,7 @@ describe('registry against a sequential model (randomized, several connections)'
       expect(closedIndex.has(wid), `closed index ${where}`).to.equal(m.closed);
       // a node's index names every worker holding one of its guards, and may name one that held one until it is reaped
       for (const [, n] of m.guards) expect(m.nodes, `node index of a held guard ${where}`).to.include(n);
-      expect((await admin.hget(reg.keys.worker(reg.keys.shardOf(roomId), wid), 'nodes')) ?? '', `nodes of ${where}`).to.equal(m.nodes.join('|'));
+      expect((await admin.hget(reg.keys.worker(reg.keys.shardOf(roomId), wid), 'N')) ?? '', `nodes of ${where}`).to.equal(m.nodes.join('|'));
       for (const n of m.nodes) expectedNodeIndex.add(`${n} ${wid}`);
     }
     expect([...nodeIndex].sort(), `node index (seed ${SEED})`).to.deep.equal([...expectedNodeIndex].sort());
