@@ -83,8 +83,10 @@ export class ReplicaWait {
     try {
       const client: Redis | Cluster = this.redis;
       if (client instanceof Cluster) {
-        const masters = client.nodes('master').map((node) => ({ node, key: this.clusterMark(client, node) })).filter((m) => m.key !== null);
-        if (masters.length === 0) throw new Error('no master serving slots known yet');
+        // the client lists the masters from CLUSTER SLOTS, so each serves slots: one without a key is a stale view, not one to skip
+        const masters = client.nodes('master').map((node) => ({ node, key: this.clusterMark(client, node) }));
+        const unplaced = masters.find((m) => m.key === null);
+        if (masters.length === 0 || unplaced) throw new Error(`no slot known yet for master ${unplaced ? `${unplaced.node.options.host}:${unplaced.node.options.port}` : '(none listed)'}`);
         acknowledged = Math.min(...await Promise.all(masters.map((m) => this.markAndWait(m.node, m.key!, mark))));
       } else {
         acknowledged = await this.markAndWait(client, this.markKey, mark);
@@ -104,7 +106,7 @@ export class ReplicaWait {
     return Number(replies?.[1]?.[1] ?? 0);
   }
 
-  /** A key in the slots `node` serves, as the client last saw them; null for a master without slots (it holds nothing). */
+  /** A key in the slots `node` serves, as the client last saw them; null if it saw none of them on it (a view being refreshed). */
   private clusterMark(cluster: Cluster, node: Redis): string | null {
     const at = `${node.options.host}:${node.options.port}`;
     const known = this.clusterMarks.get(at);
