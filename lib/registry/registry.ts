@@ -310,9 +310,9 @@ function decodeRelease(reply: unknown): ReleaseResult {
 
 /**
  * Transitions sent together: validated as they are queued (a bad one throws before
- * anything is sent), then one pipeline per shard on `exec()`, each in the order queued (a
- * shard's keys share a hash slot, so this holds on a cluster too). Each queued call's
- * promise settles with its own reply.
+ * anything is sent), then one pipeline on `exec()`, in the order queued; on a cluster one
+ * pipeline per shard (a shard's keys share a hash slot), each in the order queued. Each
+ * queued call's promise settles with its own reply.
  */
 export class RegistryBatch {
   private readonly queued: { call: Call<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
@@ -349,10 +349,12 @@ export class RegistryBatch {
   async exec(): Promise<void> {
     const queued = this.queued.splice(0);
     if (queued.length === 0) return;
+    // one Redis takes them all in one pipeline; a cluster, one pipeline per shard (one slot each)
     const byShard = new Map<number, typeof queued>();
     for (const q of queued) {
-      let list = byShard.get(q.call.shard);
-      if (!list) byShard.set(q.call.shard, (list = []));
+      const group = this.redis.isCluster ? q.call.shard : 0;
+      let list = byShard.get(group);
+      if (!list) byShard.set(group, (list = []));
       list.push(q);
     }
     const failures = await Promise.all([...byShard.values()].map((list) => this.send(list)));
