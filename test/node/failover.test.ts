@@ -29,9 +29,9 @@ describe('npm run simulate -- --redis sentinel --failover --lag 1 --wait-replica
       '--redis', 'sentinel', '--failover', '--lag', '1', '--wait-replicas', '1',
       '--rooms', '6', '--participants', '4', '--sfus', '3', '--die', '0', '--seconds', '15',
     ]);
-    expect(out).to.match(/^failover: master SIGKILLed\s+127\.0\.0\.1:\d+ at [\d.]+ s \(its replica paused 1,000 ms before\)$/m);
+    expect(out).to.match(/^failover: master SIGKILLed\s+127\.0\.0\.1:\d+ at [\d.]+ s \(its replica cut off 1,000 ms before\)$/m);
     expect(out).to.match(/^failover: replica promoted after\s+[\d,]+ ms/m);
-    // the paused second: batches applied on the master only were refused, not acknowledged
+    // the cut-off second: batches applied on the master only were refused, not acknowledged
     const refused = /^outage: requests answered 503 \/ network errors\s+([\d,]+) \//m.exec(out);
     expect(refused, out).to.not.equal(null);
     expect(Number(refused![1].replace(/,/g, ''))).to.be.greaterThan(0);
