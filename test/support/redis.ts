@@ -46,6 +46,11 @@ export function usePrivateRedis(opts: UseRedisOptions = {}) {
       return cluster ? { REDIS_CLUSTER_ADDRESSES: cluster.addresses.join(',') } : { REDIS_URL: ctx.server.url };
     },
     clients: [] as RedisClient[],
+    /** The masters of a cluster client, once it has loaded the slots (a new client knows none before its first answer). */
+    async masters(client: Cluster) {
+      await client.ping();
+      return client.nodes('master');
+    },
     /** Run before the server stops (mocha runs `after` hooks in the order they were declared). */
     cleanups: [] as (() => Promise<void>)[],
     /** A client with the project's scripts, closed after the block. */
@@ -59,23 +64,23 @@ export function usePrivateRedis(opts: UseRedisOptions = {}) {
     /** Every key matching `pattern`, from every master. */
     async keys(pattern: string, client: RedisClient = ctx.client()): Promise<string[]> {
       if (!(client instanceof Cluster)) return client.keys(pattern);
-      return (await Promise.all(client.nodes('master').map((n) => n.keys(pattern)))).flat();
+      return (await Promise.all((await ctx.masters(client)).map((n) => n.keys(pattern)))).flat();
     },
     /** Keys in the whole dataset (every master's). */
     async dbsize(client: RedisClient = ctx.client()): Promise<number> {
       if (!(client instanceof Cluster)) return client.dbsize();
-      return (await Promise.all(client.nodes('master').map((n) => n.dbsize()))).reduce((a, b) => a + b, 0);
+      return (await Promise.all((await ctx.masters(client)).map((n) => n.dbsize()))).reduce((a, b) => a + b, 0);
     },
     /** A digest of the whole dataset (every master's): equal before and after = nothing written. */
     async digest(client: RedisClient = ctx.client()): Promise<string> {
       if (!(client instanceof Cluster)) return String(await client.call('DEBUG', 'DIGEST'));
-      const masters = client.nodes('master').sort((a, b) => (a.options.port ?? 0) - (b.options.port ?? 0));
+      const masters = (await ctx.masters(client)).sort((a, b) => (a.options.port ?? 0) - (b.options.port ?? 0));
       return (await Promise.all(masters.map((n) => n.call('DEBUG', 'DIGEST')))).join(',');
     },
     /** Empties every master. */
     async flushAll(client: RedisClient = ctx.client()): Promise<void> {
       if (!(client instanceof Cluster)) { await client.flushall(); return; }
-      await Promise.all(client.nodes('master').map((n) => n.flushall()));
+      await Promise.all((await ctx.masters(client)).map((n) => n.flushall()));
     },
   };
   before(async () => {
