@@ -18,6 +18,10 @@
  * REDIS_WAIT_REPLICAS=1 beside the first: each row is measured on both, so the table shows
  * what waiting for the replica costs (both nodes' rows then include the replication itself).
  *
+ * `--redis cluster` also starts a local 3-master Redis Cluster (no replicas) and a node on it,
+ * set up with the same population, and measures every full-load row on it too: the table
+ * then shows one node on a cluster beside one node on one redis-server, in the same run.
+ *
  * `--profile DIR` writes the node's CPU profile to DIR when it stops (NODE_OPTIONS may not
  * carry --cpu-prof, so a preload written to DIR runs the inspector's profiler instead).
  */
@@ -31,6 +35,7 @@ import { Timestamp } from '@bufbuild/protobuf';
 import { AnalyticsStat, AnalyticsStream, AnalyticsVideoLayer } from '@livekit/protocol';
 import { AccessToken } from 'livekit-server-sdk';
 import { createRedis } from '../lib/redis/connection';
+import { LocalCluster } from '../lib/redis/local-cluster';
 import { freePort, PrivateRedis } from '../lib/redis/server';
 import { startHttpNode, stopNodeProcess } from '../test/support/processes';
 import { redisBenchmark } from './support/redis-benchmark';
@@ -39,8 +44,10 @@ import { fmt, printTable } from './support/table';
 const { values } = parseArgs({ options: {
   seconds: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '16' },
   profile: { type: 'string' }, 'baseline-server': { type: 'boolean', default: false },
-  'wait-replicas': { type: 'string', default: '0' },
+  'wait-replicas': { type: 'string', default: '0' }, redis: { type: 'string', default: 'single' },
 } });
+if (!['single', 'cluster'].includes(values.redis!)) throw new Error(`--redis ${values.redis}: single or cluster`);
+const ON_CLUSTER = values.redis === 'cluster';
 const WAIT_REPLICAS = Number(values['wait-replicas']);
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
@@ -162,6 +169,9 @@ async function main() {
   /** --wait-replicas: the replica, and the node that waits for it. */
   let replica: PrivateRedis | undefined;
   let waitNode: ChildProcess | undefined;
+  /** --redis cluster: the cluster, and the node on it. */
+  let cluster: LocalCluster | undefined;
+  let clusterNode: ChildProcess | undefined;
   const preload = values.profile && path.resolve(values.profile, 'cpu-prof.cjs');
   const redisServer = await PrivateRedis.start();
   const redis = createRedis(redisServer.url);
@@ -186,6 +196,15 @@ async function main() {
         PORT: String(waitPort), REDIS_URL: redisServer.url, API_KEY, API_SECRET, LOG_LEVEL: 'warn', FLUSH_INTERVAL: '30s', REDIS_WAIT_REPLICAS: String(WAIT_REPLICAS),
       });
     }
+    const clusterPort = await freePort();
+    if (ON_CLUSTER) {
+      cluster = await LocalCluster.start({ replicasPerMaster: 0 });
+      progress(`a 3-master cluster on ${cluster.addresses.join(',')}; a node on it on :${clusterPort}`);
+      clusterNode = await startHttpNode({
+        PORT: String(clusterPort), REDIS_CLUSTER_ADDRESSES: cluster.addresses.join(','), API_KEY, API_SECRET, LOG_LEVEL: 'warn', FLUSH_INTERVAL: '30s',
+      });
+    }
+    const clusterPids = cluster ? cluster.masters.map((m) => m.pid) : [];
     const waiting = (waitNode ? [[`node, REDIS_WAIT_REPLICAS=${WAIT_REPLICAS}`, waitPort, waitNode.pid!]] : []) as [string, number, number][];
     const token = await new AccessToken(API_KEY, API_SECRET, { identity: 'sfu-bench', ttl: '2h' }).toJwt();
 
@@ -197,6 +216,7 @@ async function main() {
         { method: 'participantActive', room: room(p + j), participant: participant(p + j), isMigration: false, guard: `media-${p + j}` },
       ]).flat();
       await setup(port, Buffer.from(JSON.stringify({ nodeId: 'sfu-bench', events })));
+      if (clusterNode) await setup(clusterPort, Buffer.from(JSON.stringify({ nodeId: 'sfu-bench', events })));
     }
 
     const stats100 = bodies(trackStats, 100);
@@ -229,8 +249,10 @@ async function main() {
     // EVALSHA is only ever a client's call; XADD also counts those inside a flush's script, if one falls in the run
     const calls = async () => { const st = await redis.info('commandstats'); return ['evalsha', 'xadd'].map((c) => Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(st)?.[1] ?? 0)); };
     const rows: (string | number)[][] = [['what', 'events/s', 'requests/s', 'p50 ms', 'p99 ms', 'server CPU %', 'redis CPU %', 'EVALSHA / XADD per event', 'ours / baseline']];
+    // redis CPU: every redis-server of the run (a cluster's masters summed)
     const row = (what: string, r: Run, vs: string, perEvent = '') =>
-      rows.push([what, fmt(r.events / r.secs), fmt(r.requests / r.secs), fmt(pct(r.ms, 50), 1), fmt(pct(r.ms, 99), 1), fmt(r.cpu[0]), fmt(r.cpu[1]), perEvent, vs]);
+      rows.push([what, fmt(r.events / r.secs), fmt(r.requests / r.secs), fmt(pct(r.ms, 50), 1), fmt(pct(r.ms, 99), 1), fmt(r.cpu[0]), fmt(r.cpu.slice(1).reduce((a, b) => a + b, 0)), perEvent, vs]);
+    const topologies: (string | number)[][] = [['full load, one node', 'one redis-server events/s', '3-master cluster events/s', 'cluster / one server', 'cluster p99 ms', 'cluster redis CPU % (3 masters)']];
     for (const [name, pool] of [['trackStats only', stats100], ['lifecycle mix (1/2 trackStats)', mixed100]] as const) {
       progress(`full load, ${name}: ${SECONDS} s, ${CONCURRENCY} requests of 100 in flight`);
       const before = await calls();
@@ -242,6 +264,13 @@ async function main() {
         progress(`full load, ${who}, ${name}: ${SECONDS} s`);
         const w = await closed(post, p, pool, [pid, redisPid]);
         row(`${who}, ${name}`, w, fmt(w.events / w.secs / (base.events / base.secs), 2));
+      }
+      if (clusterNode) {
+        progress(`full load, node on the cluster, ${name}: ${SECONDS} s`);
+        const c = await closed(post, clusterPort, pool, [clusterNode.pid!, ...clusterPids]);
+        row(`node on a 3-master cluster, ${name}`, c, fmt(c.events / c.secs / (base.events / base.secs), 2));
+        topologies.push([name, fmt(ours.events / ours.secs), fmt(c.events / c.secs), fmt((c.events / c.secs) / (ours.events / ours.secs), 2),
+          fmt(pct(c.ms, 99), 1), fmt(c.cpu.slice(1).reduce((a, b) => a + b, 0))]);
       }
       row('  baseline: node:http + JSON.parse, same batches', base, '1.00');
     }
@@ -258,6 +287,7 @@ async function main() {
     console.log(`\nPOST /v1/telemetry on one node process, ${fmt(people)} participants in ${ROOMS} rooms, ${CONCURRENCY} requests in flight, ${SECONDS} s per row, client: ${clientName}, no WEBHOOK_URLS (no webhook queued)`);
     console.log(`(client against the baseline: ${Object.entries(clientRate).map(([n, r]) => `${n} ${fmt(r)} req/s`).join(', ')}; target >= 20,000 events/s)\n`);
     printTable(rows);
+    if (clusterNode) { console.log(''); printTable(topologies); }
     console.log('');
     printTable([['for scale', 'requests/s'], ...rbRows.map(([w, r]) => [w, fmt(r)])]);
     console.log('');
@@ -265,6 +295,8 @@ async function main() {
   } finally {
     if (node) await stopNodeProcess(node);
     if (waitNode) await stopNodeProcess(waitNode);
+    if (clusterNode) await stopNodeProcess(clusterNode);
+    await cluster?.stop();
     if (preload && node) progress(`the node's CPU profile is in ${values.profile}`);
     for (const c of children) c.kill();
     await redis.quit();
