@@ -137,6 +137,8 @@ async function memoryTable(c: Client, reg: WorkerRegistry): Promise<void> {
   printTable(rows);
   console.log(`\nclosing them (both guards released, not yet reaped): ${fmt(closedGrowth, 1)} bytes/worker more (closed index entry, closedAt)`);
   console.log(`ParticipantInfo JSON kept per worker: ${fmt(info(7).length)} characters (${fmt(packInfo(info(7)).length)} as stored)`);
+  // the "before" rows are that layout rewritten here with plain commands; its own scripts, run by this bench at commit 06c0a42
+  console.log('the layout before, through its own scripts (bench:registry at commit 06c0a42, 2026-11-27): 1,436 bytes/worker, indexes included, this bench\'s ids');
 }
 
 async function throughput(port: number, clients: Client[], regs: WorkerRegistry[]): Promise<void> {
