@@ -1,7 +1,8 @@
 /**
  * trackStats calls per second from one process, beside a naive baseline in the same run
  * (one RPUSH of the same stat per call, auto-pipelined), and the wall time to flush
- * N workers x 4 tracks for N = 1,000, 10,000 and 50,000, with the time per worker.
+ * N workers x 4 tracks for N = 1,000, 10,000 and 50,000, with the time per worker and the
+ * Redis memory a buffered stat takes until its flush.
  *
  *   npm run bench:stats [-- --calls 200000 --inflight 5000 --sizes 1000,10000,50000]
  */
@@ -79,7 +80,7 @@ async function main() {
     await raw.flushall();
 
     // 2. flush N workers x 4 tracks (one stat per track and direction buffered)
-    const rows: (string | number)[][] = [['workers x 4 tracks', 'stats buffered', 'flush wall time (s)', 'ms per 1,000 workers', 'stats sent']];
+    const rows: (string | number)[][] = [['workers x 4 tracks', 'stats buffered', 'Redis bytes per buffered stat', 'flush wall time (s)', 'ms per 1,000 workers', 'stats sent']];
     for (const size of SIZES) {
       await raw.flushall();
       for (let i = 0; i < size; i += 500) {
@@ -89,6 +90,8 @@ async function main() {
       }
       next = 0;
       const total = size * TRACKS;
+      const memory = async () => Number(/used_memory:(\d+)/.exec(await raw.info('memory'))![1]);
+      const before = await memory();
       await Promise.all(Array.from({ length: INFLIGHT }, async () => {
         for (let i = next++; i < total; i = next++) {
           const w = Math.floor(i / TRACKS);
@@ -96,9 +99,11 @@ async function main() {
           await c.service.trackStats({ roomId: `RM_${w % 500}`, roomName: 'r', key: { streamType: i % 4 < 2 ? 'UPSTREAM' : 'DOWNSTREAM', participantId: `PA_${w}`, trackId: `TR_${i % TRACKS}`, track: true }, stat: stats[i % 64] });
         }
       }));
+      // what a flush interval's stats hold in Redis until the flush: the buffers, the dirty sets, the counters
+      const perStat = (await memory() - before) / total;
       const secs = await timed(() => c.service.flushStats());
       const sent = await raw.xlen(c.registry.keys.analyticsStream('stats'));
-      rows.push([fmt(size), fmt(total), fmt(secs, 2), fmt((secs * 1e6) / size, 0), fmt(sent)]);
+      rows.push([fmt(size), fmt(total), fmt(perStat, 0), fmt(secs, 2), fmt((secs * 1e6) / size, 0), fmt(sent)]);
     }
 
     console.log(`\ntrackStats: ${fmt(CALLS)} calls, ${fmt(INFLIGHT)} in flight, 1,000 participants x ${TRACKS} tracks, one Node process\n`);
