@@ -103,11 +103,11 @@ async function openOldLayout(c: Client, keys: KeySpace, i: number, livekit: bool
     .exec();
 }
 
-/** This layout, through the registry: opened on node A (active), then on node B. */
-async function openWorker(reg: WorkerRegistry, i: number, livekit: boolean): Promise<void> {
+/** This layout, through the registry: opened on node A (active), then on node B (unless `oneNode`). */
+async function openWorker(reg: WorkerRegistry, i: number, livekit: boolean, oneNode = false): Promise<void> {
   const w = ids(i, livekit);
   await reg.open({ ...w, guard: `sig-${i}-a`, nodeId: 'sfu-a', connect: true });
-  await reg.open({ ...w, guard: `sig-${i}-b`, nodeId: 'sfu-b' });
+  if (!oneNode) await reg.open({ ...w, guard: `sig-${i}-b`, nodeId: 'sfu-b' });
 }
 
 async function memoryTable(c: Client, reg: WorkerRegistry): Promise<void> {
@@ -124,6 +124,9 @@ async function memoryTable(c: Client, reg: WorkerRegistry): Promise<void> {
     rows.push([`before: long field names, JSON in one field, zset per guard; ${idsName}`, fmt(old.perWorker), fmt(old.hash), old.encoding]);
     rows.push([`now: short fields, info compacted and in <= 64-byte pieces, set per node; ${idsName}`, fmt(now.perWorker), fmt(now.hash), now.encoding]);
   }
+  // the common case: one signal connection, so one guard on one node (one node index entry)
+  const one = await perWorker(c, MEMORY_WORKERS, (i) => openWorker(reg, i, true, true), sample(true));
+  rows.push(['now, 1 guard on 1 node; LiveKit-length sids (RM_/PA_ + 12)', fmt(one.perWorker), fmt(one.hash), one.encoding]);
   // the same workers, closed (both guards released) and not yet reaped: the closed index holds them too
   await perWorker(c, MEMORY_WORKERS, (i) => openWorker(reg, i, false), sample(false));
   const before = await usedMemory(c);
