@@ -127,13 +127,13 @@ export class KeySpace {
   }
 
   /**
-   * A webhook lane (one URL, one event key): FIFO, event data and seen ids share a slot.
-   * FIFO and events empty out as the lane drains; seen ids expire a dedupe window after the
-   * lane's last enqueue.
+   * A webhook lane (one URL, one event key): FIFO, event data, seen ids and its run share a
+   * slot. FIFO, events and run empty out as the lane drains; seen ids expire a dedupe window
+   * after the lane's last enqueue.
    */
-  webhookLane(lane: string): { fifo: string; events: string; seen: string } {
+  webhookLane(lane: string): { fifo: string; events: string; seen: string; run: string } {
     const base = `${this.prefix}:{wl:${lane}}:`;
-    return { fifo: `${base}fifo`, events: `${base}events`, seen: `${base}seen` };
+    return { fifo: `${base}fifo`, events: `${base}events`, seen: `${base}seen`, run: `${base}run` };
   }
 
   /** Events given up for one URL not yet reported (as numDropped): taken whole by the delivery that reports them. */

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { WebhookEvent } from '@livekit/protocol';
-import { DelayedError, UnrecoverableError, type Job, type Queue } from 'bullmq';
+import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { BullQueues } from '../jobs/bull-queues';
 import { QueueShards } from '../jobs/queue-shards';
@@ -8,30 +8,42 @@ import type { RedisClient, RedisTarget } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import { newId } from '../ids';
 import { eventKey } from './event-key';
-import { httpPost } from './http-post';
+import { backoffMs, LaneRetry, runLane, type RunContext, type RunJob } from './lane-run';
 import { WebhookMetrics } from './metrics';
 import type { WebhookNotifier } from './notifier';
 import { wantsEvent, type WebhookOptions } from './options';
-import { signWebhook } from './signing';
+import { describeAttempt, Receivers, succeeded, type LaneEvent } from './receivers';
+
+export { webhookUrlTag, type LaneEvent } from './receivers';
+export type { RunJob, RunProgress } from './lane-run';
 
 export const WEBHOOK_QUEUE = 'webhooks';
-const USER_AGENT = 'telemetry-coordinator-webhooks/0.1';
 
-/** One delivery: an event to one URL. The BullMQ job id is '<event id>.<url index>'. */
-export interface DeliveryJob {
-  lane: string;
-  url: string;
-  /** The WebhookEvent's protobuf JSON, as queued. */
-  event: string;
-  enqueuedAt: number;
-  /** It was given up (dead letter): a retry from the dashboard sends it out of turn. */
-  deadLettered?: boolean;
+/** Job names in the webhook queues. */
+export const RUN = 'run';
+export const DEAD_LETTER = 'dead-letter';
+/** A job per event, as queued before lanes ran: still understood, so a fleet can be upgraded with events queued. */
+const LEGACY_DELIVERY = 'deliver';
+
+/** A dead letter: one event given up, a failed job whose id is its delivery id ('<event id>.<url index>'). */
+export interface DeadLetterJob extends LaneEvent {
+  deadLettered: true;
+  reason: string;
+  /** Attempts made before it was given up. */
+  attempts: number;
 }
 
-/** An HTTP answer that is final at once: a 4xx other than 408 and 429. */
-function isFinal(status: number): boolean {
-  return status >= 400 && status < 500 && status !== 408 && status !== 429;
-}
+/** What the webhook queues hold: runs and dead letters. */
+export type DeliveryJob = RunJob | DeadLetterJob;
+
+/** A run never runs out of BullMQ attempts: the lane counts each event's attempts itself. */
+const RUN_ATTEMPTS = 1_000_000_000;
+/**
+ * A run stalls when its node dies (or its event loop stops past the lock), not because of
+ * the job: BullMQ must not fail it for stalling. An event that keeps killing nodes runs
+ * out of attempts in the lane instead.
+ */
+const RUN_MAX_STALLED = 1_000_000;
 
 const sha = (s: string, n: number) => createHash('sha1').update(s).digest('hex').slice(0, n);
 
@@ -40,21 +52,19 @@ export function webhookLaneId(url: string, key: string): string {
   return sha(`${url}\n${key}`, 20);
 }
 
-/** A URL's tag in KeySpace.webhookDropped. */
-export function webhookUrlTag(url: string): string {
-  return sha(url, 12);
-}
-
 /**
  * Durable, ordered, signed webhook delivery on BullMQ.
  *
- * Each (URL, event key) is a *lane*: a FIFO of job ids in Redis. Every delivery is a
- * BullMQ job, but only the lane's head delivers; the others wait as delayed jobs and the
- * head, once delivered or given up, wakes the next. A failing head is retried with
- * exponential backoff and holds up only its own lane; after its last attempt it is kept
- * in BullMQ's failed set (a dead letter) and counted into the next delivery's
- * `numDropped` for that URL. A head BullMQ fails by itself (stalled too often) is found by
- * the events waiting behind it, which pass it and count it the same way.
+ * Each (URL, event key) is a *lane*: a FIFO of events in Redis. A lane with events has one
+ * *run*: a BullMQ job ('run', its id named by the lane) that delivers the lane's events one
+ * after another until the lane is empty; events queued meanwhile join it. The event that
+ * finds its lane empty starts a new run (a new job id, so a finished run's job retained by
+ * BullMQ is never mistaken for it). A failed attempt stops the run with the event still at
+ * the head, and BullMQ retries the run after a capped exponential backoff; an event out of
+ * attempts, refused for good or older than WEBHOOK_MAX_AGE becomes a dead letter: a
+ * failed job of its own ('dead-letter', id '<event id>.<url index>'), retryable from the
+ * dashboard, counted into the next delivery's `numDropped` for that URL; the lane goes on.
+ * See lane-run.ts for what a run does when nodes die.
  *
  * With several queue shards (QUEUE_SHARDS), each lane's jobs live in one of them, picked by
  * the lane's id, so a cluster's masters share the deliveries.
@@ -62,6 +72,9 @@ export function webhookUrlTag(url: string): string {
 export class WebhookDelivery implements WebhookNotifier {
   readonly queues: BullQueues<DeliveryJob>;
   readonly metrics = new WebhookMetrics();
+  private readonly receivers: Receivers;
+  private readonly runs: RunContext;
+  private stopping = false;
 
   constructor(
     private readonly redis: RedisClient,
@@ -72,6 +85,12 @@ export class WebhookDelivery implements WebhookNotifier {
     shards: QueueShards = new QueueShards(keys.prefix, 1),
   ) {
     this.queues = new BullQueues<DeliveryJob>(WEBHOOK_QUEUE, shards, target, log);
+    this.receivers = new Receivers(redis, keys, opts);
+    this.runs = {
+      redis, keys, opts, log, metrics: this.metrics, receivers: this.receivers,
+      keepDeadLetter: (laneId, id, d, reason, attempts) => this.keepDeadLetter(laneId, id, d, reason, attempts),
+      closing: () => this.stopping,
+    };
   }
 
   /** The queue of queue shard 0 (the only one on a single Redis). */
@@ -84,178 +103,122 @@ export class WebhookDelivery implements WebhookNotifier {
     return this.queues.queue(this.queues.shards.shardOfName(laneId));
   }
 
-  private jobOptions(jobId: string, delay: number) {
-    return {
-      jobId, delay, attempts: this.opts.maxAttempts, backoff: { type: 'capped' },
-      removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 7 * 86400, count: 50_000 },
-    };
-  }
+  private readonly kept = () => ({ removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 7 * 86400, count: 50_000 } });
 
   async queueNotify(event: WebhookEvent): Promise<void> {
     if (!wantsEvent(this.opts, event.event)) return;
     if (!event.id) event.id = newId('EV_');
-    if (!event.createdAt) event.createdAt = BigInt(Math.floor(Date.now() / 1000));
+    const now = Date.now();
+    const createdAtMs = event.createdAt ? Number(event.createdAt) * 1000 : now;
+    if (!event.createdAt) event.createdAt = BigInt(Math.floor(now / 1000));
     if (this.opts.urls.length === 0) return;
     const body = event.toJsonString();
     const key = eventKey(event);
-    await Promise.all(this.opts.urls.map((url, i) => this.enqueue(`${event.id}.${i}`, { lane: webhookLaneId(url, key), url, event: body, enqueuedAt: Date.now() })));
+    await Promise.all(this.opts.urls.map((url, i) => {
+      const lane = webhookLaneId(url, key);
+      return this.enqueue(`${event.id}.${i}`, { lane, url, event: body, enqueuedAt: now, createdAtMs }, { lane, url, key });
+    }));
   }
 
-  private async enqueue(jobId: string, data: DeliveryJob): Promise<void> {
-    const lane = this.keys.webhookLane(data.lane);
-    const position = (await this.redis.enqueueWebhook(lane.fifo, lane.events, lane.seen, jobId, JSON.stringify(data), this.opts.dedupeWindowMs)) as number;
-    if (position === -1) {
-      // queued before: make sure its job exists (the first enqueue may have died before adding it)
-      const stored = await this.redis.hget(lane.events, jobId);
-      if (stored) await this.queueOf(data.lane).add('deliver', JSON.parse(stored), this.jobOptions(jobId, this.opts.parkMs));
+  private async enqueue(id: string, data: LaneEvent, run: RunJob): Promise<void> {
+    const lane = this.keys.webhookLane(run.lane);
+    const [position, runId, started, idleMs] = (await this.redis.enqueueWebhook(
+      lane.fifo, lane.events, lane.seen, lane.run, id, JSON.stringify(data), this.opts.dedupeWindowMs, this.newRunId(run.lane),
+    )) as [number, string, number, number];
+    if (started === 1) {
+      await this.addRun(runId, run);
       return;
     }
-    await this.queueOf(data.lane).add('deliver', data, this.jobOptions(jobId, position === 0 ? 0 : this.opts.parkMs));
-    // the event ahead may have been delivered before this job existed to be woken
-    if (position > 0 && (await this.redis.lindex(lane.fifo, 0)) === jobId) await this.wake(jobId, data.lane);
+    // a caller queueing again may have died before adding the job; a run that has not moved
+    // for long may have lost its job: make sure it is there
+    if (runId && (position === -1 || idleMs >= this.opts.stuckRunMs)) await this.ensureRun(runId, run);
+  }
+
+  private newRunId(laneId: string): string {
+    return `${RUN}.${laneId}.${newId('')}`;
+  }
+
+  private async addRun(runId: string, run: RunJob): Promise<void> {
+    await this.queueOf(run.lane).add(RUN, run, { jobId: runId, attempts: RUN_ATTEMPTS, backoff: { type: 'lane' }, ...this.kept() });
+  }
+
+  /** The lane names `runId` as its run: re-makes its job if it is gone, replaces it if it finished. */
+  private async ensureRun(runId: string, run: RunJob): Promise<void> {
+    const state = await this.queueOf(run.lane).getJobState(runId);
+    if (state === 'unknown') await this.addRun(runId, run);
+    else if (state === 'completed' || state === 'failed') await this.restartRun(runId, run);
+  }
+
+  /** Gives the lane a new run if it still names `finishedRunId` ('' = none): one node does. */
+  private async restartRun(finishedRunId: string, run: RunJob): Promise<void> {
+    const lane = this.keys.webhookLane(run.lane);
+    const runId = this.newRunId(run.lane);
+    const [restarted] = (await this.redis.advanceWebhookLane(lane.fifo, lane.events, lane.run, finishedRunId, runId, 'restart', 0)) as [number];
+    if (restarted === 1) {
+      this.log.warn({ lane: run.lane, url: run.url, key: run.key, finished: finishedRunId || null, run: runId }, 'webhook lane given a new run');
+      await this.addRun(runId, run);
+    }
+  }
+
+  private async keepDeadLetter(laneId: string, id: string, d: LaneEvent, reason: string, attempts: number): Promise<void> {
+    const data: DeadLetterJob = { ...d, deadLettered: true, reason, attempts };
+    await this.queueOf(laneId).add(DEAD_LETTER, data, { jobId: id, attempts: 1, ...this.kept() });
   }
 
   /** Starts delivering on this node. */
   async start(opts: { concurrency?: number; lockDurationMs?: number } = {}): Promise<void> {
     const lockDuration = opts.lockDurationMs ?? 30_000;
-    this.queues.start((job, token) => this.process(job, token), {
+    this.stopping = false;
+    const workers = this.queues.start((job, token) => this.process(job, token), {
       concurrency: opts.concurrency ?? 100,
       lockDuration,
       stalledInterval: Math.max(500, Math.floor(lockDuration / 2)),
+      maxStalledCount: RUN_MAX_STALLED,
       settings: {
-        backoffStrategy: (attemptsMade: number) => Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** Math.max(0, attemptsMade - 1)),
+        // a run's retry waits as long as its head's attempts ask for
+        backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
+          (err instanceof LaneRetry ? err.delayMs : backoffMs(this.opts, attemptsMade)),
       },
     });
+    for (const w of workers) {
+      w.on('failed', (job, err) => {
+        if (job?.name === RUN && !(err instanceof LaneRetry)) {
+          this.recoverRun(job as Job<RunJob>).catch((e) => this.log.error({ err: e, job: job.id }, 'webhook run not recovered'));
+        }
+      });
+    }
+  }
+
+  /** A run that failed for good (BullMQ failing it for stalling, from nodes with other settings) leaves its lane to a new run. */
+  private async recoverRun(job: Job<RunJob>): Promise<void> {
+    if ((await job.getState()) === 'failed') await this.restartRun(job.id!, job.data);
   }
 
   get running(): boolean {
     return this.queues.running;
   }
 
-  /** Wakes a waiting job whose turn came; re-makes it from the lane if it was lost. */
-  private async wake(jobId: string, laneId: string): Promise<void> {
-    const job = await this.queueOf(laneId).getJob(jobId);
-    if (job) {
-      await job.promote().catch(() => undefined); // not delayed (already running or waiting): nothing to do
-      return;
-    }
-    const stored = await this.redis.hget(this.keys.webhookLane(laneId).events, jobId);
-    if (stored) await this.queueOf(laneId).add('deliver', JSON.parse(stored), this.jobOptions(jobId, 0));
-  }
-
-  /**
-   * Takes `jobId` out of its lane if it is still the head, and wakes the next event (not
-   * `self`, which is running). `advanced` is true for the one call that took it out.
-   */
-  private async leaveLane(laneId: string, jobId: string, self?: string): Promise<{ advanced: boolean; next: string | null }> {
-    const lane = this.keys.webhookLane(laneId);
-    const [advanced, next] = (await this.redis.advanceWebhookLane(lane.fifo, lane.events, jobId)) as [number, string?];
-    // a call that moved nothing wakes nobody: the head it would wake may be waiting out a retry's backoff
-    if (advanced === 1 && next && next !== self) await this.wake(next, laneId);
-    return { advanced: advanced === 1, next: next ?? null };
-  }
-
-  private async advance(job: Job<DeliveryJob>): Promise<void> {
-    await this.leaveLane(job.data.lane, job.id!);
-  }
-
-  /**
-   * Frees a lane whose head will never move it on by itself: a head whose job is lost is
-   * re-made; one BullMQ has finished is passed. BullMQ fails a job that stalled too often
-   * without running our processor, so its give-up never ran: it is counted as a dead letter
-   * here, once, by the node whose call took it out of the lane. (A finished head is also
-   * what a node leaves behind if it dies between marking a dead letter and advancing.)
-   * Returns whether `self` is now the head.
-   */
-  private async unblockLane(head: string, self: Job<DeliveryJob>): Promise<boolean> {
-    const headJob = await this.queueOf(self.data.lane).getJob(head);
-    if (!headJob) {
-      await this.wake(head, self.data.lane);
-      return false;
-    }
-    const state = await headJob.getState();
-    if (state !== 'failed' && state !== 'completed') return false;
-    const { advanced, next } = await this.leaveLane(self.data.lane, head, self.id);
-    if (advanced && state === 'failed' && !headJob.data.deadLettered) {
-      this.metrics.deadLetters++;
-      await this.redis.incr(this.keys.webhookDropped(webhookUrlTag(headJob.data.url)));
-      // so a retry from the dashboard sends it out of turn; if this is lost, that retry does nothing
-      await headJob.updateData({ ...headJob.data, deadLettered: true }).catch(() => undefined);
-      this.log.warn({ jobId: head, url: headJob.data.url, reason: headJob.failedReason }, 'webhook failed by BullMQ (dead letter)');
-    }
-    return next === self.id;
-  }
-
   private async process(job: Job<DeliveryJob>, token?: string): Promise<string> {
-    const d = job.data;
-    if (d.deadLettered) {
-      // a dead letter retried by hand: its turn has passed, send it as it is
-      const status = await this.post(d, 0);
-      if (status < 200 || status >= 300) throw new Error(`HTTP ${status}`);
-      this.metrics.recordDelivery(Date.now() - d.enqueuedAt);
-      return 'delivered (retried dead letter)';
+    if (job.name === RUN) return runLane(this.runs, job as Job<RunJob>, token!);
+    const d = job.data as DeadLetterJob;
+    if (job.name === LEGACY_DELIVERY && !d.deadLettered) {
+      // an event queued with a job of its own: its lane gets a run, which delivers it in turn
+      const lane = this.keys.webhookLane(d.lane);
+      if ((await this.redis.exists(lane.run)) === 1) return 'left to its lane\'s run';
+      await this.restartRun('', { lane: d.lane, url: d.url, key: '(queued before runs)' });
+      return 'handed to a run of its lane';
     }
-    const lane = this.keys.webhookLane(d.lane);
-    const head = await this.redis.lindex(lane.fifo, 0);
-    if (head !== job.id) {
-      if (head === null || (await this.redis.lpos(lane.fifo, job.id!)) === null) return 'already delivered';
-      // not its turn: make sure the head can run or is passed, then wait to be woken (or to look again)
-      if (!(await this.unblockLane(head, job))) {
-        await job.moveToDelayed(Date.now() + this.opts.parkMs, token);
-        throw new DelayedError();
-      }
-    }
-
-    const droppedKey = this.keys.webhookDropped(webhookUrlTag(d.url));
-    // taken, not read: lanes of one URL deliver side by side, and each must report a dead
-    // letter only once (a node dying before the POST ends loses the count: under-reported
-    // rather than reported twice)
-    const dropped = Number((await this.redis.getdel(droppedKey)) ?? 0);
-    let status = 0;
-    let error = '';
-    try {
-      status = await this.post(d, dropped);
-    } catch (e) {
-      error = (e as Error).message;
-    }
-    if (status >= 200 && status < 300) {
-      this.metrics.recordDelivery(Date.now() - d.enqueuedAt);
-      await this.advance(job);
-      return `delivered: HTTP ${status}`;
-    }
-    this.metrics.failedAttempts++;
-    const reason = status ? `HTTP ${status} from ${d.url}` : `${error} (${d.url})`;
-    const final = (status > 0 && isFinal(status)) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    if (!final) {
-      this.metrics.retries++;
-      // not reported after all: the next delivery to this URL reports it
-      if (dropped > 0) await this.redis.incrby(droppedKey, dropped);
-      throw new Error(reason);
-    }
-    // given up: kept as a dead letter, counted for numDropped (with the count it took), and the lane goes on
-    this.metrics.deadLetters++;
-    await this.redis.incrby(droppedKey, dropped + 1);
-    await job.updateData({ ...d, deadLettered: true });
-    await this.advance(job);
-    this.log.warn({ jobId: job.id, url: d.url, status, reason }, 'webhook given up (dead letter)');
-    throw status > 0 && isFinal(status) ? new UnrecoverableError(reason) : new Error(reason);
+    // a dead letter: failed at once, as the dashboard shows it; sent (out of turn) when retried from there
+    if (job.name === DEAD_LETTER && job.attemptsMade === 0) throw new UnrecoverableError(d.reason);
+    const result = await this.receivers.of(d.url).post(d, 0);
+    if (!succeeded(result)) throw new Error(describeAttempt(result, d.url));
+    this.metrics.recordDelivery(Date.now() - d.enqueuedAt);
+    return 'delivered (retried dead letter)';
   }
 
-  private async post(d: DeliveryJob, numDropped: number): Promise<number> {
-    let body = d.event;
-    if (numDropped > 0) {
-      const ev = WebhookEvent.fromJsonString(body, { ignoreUnknownFields: true });
-      ev.numDropped = numDropped;
-      body = ev.toJsonString();
-    }
-    return httpPost(d.url, body, {
-      'Content-Type': 'application/webhook+json',
-      Authorization: await signWebhook(body, this.opts.apiKey, this.opts.apiSecret),
-      'User-Agent': USER_AGENT,
-    }, this.opts.timeoutMs);
-  }
-
+  /** Stops delivering here: each run hands its lane back to the queue after the event in hand. */
   async close(): Promise<void> {
+    this.stopping = true;
     await this.queues.close();
   }
 }

@@ -4,6 +4,8 @@ export class WebhookMetrics {
   failedAttempts = 0;
   retries = 0;
   deadLetters = 0;
+  /** Dead letters given up for being older than WEBHOOK_MAX_AGE (counted in deadLetters too). */
+  expired = 0;
   /** Enqueue-to-delivery latencies (ms) of the latest deliveries, newest last. */
   readonly latencies: number[] = [];
   private readonly deliveryListeners: ((latencyMs: number) => void)[] = [];

@@ -14,8 +14,18 @@ export interface WebhookOptions {
   /** First retry after this, doubling, capped at maxBackoffMs. */
   baseBackoffMs: number;
   maxBackoffMs: number;
-  /** A waiting event re-checks its turn this often even if nobody wakes it. */
-  parkMs: number;
+  /**
+   * An event joining a lane whose run has not moved for this long makes sure the run's
+   * BullMQ job is still there (re-made if it was lost or finished early).
+   */
+  stuckRunMs: number;
+  /** A run takes this many of its lane's events from Redis at a time. */
+  runBatch: number;
+  /**
+   * An event older than this (from its createdAt) when its turn comes, or when its retry
+   * would come, is a dead letter instead of sent late. 0: no limit (the retries' ~1 h).
+   */
+  maxAgeMs: number;
   /**
    * An event id queued again within this long of its first queueing is not delivered again
    * (an id still waiting in its lane is refused however old). A lane's seen ids expire with it.
@@ -23,7 +33,9 @@ export interface WebhookOptions {
   dedupeWindowMs: number;
 }
 
-export const WEBHOOK_DEFAULTS = { timeoutMs: 10_000, maxAttempts: 12, baseBackoffMs: 1000, maxBackoffMs: 300_000, parkMs: 10_000, dedupeWindowMs: 3_600_000 };
+export const WEBHOOK_DEFAULTS = {
+  timeoutMs: 10_000, maxAttempts: 12, baseBackoffMs: 1000, maxBackoffMs: 300_000, stuckRunMs: 10_000, runBatch: 32, dedupeWindowMs: 3_600_000, maxAgeMs: 0,
+};
 
 const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
@@ -40,6 +52,9 @@ export function loadWebhookOptions(env: Record<string, string | undefined> = pro
   const dedupeRaw = env.WEBHOOK_DEDUPE_WINDOW?.trim() || '1h';
   const dedupeWindowMs = parseDuration(dedupeRaw);
   if (dedupeWindowMs === null || dedupeWindowMs < 1000) throw new ConfigError('WEBHOOK_DEDUPE_WINDOW', dedupeRaw, `${DURATION_FORMS}, at least 1s`);
+  const maxAgeRaw = env.WEBHOOK_MAX_AGE?.trim() || 'off';
+  const maxAgeMs = maxAgeRaw === 'off' || maxAgeRaw === '0' ? 0 : parseDuration(maxAgeRaw);
+  if (maxAgeMs === null || (maxAgeMs > 0 && maxAgeMs < 1000)) throw new ConfigError('WEBHOOK_MAX_AGE', maxAgeRaw, `${DURATION_FORMS}, at least 1s, or off`);
   const attemptsRaw = env.WEBHOOK_MAX_ATTEMPTS?.trim() || '12';
   if (!/^\d+$/.test(attemptsRaw) || Number(attemptsRaw) < 1 || Number(attemptsRaw) > 100) {
     throw new ConfigError('WEBHOOK_MAX_ATTEMPTS', attemptsRaw, 'a whole number from 1 to 100');
@@ -51,7 +66,7 @@ export function loadWebhookOptions(env: Record<string, string | undefined> = pro
   }
   return {
     ...WEBHOOK_DEFAULTS, urls, includeEvents: list(env.WEBHOOK_INCLUDE_EVENTS), excludeEvents: list(env.WEBHOOK_EXCLUDE_EVENTS),
-    apiKey, apiSecret, timeoutMs, maxAttempts: Number(attemptsRaw), dedupeWindowMs,
+    apiKey, apiSecret, timeoutMs, maxAttempts: Number(attemptsRaw), dedupeWindowMs, maxAgeMs,
   };
 }
 

@@ -26,7 +26,7 @@ describe('a delivering node killed with SIGKILL mid-run', function () {
   before(async () => {
     await rx.start();
     producer = new WebhookDelivery(redis.client(), redis.target, new KeySpace('tc', 4), {
-      ...WEBHOOK_DEFAULTS, urls: [rx.url], includeEvents: [], excludeEvents: [], apiKey: API_KEY, apiSecret: API_SECRET, parkMs: 1000,
+      ...WEBHOOK_DEFAULTS, urls: [rx.url], includeEvents: [], excludeEvents: [], apiKey: API_KEY, apiSecret: API_SECRET, stuckRunMs: 1000,
     }, pino({ level: 'silent' }));
   });
   redis.cleanups.push(async () => {

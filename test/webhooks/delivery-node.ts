@@ -11,7 +11,7 @@ async function main() {
   const target = loadOptions().redis!;
   const d = new WebhookDelivery(createRedis(target), target, new KeySpace('tc', 4), {
     ...WEBHOOK_DEFAULTS, urls: [process.env.TARGET!], includeEvents: [], excludeEvents: [], apiKey: API_KEY, apiSecret: API_SECRET,
-    timeoutMs: 2000, baseBackoffMs: 50, maxBackoffMs: 400, parkMs: 1000,
+    timeoutMs: 2000, baseBackoffMs: 50, maxBackoffMs: 400, stuckRunMs: 1000,
   }, pino({ level: 'silent' }));
   await d.start({ concurrency: 20, lockDurationMs: 1000 });
   process.send?.('ready');

@@ -21,7 +21,7 @@ describe('webhook delivery (BullMQ, real receiver)', function () {
   const make = async (urls: string[], extra: Partial<WebhookOptions> = {}) => {
     const d = new WebhookDelivery(redis.client(), redis.target, keys, {
       ...WEBHOOK_DEFAULTS, urls, includeEvents: [], excludeEvents: [], apiKey: API_KEY, apiSecret: API_SECRET,
-      timeoutMs: 2000, maxAttempts: 6, baseBackoffMs: 50, maxBackoffMs: 400, parkMs: 1000, ...extra,
+      timeoutMs: 2000, maxAttempts: 6, baseBackoffMs: 50, maxBackoffMs: 400, stuckRunMs: 1000, ...extra,
     }, pino({ level: 'silent' }));
     deliveries.push(d);
     await d.start({ concurrency: 50 });

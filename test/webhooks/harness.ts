@@ -21,7 +21,7 @@ export function useDeliveries(redis: ReturnType<typeof usePrivateRedis>, keys: K
     async make(urls: string[], extra: Partial<WebhookOptions> = {}, start = true): Promise<WebhookDelivery> {
       const d = new WebhookDelivery(redis.client(), redis.target, keys, {
         ...WEBHOOK_DEFAULTS, urls, includeEvents: [], excludeEvents: [], apiKey: API_KEY, apiSecret: API_SECRET,
-        timeoutMs: 2000, maxAttempts: 6, baseBackoffMs: 50, maxBackoffMs: 400, parkMs: 300, ...extra,
+        timeoutMs: 2000, maxAttempts: 6, baseBackoffMs: 50, maxBackoffMs: 400, stuckRunMs: 300, ...extra,
       }, pino({ level: 'silent' }));
       made.push(d);
       if (start) await d.start({ concurrency: 50 });

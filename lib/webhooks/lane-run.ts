@@ -1,0 +1,201 @@
+import { WaitingError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { RedisClient } from '../redis/connection';
+import type { KeySpace } from '../redis/keys';
+import type { WebhookMetrics } from './metrics';
+import type { WebhookOptions } from './options';
+import { describeAttempt, isFinal, succeeded, type LaneEvent, type Receivers } from './receivers';
+
+/** The BullMQ job of a lane's run: one per lane with events, named 'run'. */
+export interface RunJob {
+  lane: string;
+  url: string;
+  /** The event key (room, participant, ...) whose events the lane orders. */
+  key: string;
+}
+
+/** What a run's progress says, for the dashboard. */
+export interface RunProgress {
+  /** Events in the lane, the one being sent included. */
+  waiting: number;
+  delivered: number;
+  /** While the head waits for a retry: its attempts so far and how the last one failed. */
+  attempts?: number;
+  lastError?: string;
+}
+
+/** The head failed and is retried after `delayMs` (BullMQ's backoff strategy reads it). */
+export class LaneRetry extends Error {
+  constructor(message: string, readonly delayMs: number) {
+    super(message);
+    this.name = 'LaneRetry';
+  }
+}
+
+/** Capped exponential backoff after a failed attempt `attempt` (1 = the first). */
+export const backoffMs = (o: Pick<WebhookOptions, 'baseBackoffMs' | 'maxBackoffMs'>, attempt: number) =>
+  Math.min(o.maxBackoffMs, o.baseBackoffMs * 2 ** Math.max(0, attempt - 1));
+
+/** When an event was made (ms), for WEBHOOK_MAX_AGE. */
+export const bornAt = (d: LaneEvent) => d.createdAtMs ?? d.enqueuedAt;
+
+export interface RunContext {
+  redis: RedisClient;
+  keys: KeySpace;
+  opts: WebhookOptions;
+  metrics: WebhookMetrics;
+  log: Logger;
+  receivers: Receivers;
+  /** Keeps a given-up event as a dead letter (a failed BullMQ job of its own); idempotent. */
+  keepDeadLetter(laneId: string, id: string, d: LaneEvent, reason: string, attempts: number): Promise<void>;
+  /** The node is shutting down: runs hand their lanes back to the queue after the event in hand. */
+  closing(): boolean;
+}
+
+type Mode = 'start' | 'next' | 'hold' | 'yield';
+type LaneReply =
+  | { status: -1 }
+  | { status: 0 }
+  | { status: 1; waiting: number; tries: number; events: { id: string; data: string }[] };
+
+function parseReply(raw: unknown): LaneReply {
+  const r = raw as (number | string)[];
+  if (r[0] === -1) return { status: -1 };
+  if (r[0] === 0) return { status: 0 };
+  const events: { id: string; data: string }[] = [];
+  for (let i = 3; i + 1 < r.length; i += 2) events.push({ id: String(r[i]), data: String(r[i + 1]) });
+  return { status: 1, waiting: Number(r[1]), tries: Number(r[2]), events };
+}
+
+interface GivenUp {
+  id: string;
+  url: string;
+  reason: string;
+  expired: boolean;
+}
+
+/**
+ * One pickup of a lane's run: delivers the lane's events one after another, in order, each
+ * signed for its attempt, taking them from Redis `runBatch` at a time (events queued
+ * meanwhile join); stops when the lane is empty, or at the first failed attempt, which the
+ * job retries after a backoff with the event still at the head. An event out of attempts,
+ * refused for good (a 4xx but 408/429) or older than WEBHOOK_MAX_AGE becomes a dead letter
+ * and the run goes on.
+ *
+ * Events leave the lane only after they were sent, so a node dying mid-run leaves them to
+ * the next pickup (BullMQ's stalled-job recovery): the events it sent and had not yet
+ * taken out are sent again, under the same ids, in order. The lane answers only the
+ * latest pickup, so a node that lost the job and carries on stops at its next call.
+ */
+export async function runLane(ctx: RunContext, job: Job<RunJob>, token: string): Promise<string> {
+  const { lane: laneId, url } = job.data;
+  const o = ctx.opts;
+  const lane = ctx.keys.webhookLane(laneId);
+  const receiver = ctx.receivers.of(url);
+  const call = async (mode: Mode, done: string[]): Promise<LaneReply> =>
+    parseReply(await ctx.redis.advanceWebhookLane(lane.fifo, lane.events, lane.run, job.id!, token, mode, o.runBatch, ...done));
+
+  let mode: Mode = 'start';
+  let done: string[] = []; // taken care of (delivered or given up), still in the lane
+  let givenUp: GivenUp[] = []; // in `done`: counted once the lane says they left it
+  let dropped = 0; // the URL's dead letters this run holds to report
+  let takeDropped = true; // whether more events are likely, so the count is taken alongside
+  let delivered = 0;
+  let deadLetters = 0;
+  let progressAt = Date.now();
+
+  // the lane confirmed the events in `done` left it: its dead letters are now counted, once
+  const countGivenUp = () => {
+    for (const g of givenUp) {
+      ctx.metrics.deadLetters++;
+      if (g.expired) ctx.metrics.expired++;
+      ctx.log.warn({ id: g.id, url: g.url, reason: g.reason }, g.expired ? 'webhook too old (dead letter)' : 'webhook given up (dead letter)');
+    }
+    dropped += givenUp.length;
+    deadLetters += givenUp.length;
+    givenUp = [];
+  };
+  const summary = () => `${delivered} delivered, ${deadLetters} dead letter(s)`;
+
+  for (;;) {
+    if (mode !== 'start' && ctx.closing()) {
+      // shutting down: the lane goes back to the queue for another node (or this one, restarted)
+      const reply = await call('yield', done);
+      if (reply.status !== -1) countGivenUp();
+      await receiver.putBackDropped(dropped);
+      if (reply.status !== 1) return `${reply.status === 0 ? 'drained' : 'taken over'}: ${summary()}`;
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    const [reply, taken]: [LaneReply, number] = await Promise.all([call(mode, done), takeDropped ? receiver.takeDropped() : 0]);
+    dropped += taken;
+    if (reply.status === -1) {
+      await receiver.putBackDropped(dropped);
+      return `taken over by a later pickup: ${summary()}`;
+    }
+    countGivenUp();
+    if (reply.status === 0) {
+      await receiver.putBackDropped(dropped);
+      return `drained: ${summary()}`;
+    }
+    mode = 'next';
+    done = [];
+    if (Date.now() - progressAt >= 1000 || (delivered === 0 && reply.waiting > o.runBatch)) {
+      progressAt = Date.now();
+      job.updateProgress({ waiting: reply.waiting, delivered } satisfies RunProgress).catch(() => undefined); // only a display
+    }
+
+    for (let i = 0; i < reply.events.length; i++) {
+      const { id, data } = reply.events[i];
+      if (!data) { // nothing kept to send: it only leaves
+        done.push(id);
+        continue;
+      }
+      const d = JSON.parse(data) as LaneEvent;
+      // the lane counted the head's earlier attempts (retries, nodes that died sending it)
+      const attempt = i === 0 ? reply.tries : 1;
+      const giveUp = async (reason: string, attempts: number, expired = false) => {
+        await ctx.keepDeadLetter(laneId, id, d, reason, attempts);
+        done.push(id);
+        givenUp.push({ id, url, reason, expired });
+      };
+      const age = Date.now() - bornAt(d);
+      if (o.maxAgeMs > 0 && age > o.maxAgeMs) {
+        await giveUp(`older than WEBHOOK_MAX_AGE (${o.maxAgeMs} ms): made ${age} ms ago`, attempt - 1, true);
+        break; // the next delivery reports it
+      }
+      if (attempt > o.maxAttempts) {
+        await giveUp(`out of attempts: ${attempt - 1} started, the last ones by nodes that stopped while sending`, attempt - 1);
+        break;
+      }
+
+      const result = await receiver.post(d, dropped);
+      if (succeeded(result)) {
+        ctx.metrics.recordDelivery(Date.now() - d.enqueuedAt);
+        dropped = 0;
+        delivered++;
+        done.push(id);
+        continue;
+      }
+      ctx.metrics.failedAttempts++;
+      const reason = describeAttempt(result, url);
+      const delay = backoffMs(o, attempt);
+      if (isFinal(result) || attempt >= o.maxAttempts) {
+        await giveUp(`${reason}, attempt ${attempt}`, attempt);
+        break;
+      }
+      if (o.maxAgeMs > 0 && Date.now() + delay - bornAt(d) > o.maxAgeMs) {
+        await giveUp(`${reason}, attempt ${attempt}; its retry would come after WEBHOOK_MAX_AGE (${o.maxAgeMs} ms)`, attempt, true);
+        break;
+      }
+      // the event stays at the head; the job is retried after the backoff
+      const hold = await call('hold', done);
+      await receiver.putBackDropped(dropped);
+      if (hold.status !== 1) return `taken over by a later pickup: ${summary()}`;
+      ctx.metrics.retries++;
+      await job.updateProgress({ waiting: hold.waiting, delivered, attempts: attempt, lastError: reason } satisfies RunProgress).catch(() => undefined);
+      throw new LaneRetry(`${reason}, attempt ${attempt} of ${o.maxAttempts}`, delay);
+    }
+    takeDropped = reply.waiting > done.length;
+  }
+}

@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import { WebhookEvent } from '@livekit/protocol';
+import type { RedisClient } from '../redis/connection';
+import type { KeySpace } from '../redis/keys';
+import { httpPost } from './http-post';
+import type { WebhookOptions } from './options';
+import { signWebhookSync } from './signing';
+
+const USER_AGENT = 'telemetry-coordinator-webhooks/0.1';
+
+/** An event queued to one URL, as its lane keeps it. */
+export interface LaneEvent {
+  lane: string;
+  url: string;
+  /** The WebhookEvent's protobuf JSON, as queued. */
+  event: string;
+  enqueuedAt: number;
+  /** When the event was made (ms): its createdAt, or when it was queued if it came without one. */
+  createdAtMs?: number;
+}
+
+/** The outcome of one POST: the HTTP status (0 when none came) and the network error, if any. */
+export interface Attempt {
+  status: number;
+  error: string;
+}
+
+export const succeeded = (a: Attempt) => a.status >= 200 && a.status < 300;
+
+/** An HTTP answer that is final at once: a 4xx other than 408 and 429. */
+export const isFinal = (a: Attempt) => a.status >= 400 && a.status < 500 && a.status !== 408 && a.status !== 429;
+
+export const describeAttempt = (a: Attempt, url: string) => (a.status ? `HTTP ${a.status} from ${url}` : `${a.error} (${url})`);
+
+/** A URL's tag in KeySpace.webhookDropped. */
+export function webhookUrlTag(url: string): string {
+  return createHash('sha1').update(url).digest('hex').slice(0, 12);
+}
+
+/**
+ * One webhook URL, as this node sends to it: signing and POSTing, and its count of dead
+ * letters not yet reported (numDropped), shared by the fleet in Redis. What a node keeps
+ * per URL lives here.
+ */
+export class Receiver {
+  readonly droppedKey: string;
+
+  constructor(readonly url: string, private readonly redis: RedisClient, keys: KeySpace, private readonly opts: WebhookOptions) {
+    this.droppedKey = keys.webhookDropped(webhookUrlTag(url));
+  }
+
+  /**
+   * Takes the URL's dead letters not yet reported, to report them. Taken, not read: lanes of
+   * one URL deliver side by side, and each dead letter must be reported once (a node dying
+   * before its POST ends loses the count: under-reported rather than reported twice).
+   */
+  async takeDropped(): Promise<number> {
+    return Number((await this.redis.getdel(this.droppedKey)) ?? 0);
+  }
+
+  /** Dead letters taken and not reported after all (or new ones): a later delivery reports them. */
+  async putBackDropped(n: number): Promise<void> {
+    if (n > 0) await this.redis.incrby(this.droppedKey, n);
+  }
+
+  /** One attempt: the event signed now, with `numDropped` set when there is a count to report. */
+  async post(d: LaneEvent, numDropped: number): Promise<Attempt> {
+    let body = d.event;
+    if (numDropped > 0) {
+      const ev = WebhookEvent.fromJsonString(body, { ignoreUnknownFields: true });
+      ev.numDropped = numDropped;
+      body = ev.toJsonString();
+    }
+    try {
+      const status = await httpPost(this.url, body, {
+        'Content-Type': 'application/webhook+json',
+        Authorization: signWebhookSync(body, this.opts.apiKey, this.opts.apiSecret),
+        'User-Agent': USER_AGENT,
+      }, this.opts.timeoutMs);
+      return { status, error: '' };
+    } catch (e) {
+      return { status: 0, error: (e as Error).message };
+    }
+  }
+}
+
+/** This node's Receiver of each URL. */
+export class Receivers {
+  private readonly byUrl = new Map<string, Receiver>();
+
+  constructor(private readonly redis: RedisClient, private readonly keys: KeySpace, private readonly opts: WebhookOptions) {}
+
+  of(url: string): Receiver {
+    let r = this.byUrl.get(url);
+    if (!r) {
+      r = new Receiver(url, this.redis, this.keys, this.opts);
+      this.byUrl.set(url, r);
+    }
+    return r;
+  }
+}

@@ -1,0 +1,48 @@
+--[[
+  Appends an event to its lane: the FIFO of one (URL, event key). A lane's events are
+  delivered in order by its *run*, one BullMQ job at a time that drains the lane; the lane
+  keeps the id of that job while it has events. The event that finds the lane without a
+  run makes one (its caller adds the BullMQ job); the others join the run under way.
+
+  Appending an id already queued or delivered (a relay or a caller retrying) changes
+  nothing: an id is refused while it waits in the lane, and for the dedupe window after it
+  was first queued. The seen ids expire a window after the lane's last enqueue, so a lane
+  whose key is done with (a room that ended) leaves nothing behind.
+
+  Input:
+    KEYS[1] lane FIFO         '<prefix>:{wl:<lane>}:fifo' (list of delivery ids)
+    KEYS[2] lane events       '<prefix>:{wl:<lane>}:events' (hash delivery id -> event data JSON)
+    KEYS[3] seen ids          '<prefix>:{wl:<lane>}:seen' (zset delivery id -> queued at)
+    KEYS[4] lane run          '<prefix>:{wl:<lane>}:run' (hash: job, owner, head, tries, at)
+
+    ARGV[1] delivery id       '<event id>.<url index>'
+    ARGV[2] event data JSON
+    ARGV[3] dedupe window     ms
+    ARGV[4] run job id        used if this event starts a run
+
+  Output: { position in the lane (0 = head), or -1 if it was queued before;
+            the run's job id ('' when the lane has no run);
+            1 if this call started the run, else 0;
+            ms since the run last moved (0 for a run just started) }
+]]
+--- @include "includes/nowMs"
+
+local now = nowMs()
+local window = tonumber(ARGV[3])
+local run = redis.call('HMGET', KEYS[4], 'job', 'at')
+local idle = 0
+if run[2] then idle = now - tonumber(run[2]) end
+-- trimmed first, so an id older than the window is taken again even before the key expires
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
+if redis.call('ZSCORE', KEYS[3], ARGV[1]) or redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
+  return { -1, run[1] or '', 0, idle }
+end
+redis.call('ZADD', KEYS[3], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[3], window)
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+local position = redis.call('RPUSH', KEYS[1], ARGV[1]) - 1
+if not run[1] then
+  redis.call('HSET', KEYS[4], 'job', ARGV[4], 'at', now)
+  return { position, ARGV[4], 1, 0 }
+end
+return { position, run[1], 0, idle }
