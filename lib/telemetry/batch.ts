@@ -22,9 +22,10 @@ type Apply = (args: unknown, ctx: CallContext) => Promise<void>;
  * for this one's outcome; webhook and analytics ids come from the event ids, so a batch
  * applied again after a crash between applying and recording queues the same webhooks.
  * With `replicas` (REDIS_WAIT_REPLICAS), a batch resolves only once replicas hold its
- * writes, so a failover right after cannot lose what was acknowledged; if they do not in
- * time, it fails retryable, and the retry (a no-op by its ids, or applied again if a
- * failover did lose it) waits for them once more.
+ * writes, so a failover right after cannot lose what was acknowledged; its ids are recorded
+ * as applied only then. If the replicas do not hold them in time, it fails retryable with
+ * its ids released, and the retry applies it again (same webhook ids; stats and analytics
+ * appended again, as after a crash) and waits for them once more.
  */
 export class BatchApplier {
   constructor(
@@ -47,15 +48,22 @@ export class BatchApplier {
     const applied: Method[] = [];
     let repeated = 0;
     try {
-      await this.claims.holding(nodeId, claimed, token, () => this.applyInOrder(nodeId, calls, toApply, applied, () => repeated++));
+      await this.claims.holding(nodeId, claimed, token, async () => {
+        await this.applyInOrder(nodeId, calls, toApply, applied, () => repeated++);
+        // Ids are recorded as applied only once replicas hold the effects. On a cluster the
+        // ids live on their SFU node's slot, often another master than the effects': recorded
+        // before the WAIT failed, they survived a crash of the effects' master that lost the
+        // effects, and the retry was a no-op acknowledged 200 (a participantActive lost).
+        // Also when nothing was claimed: a batch without ids, or a retry whose ids a copy recorded.
+        await this.replicas?.confirm();
+      });
     } catch (e) {
       // nothing is recorded as applied: a retry applies the batch again, under the same ids
+      // (a batch answered 503 for want of replicas too: its effects may not survive the master)
       await this.claims.release(nodeId, claimed, token).catch(() => {});
       throw e;
     }
     await this.claims.done(nodeId, claimed, token);
-    // also when nothing was applied: a retry's first attempt may have been answered before its writes reached a replica
-    await this.replicas?.confirm();
     return { applied, repeated };
   }
 
