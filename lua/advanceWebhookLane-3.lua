@@ -22,7 +22,8 @@
     ARGV[1] run job id        ('restart': the finished run's, '' when the lane has none)
     ARGV[2] BullMQ token of this pickup ('restart': the new run's job id)
     ARGV[3] 'restart'         the lane is given the new run
-            'start'           a pickup begins: it owns the lane from now on
+            'start'           a pickup begins: it owns the lane from now on (so does the
+                              first call of a run's first pickup, whatever its mode)
             'next'            the events done leave; the next ones are handed out
             'hold'            the events done leave; the head failed and waits for a retry
             'yield'           the events done leave; the node stops (shutting down), the
@@ -55,7 +56,8 @@ end
 if run[1] ~= ARGV[1] then
   return { -1 }
 end
-if mode == 'start' then
+if mode == 'start' or not run[2] then
+  -- a pickup begins; or a run's first pickup, which sent the event it came with, calls first
   redis.call('HSET', KEYS[3], 'owner', ARGV[2])
 elseif run[2] ~= ARGV[2] then
   return { -1 }

@@ -1,7 +1,9 @@
 /**
  * Webhook deliveries per second to a local receiver with 1, 100 and 10,000 distinct keys,
  * beside raw HTTP POSTs to the same receiver from the same process at the same
- * concurrency, and the p50 / p99 enqueue-to-delivery latency at a steady 1,000 events/s.
+ * concurrency (and, for 1 key, whose events go out one after another, beside raw POSTs
+ * one at a time), and the p50 / p99 enqueue-to-delivery latency at a steady 1,000 and
+ * 3,000 events/s.
  *
  *   npm run bench:webhooks [-- --events 5000 --concurrency 100 --seconds 10]
  */
@@ -52,8 +54,13 @@ async function main() {
       }
     }));
     const baseline = EVENTS / ((Date.now() - t0) / 1000);
+    // one key's events go out one after another: its baseline is a loop of raw POSTs
+    const serialPosts = Math.min(EVENTS, 2000);
+    t0 = Date.now();
+    for (let i = 0; i < serialPosts; i++) await httpPost(url, body, { 'Content-Type': 'application/webhook+json' }, 10_000);
+    const serialBaseline = serialPosts / ((Date.now() - t0) / 1000);
 
-    const rows: (string | number)[][] = [['what', 'deliveries/s', 'vs raw POSTs']];
+    const rows: (string | number)[][] = [['what', 'deliveries/s', 'vs raw POSTs', 'vs raw POSTs one at a time']];
     for (const keys of [1, 100, 10_000]) {
       const d = delivery();
       await d.start({ concurrency: CONCURRENCY });
@@ -65,34 +72,41 @@ async function main() {
       }
       while (received - before < total) await new Promise((r) => setTimeout(r, 5));
       const rate = total / ((Date.now() - t0) / 1000);
-      rows.push([`ordered delivery, ${fmt(keys)} key(s), ${fmt(total)} events (enqueue included)`, fmt(rate), fmt(rate / baseline, 2)]);
+      rows.push([`ordered delivery, ${fmt(keys)} key(s), ${fmt(total)} events (enqueue included)`, fmt(rate), fmt(rate / baseline, 2), keys === 1 ? fmt(rate / serialBaseline, 2) : '']);
       await d.close();
     }
-    rows.push([`raw POSTs (node:http, keep-alive), ${CONCURRENCY} at once (baseline)`, fmt(baseline), '1.00']);
+    rows.push([`raw POSTs (node:http, keep-alive), ${CONCURRENCY} at once (baseline)`, fmt(baseline), '1.00', '']);
+    rows.push([`raw POSTs (node:http, keep-alive), one at a time, ${fmt(serialPosts)} (baseline for 1 key)`, fmt(serialBaseline), fmt(serialBaseline / baseline, 2), '1.00']);
 
-    // latency at a steady 1,000 events/s, 100 keys
-    const d = delivery();
-    await d.start({ concurrency: CONCURRENCY });
-    const steady = SECONDS * 1000;
-    const start = Date.now();
-    let sent = 0;
-    while (sent < steady) {
-      const due = Math.min(steady, Math.floor(((Date.now() - start) / 1000) * 1000));
-      const batch: Promise<void>[] = [];
-      for (; sent < due; sent++) batch.push(d.queueNotify(event(sent % 100, sent)));
-      await Promise.all(batch);
-      await new Promise((r) => setTimeout(r, 2));
+    // latency at a steady rate, 100 keys
+    const steadyRows: (string | number)[][] = [['steady load', 'events', 'p50 enqueue-to-delivery (ms)', 'p99 (ms)']];
+    for (const perSecond of [1000, 3000]) {
+      const d = delivery();
+      // every delivery's latency (the metrics keep only the latest 10,000)
+      const latencies: number[] = [];
+      d.metrics.onDelivery((ms) => latencies.push(ms));
+      await d.start({ concurrency: CONCURRENCY });
+      const steady = SECONDS * perSecond;
+      const start = Date.now();
+      let sent = 0;
+      while (sent < steady) {
+        const due = Math.min(steady, Math.floor(((Date.now() - start) / 1000) * perSecond));
+        const batch: Promise<void>[] = [];
+        for (; sent < due; sent++) batch.push(d.queueNotify(event(sent % 100, sent)));
+        await Promise.all(batch);
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      while (d.metrics.delivered < steady) await new Promise((r) => setTimeout(r, 5));
+      await d.close();
+      latencies.sort((a, b) => a - b);
+      const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
+      steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady), fmt(pct(50)), fmt(pct(99))]);
     }
-    while (d.metrics.delivered < steady) await new Promise((r) => setTimeout(r, 5));
-    await d.close();
 
     console.log(`\nwebhook delivery, one Node process (producer, BullMQ worker with concurrency ${CONCURRENCY}, receiver)\n`);
     printTable(rows);
     console.log('');
-    printTable([
-      ['steady load', 'events', 'p50 enqueue-to-delivery (ms)', 'p99 (ms)'],
-      [`1,000 events/s for ${SECONDS} s, 100 keys`, fmt(steady), fmt(d.metrics.percentile(50)), fmt(d.metrics.percentile(99))],
-    ]);
+    printTable(steadyRows);
   } finally {
     await redis.quit();
     await redisServer.stop();

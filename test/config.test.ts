@@ -122,7 +122,14 @@ describe('webhook configuration', () => {
     const o = loadWebhookOptions({});
     expect(o).to.deep.include({ urls: [], timeoutMs: 10_000, maxAttempts: 12, baseBackoffMs: 1000, maxBackoffMs: 300_000 });
     expect(WEBHOOK_DEFAULTS.maxAttempts).to.equal(12);
+    expect(o.maxAgeMs).to.equal(0); // WEBHOOK_MAX_AGE off: the retries' ~1 h
   });
+
+  for (const [text, ms] of [['30s', 30_000], ['PT2M', 120_000], ['1s', 1000], ['off', 0], ['0', 0], ['', 0]] as const) {
+    it(`reads WEBHOOK_MAX_AGE=${JSON.stringify(text)} as ${ms} ms`, () => {
+      expect(loadWebhookOptions({ WEBHOOK_MAX_AGE: text }).maxAgeMs).to.equal(ms);
+    });
+  }
 
   it('reads URLs, filters, keys and limits', () => {
     const o = loadWebhookOptions({
@@ -140,6 +147,8 @@ describe('webhook configuration', () => {
     [{ WEBHOOK_URLS: 'http://x' }, /API_KEY.*API_SECRET both set/],
     [{ WEBHOOK_TIMEOUT: 'soon' }, /WEBHOOK_TIMEOUT="soon"/],
     [{ WEBHOOK_MAX_ATTEMPTS: '0' }, /WEBHOOK_MAX_ATTEMPTS="0".*1 to 100/],
+    [{ WEBHOOK_MAX_AGE: '500ms' }, /WEBHOOK_MAX_AGE="500ms".*at least 1s, or off/],
+    [{ WEBHOOK_MAX_AGE: 'soon' }, /WEBHOOK_MAX_AGE="soon"/],
   ];
   for (const [env, message] of bad) {
     it(`rejects ${JSON.stringify(env)}`, () => {

@@ -120,13 +120,15 @@ export class WebhookDelivery implements WebhookNotifier {
     }));
   }
 
-  private async enqueue(id: string, data: LaneEvent, run: RunJob): Promise<void> {
+  private async enqueue(id: string, event: LaneEvent, run: RunJob): Promise<void> {
     const lane = this.keys.webhookLane(run.lane);
+    const data = JSON.stringify(event);
     const [position, runId, started, idleMs] = (await this.redis.enqueueWebhook(
-      lane.fifo, lane.events, lane.seen, lane.run, id, JSON.stringify(data), this.opts.dedupeWindowMs, this.newRunId(run.lane),
+      lane.fifo, lane.events, lane.seen, lane.run, id, data, this.opts.dedupeWindowMs, this.newRunId(run.lane),
     )) as [number, string, number, number];
     if (started === 1) {
-      await this.addRun(runId, run);
+      // at the head, the run can send it without asking the lane first
+      await this.addRun(runId, position === 0 ? { ...run, head: { id, data } } : run);
       return;
     }
     // a caller queueing again may have died before adding the job; a run that has not moved
@@ -150,7 +152,9 @@ export class WebhookDelivery implements WebhookNotifier {
   }
 
   /** Gives the lane a new run if it still names `finishedRunId` ('' = none): one node does. */
-  private async restartRun(finishedRunId: string, run: RunJob): Promise<void> {
+  private async restartRun(finishedRunId: string, { lane: laneId, url, key }: RunJob): Promise<void> {
+    // not the finished run's head: the new run starts from the lane as it is now
+    const run: RunJob = { lane: laneId, url, key };
     const lane = this.keys.webhookLane(run.lane);
     const runId = this.newRunId(run.lane);
     const [restarted] = (await this.redis.advanceWebhookLane(lane.fifo, lane.events, lane.run, finishedRunId, runId, 'restart', 0)) as [number];

@@ -12,6 +12,8 @@ export interface RunJob {
   url: string;
   /** The event key (room, participant, ...) whose events the lane orders. */
   key: string;
+  /** The event that started the run (delivery id and data), sent by its first pickup without a call to the lane. */
+  head?: { id: string; data: string };
 }
 
 /** What a run's progress says, for the dashboard. */
@@ -95,7 +97,11 @@ export async function runLane(ctx: RunContext, job: Job<RunJob>, token: string):
   const call = async (mode: Mode, done: string[]): Promise<LaneReply> =>
     parseReply(await ctx.redis.advanceWebhookLane(lane.fifo, lane.events, lane.run, job.id!, token, mode, o.runBatch, ...done));
 
-  let mode: Mode = 'start';
+  // the event that started the run comes with the job: its first pickup sends it before
+  // asking the lane anything (it is the head: only this run takes events out)
+  const first = job.attemptsStarted <= 1 ? job.data.head : undefined;
+  let handed: LaneReply | null = first ? { status: 1, waiting: 1, tries: 1, events: [first] } : null;
+  let mode: Mode = first ? 'next' : 'start';
   let done: string[] = []; // taken care of (delivered or given up), still in the lane
   let givenUp: GivenUp[] = []; // in `done`: counted once the lane says they left it
   let dropped = 0; // the URL's dead letters this run holds to report
@@ -117,8 +123,8 @@ export async function runLane(ctx: RunContext, job: Job<RunJob>, token: string):
   };
   const summary = () => `${delivered} delivered, ${deadLetters} dead letter(s)`;
 
-  for (;;) {
-    if (mode !== 'start' && ctx.closing()) {
+  for (let round = 0; ; round++) {
+    if (round > 0 && ctx.closing()) {
       // shutting down: the lane goes back to the queue for another node (or this one, restarted)
       const reply = await call('yield', done);
       if (reply.status !== -1) countGivenUp();
@@ -127,8 +133,16 @@ export async function runLane(ctx: RunContext, job: Job<RunJob>, token: string):
       await job.moveToWait(token);
       throw new WaitingError();
     }
-    const [reply, taken]: [LaneReply, number] = await Promise.all([call(mode, done), takeDropped ? receiver.takeDropped() : 0]);
-    dropped += taken;
+    let reply: LaneReply;
+    if (handed) {
+      reply = handed;
+      handed = null;
+      dropped += await receiver.takeDropped();
+    } else {
+      const [answer, taken]: [LaneReply, number] = await Promise.all([call(mode, done), takeDropped ? receiver.takeDropped() : 0]);
+      reply = answer;
+      dropped += taken;
+    }
     if (reply.status === -1) {
       await receiver.putBackDropped(dropped);
       return `taken over by a later pickup: ${summary()}`;

@@ -27,6 +27,10 @@ export function useDeliveries(redis: ReturnType<typeof usePrivateRedis>, keys: K
       if (start) await d.start({ concurrency: 50 });
       return d;
     },
+    /** This test's instances so far. */
+    made(): WebhookDelivery[] {
+      return made;
+    },
     /** Dead letters counted by this test's instances. */
     deadLetters(): number {
       return made.reduce((sum, d) => sum + d.metrics.deadLetters, 0);

@@ -1,0 +1,181 @@
+import type { Job } from 'bullmq';
+import { expect } from 'chai';
+import { KeySpace } from '../../lib/redis/keys';
+import { DEAD_LETTER, RUN, webhookLaneId, type DeadLetterJob, type DeliveryJob, type RunProgress, type WebhookDelivery } from '../../lib/webhooks/delivery';
+import { until, usePrivateRedis } from '../support/redis';
+import { joined, useDeliveries } from './harness';
+import { TestReceiver } from './receiver';
+
+/** Lanes drain in runs: one BullMQ job per lane with events, delivering them in order. */
+describe('webhook lane runs', function () {
+  this.timeout(60_000);
+  const redis = usePrivateRedis();
+  const keys = new KeySpace('tc', 4);
+  const deliveries = useDeliveries(redis, keys);
+  const rx = new TestReceiver();
+  /** Identities of every verified attempt, failed ones included, in arrival order. */
+  let attempts: string[] = [];
+  let n = 0;
+  before(() => rx.start());
+  after(() => rx.stop());
+  beforeEach(() => {
+    attempts = [];
+    rx.delayMs = 0;
+    rx.answer = (ev) => { attempts.push(ev.participant?.identity ?? ''); return 200; };
+  });
+
+  const laneOf = (room: string) => webhookLaneId(rx.url, `room:${room}`);
+  /** Every run job BullMQ keeps of one lane. */
+  const runsOf = async (d: WebhookDelivery, room: string) =>
+    (await d.queue.getJobs(['completed', 'active', 'waiting', 'delayed', 'failed'])).filter((j) => j.name === RUN && j.id!.startsWith(`${RUN}.${laneOf(room)}.`));
+  const queue = async (d: WebhookDelivery, room: string, who: string[]) => {
+    const events = who.map((w) => joined(room, w));
+    for (const ev of events) await d.queueNotify(ev);
+    return events;
+  };
+  const names = (prefix: string, count: number, from = 0) => Array.from({ length: count }, (_, k) => `${prefix}${from + k}`);
+
+  it('delivers many events of one lane in order under one job', async () => {
+    const producer = await deliveries.make([rx.url], {}, false);
+    const room = `many${++n}`;
+    const who = names('p', 200);
+    await queue(producer, room, who);
+    await deliveries.make([rx.url]);
+    await until(() => rx.roomSequence(room).length === who.length, 'every event', 30_000);
+    expect(rx.roomSequence(room)).to.deep.equal(who);
+    expect(attempts.filter((a) => who.includes(a))).to.deep.equal(who); // none sent twice
+    const runs = await until(async () => { const r = await runsOf(producer, room); return r.length === 1 && (await r[0].isCompleted()) ? r : null; }, 'the run to complete');
+    expect(runs[0].returnvalue).to.match(/^drained: 200 delivered, 0 dead letter/);
+  });
+
+  it('an event queued during a run joins it', async () => {
+    rx.delayMs = 30;
+    const d = await deliveries.make([rx.url]);
+    const room = `join${++n}`;
+    await queue(d, room, names('p', 5));
+    await until(() => rx.roomSequence(room).length >= 2, 'the run under way');
+    const runs = await runsOf(d, room);
+    expect(runs).to.have.length(1);
+    expect(await runs[0].isActive()).to.equal(true);
+    await queue(d, room, names('p', 5, 5));
+    await until(() => rx.roomSequence(room).length === 10, 'all ten');
+    expect(rx.roomSequence(room)).to.deep.equal(names('p', 10));
+    expect((await runsOf(d, room)).map((j) => j.id)).to.deep.equal([runs[0].id]);
+  });
+
+  it('a failed attempt stops the run; the run is retried with backoff and goes on in order; its progress says what waits', async () => {
+    const room = `fail${++n}`;
+    let progressAtRetry: Promise<RunProgress | undefined> | null = null;
+    let d: WebhookDelivery | null = null;
+    rx.answer = (ev, attempt) => {
+      const who = ev.participant?.identity ?? '';
+      attempts.push(who);
+      if (who === 'p4' && attempt === 2 && d) progressAtRetry = runsOf(d, room).then((r) => r[0]?.progress as RunProgress | undefined);
+      return who === 'p4' && attempt <= 2 ? 503 : 200;
+    };
+    d = await deliveries.make([rx.url], {}, false);
+    const who = names('p', 10);
+    await queue(d, room, who);
+    await deliveries.make([rx.url]);
+    await until(() => rx.roomSequence(room).length === 10, 'all ten', 20_000);
+    expect(rx.roomSequence(room)).to.deep.equal(who);
+    // nothing behind p4 was tried before p4 got through
+    expect(attempts.filter((a) => who.includes(a))).to.deep.equal(['p0', 'p1', 'p2', 'p3', 'p4', 'p4', 'p4', 'p5', 'p6', 'p7', 'p8', 'p9']);
+    const runs = await runsOf(d, room);
+    expect(runs).to.have.length(1);
+    expect(runs[0].attemptsMade).to.equal(3); // two failed attempts of the run (retried by BullMQ), then the one that drained it
+    const progress = await progressAtRetry!;
+    expect(progress).to.deep.include({ waiting: 6, attempts: 1 });
+    expect(progress?.lastError).to.match(/HTTP 503/);
+    expect(deliveries.deadLetters()).to.equal(0);
+  });
+
+  it('an event out of attempts is one dead letter, retryable from the dashboard; the lane goes on', async () => {
+    const room = `dead${++n}`;
+    let accept = false;
+    rx.answer = (ev) => {
+      attempts.push(ev.participant?.identity ?? '');
+      return ev.participant?.identity === 'p2' && !accept ? 503 : 200;
+    };
+    const d = await deliveries.make([rx.url], { maxAttempts: 3 });
+    const events = await queue(d, room, names('p', 5));
+    await until(() => rx.roomSequence(room).length === 4, 'the events around the dead letter');
+    expect(rx.roomSequence(room)).to.deep.equal(['p0', 'p1', 'p3', 'p4']);
+    expect(rx.attempts.get(events[2].id)).to.equal(3);
+    expect(rx.received.find((e) => e.id === events[3].id)?.numDropped).to.equal(1);
+    const failed = (await d.queue.getFailed()).filter((j) => (j.data as DeadLetterJob).lane === laneOf(room));
+    expect(failed.map((j) => [j.name, j.id])).to.deep.equal([[DEAD_LETTER, `${events[2].id}.0`]]);
+    const dead = failed[0] as Job<DeliveryJob>;
+    expect(dead.failedReason).to.match(/HTTP 503 .*attempt 3/);
+    expect((dead.data as DeadLetterJob).attempts).to.equal(3);
+    expect(deliveries.deadLetters()).to.equal(1);
+    // the dashboard's retry
+    accept = true;
+    await dead.retry('failed');
+    await until(() => rx.received.some((e) => e.id === events[2].id), 'the retried dead letter');
+    await until(async () => (await d.queue.getJobState(dead.id!)) === 'completed', 'the dead letter to complete');
+    expect(rx.received.filter((e) => e.id === events[2].id)).to.have.length(1);
+  });
+
+  it('a node shutting down mid-run hands the lane to another node, in order', async () => {
+    rx.delayMs = 20;
+    const watcher = await deliveries.make([rx.url], {}, false);
+    const first = await deliveries.make([rx.url]);
+    const room = `handover${++n}`;
+    const who = names('p', 60);
+    await queue(first, room, who);
+    await until(() => rx.roomSequence(room).length >= 5, 'the run under way');
+    await first.close();
+    const atClose = rx.roomSequence(room).length;
+    expect(atClose).to.be.lessThan(who.length);
+    const runs = await runsOf(watcher, room);
+    expect(runs).to.have.length(1);
+    expect(await runs[0].getState()).to.equal('waiting'); // handed back, not finished
+    await deliveries.make([rx.url]);
+    await until(() => rx.roomSequence(room).length === who.length, 'the rest from the other node', 20_000);
+    expect(rx.roomSequence(room)).to.deep.equal(who);
+  });
+
+  it('runs drain and start again while events keep coming, on three nodes: every event once, each room in order', async () => {
+    const nodes = [await deliveries.make([rx.url]), await deliveries.make([rx.url]), await deliveries.make([rx.url])];
+    const rooms = Array.from({ length: 20 }, (_, k) => `race${++n}-${k}`);
+    const rounds = 25;
+    // a different interleaving of enqueues and runs ending each round: a few ticks between events
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const ids: string[] = [];
+    for (let r = 0; r < rounds; r++) {
+      await Promise.all(rooms.map(async (room, k) => {
+        for (let t = Math.floor(random() * 4); t > 0; t--) await new Promise((res) => setImmediate(res));
+        const ev = joined(room, `p${r}`);
+        await nodes[(r + k) % nodes.length].queueNotify(ev);
+        ids.push(ev.id);
+      }));
+    }
+    await until(() => rooms.every((room) => rx.roomSequence(room).length === rounds), 'every room\'s events', 30_000);
+    for (const room of rooms) expect(rx.roomSequence(room), room).to.deep.equal(names('p', rounds));
+    expect(ids.filter((id) => rx.attempts.get(id) !== 1)).to.deep.equal([]); // each sent once
+    const db = redis.client();
+    for (const room of rooms) {
+      const lane = keys.webhookLane(laneOf(room));
+      await until(async () => (await db.exists(lane.fifo, lane.events, lane.run)) === 0, `${room}'s lane to empty`);
+    }
+  });
+
+  it('an event queued as a job of its own (before runs) is delivered by a run of its lane', async () => {
+    const d = await deliveries.make([rx.url]);
+    const room = `legacy${++n}`;
+    const lane = keys.webhookLane(laneOf(room));
+    const ev = joined(room, 'old');
+    ev.id = `EV_legacy_${n}`;
+    const data = { lane: laneOf(room), url: rx.url, event: ev.toJsonString(), enqueuedAt: Date.now() };
+    const db = redis.client();
+    await db.hset(lane.events, `${ev.id}.0`, JSON.stringify(data));
+    await db.rpush(lane.fifo, `${ev.id}.0`);
+    await d.queue.add('deliver' as never, data as never, { jobId: `${ev.id}.0` });
+    await until(() => rx.roomSequence(room).length === 1, 'the event queued before runs');
+    await d.queueNotify(joined(room, 'new'));
+    await until(() => rx.roomSequence(room).length === 2, 'the next event');
+    expect(rx.roomSequence(room)).to.deep.equal(['old', 'new']);
+  });
+});
