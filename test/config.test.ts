@@ -123,6 +123,12 @@ describe('webhook configuration', () => {
     expect(o).to.deep.include({ urls: [], timeoutMs: 10_000, maxAttempts: 12, baseBackoffMs: 1000, maxBackoffMs: 300_000 });
     expect(WEBHOOK_DEFAULTS.maxAttempts).to.equal(12);
     expect(o.maxAgeMs).to.equal(0); // WEBHOOK_MAX_AGE off: the retries' ~1 h
+    expect(o).to.deep.include({ breakAfterMs: 300_000, probeEveryMs: 60_000 }); // WEBHOOK_BREAK_AFTER 5m, WEBHOOK_PROBE_EVERY 1m
+  });
+
+  it('reads the circuit breaker\'s settings', () => {
+    expect(loadWebhookOptions({ WEBHOOK_BREAK_AFTER: '1s', WEBHOOK_PROBE_EVERY: '500ms' })).to.deep.include({ breakAfterMs: 1000, probeEveryMs: 500 });
+    expect(loadWebhookOptions({ WEBHOOK_BREAK_AFTER: 'off' }).breakAfterMs).to.equal(0);
   });
 
   for (const [text, ms] of [['30s', 30_000], ['PT2M', 120_000], ['1s', 1000], ['off', 0], ['0', 0], ['', 0]] as const) {
@@ -148,6 +154,8 @@ describe('webhook configuration', () => {
     [{ WEBHOOK_TIMEOUT: 'soon' }, /WEBHOOK_TIMEOUT="soon"/],
     [{ WEBHOOK_MAX_ATTEMPTS: '0' }, /WEBHOOK_MAX_ATTEMPTS="0".*1 to 100/],
     [{ WEBHOOK_MAX_AGE: '500ms' }, /WEBHOOK_MAX_AGE="500ms".*at least 1s, or off/],
+    [{ WEBHOOK_BREAK_AFTER: 'soon' }, /WEBHOOK_BREAK_AFTER="soon".*or off/],
+    [{ WEBHOOK_PROBE_EVERY: '10ms' }, /WEBHOOK_PROBE_EVERY="10ms".*at least 100ms/],
     [{ WEBHOOK_MAX_AGE: 'soon' }, /WEBHOOK_MAX_AGE="soon"/],
   ];
   for (const [env, message] of bad) {

@@ -14,6 +14,11 @@ export function registerJobMetrics(r: client.Registry, c: Coordinator): void {
   new client.Gauge({ name: 'tc_webhook_failed_attempts_total', help: 'Webhook attempts that failed on this node', registers: [r], collect() { this.set(webhooks()?.failedAttempts ?? 0); } });
   new client.Gauge({ name: 'tc_webhook_retries_total', help: 'Webhook attempts retried by this node', registers: [r], collect() { this.set(webhooks()?.retries ?? 0); } });
   new client.Gauge({ name: 'tc_webhook_dead_letters_total', help: 'Webhooks given up by this node', registers: [r], collect() { this.set(webhooks()?.deadLetters ?? 0); } });
+  new client.Gauge({ name: 'tc_webhook_probes_total', help: 'Probes this node sent to webhook URLs paused by the circuit breaker', registers: [r], collect() { this.set(webhooks()?.probes ?? 0); } });
+  new client.Gauge({
+    name: 'tc_webhook_paused_urls', help: 'Webhook URLs paused by the circuit breaker (fleet)', registers: [r],
+    async collect() { this.set(c.webhooks ? await c.webhooks.operations.pausedUrls() : 0); },
+  });
   new client.Gauge({ name: 'tc_webhook_expired_total', help: 'Webhooks given up by this node for being older than WEBHOOK_MAX_AGE (in dead letters too)', registers: [r], collect() { this.set(webhooks()?.expired ?? 0); } });
   const webhookLatency = new client.Histogram({
     name: 'tc_webhook_latency_seconds', help: 'Enqueue-to-delivery latency of webhooks delivered by this node', buckets: WEBHOOK_SECONDS, registers: [r],

@@ -13,6 +13,7 @@ import { RetryableError } from '../telemetry/event-claims';
 import { NotReplicatedError } from '../telemetry/replica-wait';
 import { decodeEvents, InvalidEventError, readId } from '../telemetry/validate';
 import { NodeMetrics } from './metrics';
+import { registerWebhookRoutes } from './webhooks-routes';
 
 export interface HttpOptions {
   apiKey: string;
@@ -190,6 +191,8 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: 
     req.log.info({ nodeId, released: orphans.length, relayed }, 'SFU node departed: connections released');
     return reply.code(204).send();
   });
+
+  registerWebhookRoutes(app, c, authenticate);
 
   app.get('/v1/rooms/:roomSid/participants/:participantSid', { preHandler: authenticate }, async (req, reply) => {
     const p = req.params as { roomSid: string; participantSid: string };

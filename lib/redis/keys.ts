@@ -141,6 +141,17 @@ export class KeySpace {
     return `${this.prefix}:{wu:${urlTag}}:dropped`;
   }
 
+  /**
+   * What the fleet knows of one webhook URL, all under its hash tag (one slot): status (hash:
+   * failingSince, paused, last error), latency (list: latest delivery latencies, ms), probe
+   * (the paused URL's probe slot, PX), held (set: runs held while paused), lanes (hash: lanes
+   * with work -> their run's job id), dead (zset: dead-letter job ids -> when given up).
+   */
+  webhookUrl(urlTag: string): { status: string; latency: string; probe: string; held: string; lanes: string; dead: string } {
+    const base = `${this.prefix}:{wu:${urlTag}}:`;
+    return { status: `${base}status`, latency: `${base}latency`, probe: `${base}probe`, held: `${base}held`, lanes: `${base}lanes`, dead: `${base}dead` };
+  }
+
   /** Event ids of one SFU node seen in time slice `slice` (idempotency): one hash tag per SFU node. */
   eventIds(nodeId: string, slice: number): string {
     return `${this.prefix}:{ev:${nodeId}}:${slice}`;

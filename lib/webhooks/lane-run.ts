@@ -2,9 +2,11 @@ import { WaitingError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
+import { RunBreaker } from './breaker';
 import type { WebhookMetrics } from './metrics';
 import type { WebhookOptions } from './options';
 import { describeAttempt, isFinal, succeeded, type LaneEvent, type Receivers } from './receivers';
+import type { UrlStatuses } from './url-status';
 
 /** The BullMQ job of a lane's run: one per lane with events, named 'run'. */
 export interface RunJob {
@@ -52,6 +54,10 @@ export interface RunContext {
   keepDeadLetter(laneId: string, id: string, d: LaneEvent, reason: string, attempts: number): Promise<void>;
   /** The node is shutting down: runs hand their lanes back to the queue after the event in hand. */
   closing(): boolean;
+  /** Each URL's fleet-wide state: its circuit breaker, latencies, lanes with work. */
+  urls: UrlStatuses;
+  /** Runs held while their URL was paused go on now it resumed. */
+  promoteHeld(runIds: string[]): Promise<void>;
 }
 
 type Mode = 'start' | 'next' | 'hold' | 'yield';
@@ -94,6 +100,9 @@ export async function runLane(ctx: RunContext, job: Job<RunJob>, token: string):
   const o = ctx.opts;
   const lane = ctx.keys.webhookLane(laneId);
   const receiver = ctx.receivers.of(url);
+  // a paused URL's runs hold here (the job waits for the next probe slot), but its probe
+  const breaker = new RunBreaker(ctx, job, token);
+  await breaker.gate();
   const call = async (mode: Mode, done: string[]): Promise<LaneReply> =>
     parseReply(await ctx.redis.advanceWebhookLane(lane.fifo, lane.events, lane.run, job.id!, token, mode, o.runBatch, ...done));
 
@@ -139,7 +148,7 @@ export async function runLane(ctx: RunContext, job: Job<RunJob>, token: string):
       handed = null;
       dropped += await receiver.takeDropped();
     } else {
-      const [answer, taken]: [LaneReply, number] = await Promise.all([call(mode, done), takeDropped ? receiver.takeDropped() : 0]);
+      const [answer, taken]: [LaneReply, number, void] = await Promise.all([call(mode, done), takeDropped ? receiver.takeDropped() : 0, breaker.flush()]);
       reply = answer;
       dropped += taken;
     }
@@ -149,7 +158,7 @@ export async function runLane(ctx: RunContext, job: Job<RunJob>, token: string):
     }
     countGivenUp();
     if (reply.status === 0) {
-      await receiver.putBackDropped(dropped);
+      await Promise.all([receiver.putBackDropped(dropped), breaker.drained()]);
       return `drained: ${summary()}`;
     }
     mode = 'next';
@@ -186,6 +195,7 @@ export async function runLane(ctx: RunContext, job: Job<RunJob>, token: string):
       const result = await receiver.post(d, dropped);
       if (succeeded(result)) {
         ctx.metrics.recordDelivery(Date.now() - d.enqueuedAt);
+        breaker.delivered(Date.now() - d.enqueuedAt);
         dropped = 0;
         delivered++;
         done.push(id);
@@ -193,8 +203,10 @@ export async function runLane(ctx: RunContext, job: Job<RunJob>, token: string):
       }
       ctx.metrics.failedAttempts++;
       const reason = describeAttempt(result, url);
-      const delay = backoffMs(o, attempt);
-      if (isFinal(result) || attempt >= o.maxAttempts) {
+      // its URL paused: the event waits for the probe, its attempts kept for after the pause
+      const paused = await breaker.failed(result);
+      const delay = paused ? breaker.probeInMs : backoffMs(o, attempt);
+      if (isFinal(result) || (attempt >= o.maxAttempts && !paused)) {
         await giveUp(`${reason}, attempt ${attempt}`, attempt);
         break;
       }
@@ -206,6 +218,7 @@ export async function runLane(ctx: RunContext, job: Job<RunJob>, token: string):
       const hold = await call('hold', done);
       await receiver.putBackDropped(dropped);
       if (hold.status !== 1) return `taken over by a later pickup: ${summary()}`;
+      if (paused) await breaker.refund(id);
       ctx.metrics.retries++;
       await job.updateProgress({ waiting: hold.waiting, delivered, attempts: attempt, lastError: reason } satisfies RunProgress).catch(() => undefined);
       throw new LaneRetry(`${reason}, attempt ${attempt} of ${o.maxAttempts}`, delay);

@@ -6,6 +6,10 @@ export class WebhookMetrics {
   deadLetters = 0;
   /** Dead letters given up for being older than WEBHOOK_MAX_AGE (counted in deadLetters too). */
   expired = 0;
+  /** Circuit breaker: probes this node sent to paused URLs, and the pauses and resumes it caused. */
+  probes = 0;
+  pauses = 0;
+  resumes = 0;
   /** Enqueue-to-delivery latencies (ms) of the latest deliveries, newest last. */
   readonly latencies: number[] = [];
   private readonly deliveryListeners: ((latencyMs: number) => void)[] = [];

@@ -31,10 +31,18 @@ export interface WebhookOptions {
    * (an id still waiting in its lane is refused however old). A lane's seen ids expire with it.
    */
   dedupeWindowMs: number;
+  /**
+   * Circuit breaker: a URL that failed every attempt for this long is paused (its lanes hold,
+   * nothing dropped), probed once per probeEveryMs by the fleet; the first success resumes
+   * it. 0: never paused.
+   */
+  breakAfterMs: number;
+  probeEveryMs: number;
 }
 
 export const WEBHOOK_DEFAULTS = {
   timeoutMs: 10_000, maxAttempts: 12, baseBackoffMs: 1000, maxBackoffMs: 300_000, stuckRunMs: 10_000, runBatch: 32, dedupeWindowMs: 3_600_000, maxAgeMs: 0,
+  breakAfterMs: 300_000, probeEveryMs: 60_000,
 };
 
 const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -55,6 +63,12 @@ export function loadWebhookOptions(env: Record<string, string | undefined> = pro
   const maxAgeRaw = env.WEBHOOK_MAX_AGE?.trim() || 'off';
   const maxAgeMs = maxAgeRaw === 'off' || maxAgeRaw === '0' ? 0 : parseDuration(maxAgeRaw);
   if (maxAgeMs === null || (maxAgeMs > 0 && maxAgeMs < 1000)) throw new ConfigError('WEBHOOK_MAX_AGE', maxAgeRaw, `${DURATION_FORMS}, at least 1s, or off`);
+  const breakRaw = env.WEBHOOK_BREAK_AFTER?.trim() || '5m';
+  const breakAfterMs = breakRaw === 'off' || breakRaw === '0' ? 0 : parseDuration(breakRaw);
+  if (breakAfterMs === null || (breakAfterMs > 0 && breakAfterMs < 100)) throw new ConfigError('WEBHOOK_BREAK_AFTER', breakRaw, `${DURATION_FORMS}, at least 100ms, or off`);
+  const probeRaw = env.WEBHOOK_PROBE_EVERY?.trim() || '1m';
+  const probeEveryMs = parseDuration(probeRaw);
+  if (probeEveryMs === null || probeEveryMs < 100) throw new ConfigError('WEBHOOK_PROBE_EVERY', probeRaw, `${DURATION_FORMS}, at least 100ms`);
   const attemptsRaw = env.WEBHOOK_MAX_ATTEMPTS?.trim() || '12';
   if (!/^\d+$/.test(attemptsRaw) || Number(attemptsRaw) < 1 || Number(attemptsRaw) > 100) {
     throw new ConfigError('WEBHOOK_MAX_ATTEMPTS', attemptsRaw, 'a whole number from 1 to 100');
@@ -67,6 +81,7 @@ export function loadWebhookOptions(env: Record<string, string | undefined> = pro
   return {
     ...WEBHOOK_DEFAULTS, urls, includeEvents: list(env.WEBHOOK_INCLUDE_EVENTS), excludeEvents: list(env.WEBHOOK_EXCLUDE_EVENTS),
     apiKey, apiSecret, timeoutMs, maxAttempts: Number(attemptsRaw), dedupeWindowMs, maxAgeMs,
+    breakAfterMs, probeEveryMs,
   };
 }
 

@@ -1,0 +1,53 @@
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
+import type { Coordinator } from '../coordinator';
+import { InvalidRequestError } from '../registry/validate';
+import { WEBHOOK } from '../telemetry/events';
+import type { ReplayRequest } from '../webhooks/operations';
+
+const EVENT_NAMES: readonly string[] = Object.values(WEBHOOK);
+const REPLAY_FIELDS = ['url', 'since', 'until', 'event'];
+
+/** An instant given as ISO-8601 or as epoch milliseconds (a number, or digits). */
+function readInstant(field: string, v: unknown): number {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
+  if (typeof v === 'string' && v.trim() !== '') {
+    const t = /^\d+$/.test(v.trim()) ? Number(v.trim()) : /^\d{4}-\d{2}-\d{2}/.test(v.trim()) ? Date.parse(v) : NaN;
+    if (Number.isFinite(t)) return t;
+  }
+  throw new InvalidRequestError(field, 'an ISO-8601 time (2024-05-01T12:00:00Z) or epoch milliseconds');
+}
+
+/** The body of POST /v1/webhooks/replay, checked field by field against the configured URLs. */
+export function readReplayRequest(body: unknown, urls: readonly string[], now = Date.now()): ReplayRequest {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequestError('body', 'a JSON object { url, since, until?, event? }');
+  const b = body as Record<string, unknown>;
+  for (const field of Object.keys(b)) {
+    if (!REPLAY_FIELDS.includes(field)) throw new InvalidRequestError(field, 'not a field of a replay (url, since, until, event)');
+  }
+  if (typeof b.url !== 'string' || !urls.includes(b.url)) {
+    throw new InvalidRequestError('url', urls.length ? `one of WEBHOOK_URLS (${urls.join(', ')})` : 'no webhook URL is configured (WEBHOOK_URLS)');
+  }
+  if (b.since === undefined) throw new InvalidRequestError('since', 'required: an ISO-8601 time or epoch milliseconds');
+  const sinceMs = readInstant('since', b.since);
+  const untilMs = b.until === undefined ? now : readInstant('until', b.until);
+  if (untilMs < sinceMs) throw new InvalidRequestError('until', 'before since');
+  if (b.event !== undefined && (typeof b.event !== 'string' || !EVENT_NAMES.includes(b.event))) {
+    throw new InvalidRequestError('event', `a webhook event name (${EVENT_NAMES.join(', ')})`);
+  }
+  return { url: b.url, sinceMs, untilMs, ...(b.event === undefined ? {} : { event: b.event as string }) };
+}
+
+/**
+ * The operator's webhook API, behind the same token auth as the rest: each URL's delivery
+ * state (GET /v1/webhooks) and replaying its dead letters (POST /v1/webhooks/replay). Both
+ * read and write Redis only, so any node answers, whichever delivers.
+ */
+export function registerWebhookRoutes(app: FastifyInstance, c: Coordinator, authenticate: preHandlerAsyncHookHandler): void {
+  app.get('/v1/webhooks', { preHandler: authenticate }, async () => ({ urls: c.webhooks ? await c.webhooks.operations.report() : [] }));
+
+  app.post('/v1/webhooks/replay', { preHandler: authenticate }, async (req) => {
+    const request = readReplayRequest(req.body, c.webhooks?.operations.urls ?? []);
+    const replayed = await c.webhooks!.operations.replay(request);
+    return { replayed };
+  });
+}

@@ -1,0 +1,198 @@
+import { WebhookEvent } from '@livekit/protocol';
+import type { Queue } from 'bullmq';
+import type { Logger } from 'pino';
+import type { RedisClient } from '../redis/connection';
+import type { KeySpace } from '../redis/keys';
+import { eventKey } from './event-key';
+import type { RunJob } from './lane-run';
+import type { WebhookOptions } from './options';
+import type { LaneEvent } from './receivers';
+import { laneOfRun, type UrlStatuses } from './url-status';
+
+/** One URL as GET /v1/webhooks shows it. */
+export interface UrlReport {
+  url: string;
+  /** Events waiting in the URL's lanes (those being sent included). */
+  queued: number;
+  /** Lanes whose run is sending (one event each at a time). */
+  inFlight: number;
+  /** Age of the oldest event waiting (ms); null when none waits. */
+  oldestQueuedAgeMs: number | null;
+  /** Since when every attempt failed (ISO); null after a success. */
+  failingSince: string | null;
+  paused: boolean;
+  pausedSince: string | null;
+  /** While paused: ms until the next probe may go. */
+  nextProbeInMs: number | null;
+  /** Dead letters kept (retryable, replayable). */
+  deadLetters: number;
+  lastError: { status: number; message: string; at: string } | null;
+  /** Enqueue-to-delivery latency of the URL's latest deliveries (up to LATENCY_SAMPLES). */
+  latencyMs: { p50: number | null; p99: number | null; samples: number };
+}
+
+export interface ReplayRequest {
+  url: string;
+  sinceMs: number;
+  untilMs: number;
+  /** Only dead letters of this webhook event name. */
+  event?: string;
+}
+
+/** What WebhookOperations needs of the delivery: the queue of a lane's jobs, and making a run's job. */
+export interface OperationsDeps {
+  redis: RedisClient;
+  keys: KeySpace;
+  opts: WebhookOptions;
+  log: Logger;
+  urls: UrlStatuses;
+  queueOf(laneId: string): Queue;
+  newRunId(laneId: string): string;
+  addRun(runId: string, run: RunJob): Promise<void>;
+}
+
+/** A dead letter's entry in its URL's index is '<lane>|<delivery id>': the lane names its queue shard. */
+const splitEntry = (entry: string) => {
+  const i = entry.indexOf('|');
+  return { laneId: entry.slice(0, i), id: entry.slice(i + 1) };
+};
+
+const iso = (ms: string | undefined | null) => (ms ? new Date(Number(ms)).toISOString() : null);
+
+function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/**
+ * What operators see and do with webhook delivery, from Redis alone (any node answers,
+ * the API thread included): each URL's state, and replaying its dead letters. Reads cost
+ * O(URLs + lanes with work), never a walk over the keyspace.
+ */
+export class WebhookOperations {
+  constructor(private readonly d: OperationsDeps) {}
+
+  /** The configured URLs (WEBHOOK_URLS). */
+  get urls(): readonly string[] {
+    return this.d.opts.urls;
+  }
+
+  /** URLs the circuit breaker holds paused now (fleet). */
+  async pausedUrls(): Promise<number> {
+    const paused = await Promise.all(this.d.opts.urls.map((u) => this.d.redis.hexists(this.d.urls.of(u).keys.status, 'paused')));
+    return paused.filter((p) => p === 1).length;
+  }
+
+  async report(): Promise<UrlReport[]> {
+    return Promise.all(this.d.opts.urls.map((url) => this.reportOf(url)));
+  }
+
+  private async reportOf(url: string): Promise<UrlReport> {
+    const { redis } = this.d;
+    const k = this.d.urls.of(url).keys;
+    const [status, latencies, deadLetters, lanes, probeTtl] = await Promise.all([
+      redis.hgetall(k.status), redis.lrange(k.latency, 0, -1), redis.zcard(k.dead), redis.hgetall(k.lanes), redis.pttl(k.probe),
+    ]);
+    const now = Date.now();
+    let queued = 0;
+    let inFlight = 0;
+    let oldest: number | null = null;
+    await Promise.all(Object.entries(lanes).map(async ([laneId, runId]) => {
+      const lane = this.d.keys.webhookLane(laneId);
+      const [length, head, run] = await Promise.all([redis.llen(lane.fifo), redis.lindex(lane.fifo, 0), redis.hget(lane.run, 'job')]);
+      if (length === 0 && !run) {
+        // drained without its run saying so (a lane restarted empty): off the list, unless a new run took it
+        await redis.forgetWebhookLane(k.lanes, laneId, runId);
+        return;
+      }
+      queued += length;
+      const [headData, state] = await Promise.all([
+        this.headData(lane, head),
+        run ? this.d.queueOf(laneId).getJobState(run) : 'unknown',
+      ]);
+      if (state === 'active') inFlight++;
+      if (headData) {
+        const enqueuedAt = (JSON.parse(headData) as LaneEvent).enqueuedAt;
+        if (oldest === null || enqueuedAt < oldest) oldest = enqueuedAt;
+      }
+    }));
+    const sorted = latencies.map(Number).sort((a, b) => a - b);
+    const paused = status.paused !== undefined;
+    return {
+      url, queued, inFlight, oldestQueuedAgeMs: oldest === null ? null : Math.max(0, now - oldest),
+      failingSince: iso(status.failingSince), paused, pausedSince: iso(status.paused),
+      nextProbeInMs: paused ? Math.max(0, probeTtl) : null,
+      deadLetters,
+      lastError: status.lastErrorAt
+        ? { status: Number(status.lastStatus ?? 0), message: status.lastError ?? '', at: iso(status.lastErrorAt)! }
+        : null,
+      latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), samples: sorted.length },
+    };
+  }
+
+  /** The data of the lane's head; if it was delivered while read, of the new head (a few tries). */
+  private async headData(lane: { fifo: string; events: string }, head: string | null): Promise<string | null> {
+    for (let i = 0; head && i < 3; i++) {
+      const data = await this.d.redis.hget(lane.events, head);
+      if (data) return data;
+      head = await this.d.redis.lindex(lane.fifo, 0);
+    }
+    return null;
+  }
+
+  /**
+   * Re-queues the URL's dead letters given up within [since, until] (of one event name, if
+   * given) into their lanes, under their original delivery ids, in the order they were first
+   * queued: each lane sends them in that order, after what it holds already. Their dead-letter
+   * jobs go (a later failure makes a new one). Answers how many were re-queued.
+   */
+  async replay(r: ReplayRequest): Promise<number> {
+    const { redis, keys, log } = this.d;
+    const k = this.d.urls.of(r.url).keys;
+    const entries = await redis.zrangebyscore(k.dead, r.sinceMs, r.untilMs, 'WITHSCORES');
+    const found: { entry: string; laneId: string; id: string; givenUpAt: number; data: LaneEvent; key: string; remove: () => Promise<void> }[] = [];
+    for (let i = 0; i + 1 < entries.length; i += 2) {
+      const entry = entries[i];
+      const { laneId, id } = splitEntry(entry);
+      const job = await this.d.queueOf(laneId).getJob(id);
+      // gone with BullMQ's retention, or retried from the dashboard meanwhile: nothing to replay
+      if (!job || (await job.getState()) !== 'failed') {
+        await redis.zrem(k.dead, entry);
+        continue;
+      }
+      const data = job.data as LaneEvent;
+      const event = WebhookEvent.fromJsonString(data.event, { ignoreUnknownFields: true });
+      if (r.event && event.event !== r.event) continue;
+      found.push({ entry, laneId, id, givenUpAt: Number(entries[i + 1]), data, key: eventKey(event), remove: () => job.remove() });
+    }
+    // first queued first; within a lane, dead letters were given up in lane order
+    found.sort((a, b) => a.data.enqueuedAt - b.data.enqueuedAt || a.givenUpAt - b.givenUpAt);
+    let replayed = 0;
+    for (const f of found) {
+      const lane = keys.webhookLane(f.laneId);
+      const now = Date.now();
+      // queued afresh: WEBHOOK_MAX_AGE and the latency count from the replay
+      const data: LaneEvent = { lane: f.laneId, url: r.url, event: f.data.event, enqueuedAt: now, createdAtMs: now };
+      // the id was seen when first queued: replay is the one re-queueing it asks for
+      await redis.zrem(lane.seen, f.id);
+      const [position, runId, started] = (await redis.enqueueWebhook(
+        lane.fifo, lane.events, lane.seen, lane.run, f.id, JSON.stringify(data), this.d.opts.dedupeWindowMs, this.d.newRunId(f.laneId),
+      )) as [number, string, number];
+      const run: RunJob = { lane: f.laneId, url: r.url, key: f.key };
+      if (started === 1) await this.d.addRun(runId, run);
+      if (position !== -1) replayed++;
+      await f.remove();
+      await redis.zrem(k.dead, f.entry);
+    }
+    if (found.length > 0) log.info({ url: r.url, since: new Date(r.sinceMs).toISOString(), until: new Date(r.untilMs).toISOString(), event: r.event ?? null, replayed }, 'webhook dead letters replayed');
+    return replayed;
+  }
+
+  /** Runs held while a URL was paused: promoted now it resumed, so their lanes go on at once. */
+  async promoteHeld(runIds: string[]): Promise<void> {
+    await Promise.all(runIds.map(async (runId) => {
+      const job = await this.d.queueOf(laneOfRun(runId)).getJob(runId);
+      if (job && (await job.isDelayed())) await job.promote().catch(() => undefined); // already moved on: nothing to promote
+    }));
+  }
+}

@@ -1,0 +1,126 @@
+import { expect } from 'chai';
+import type { FastifyInstance } from 'fastify';
+import { AccessToken } from 'livekit-server-sdk';
+import { loadOptions } from '../../lib/config/options';
+import { Coordinator } from '../../lib/coordinator';
+import { buildServer } from '../../lib/http/server';
+import { createLogger } from '../../lib/log';
+import { RUN, type RunJob, type RunProgress } from '../../lib/webhooks/delivery';
+import { loadWebhookOptions } from '../../lib/webhooks/options';
+import type { UrlReport } from '../../lib/webhooks/operations';
+import { until, usePrivateRedis } from '../support/redis';
+import { joined } from '../webhooks/harness';
+import { API_KEY, API_SECRET, TestReceiver } from '../webhooks/receiver';
+
+/**
+ * The operator's webhook API of one in-process node: GET /v1/webhooks (each URL's state)
+ * and POST /v1/webhooks/replay (dead letters re-queued in order under their ids), and a
+ * lane's backlog as its run's job shows it in the dashboard.
+ */
+describe('webhook operator API (in-process node)', function () {
+  this.timeout(60_000);
+  const redis = usePrivateRedis();
+  const rx = new TestReceiver();
+  let c: Coordinator;
+  let app: FastifyInstance;
+  let token = '';
+  const auth = () => ({ Authorization: `Bearer ${token}` });
+  const report = async (): Promise<UrlReport> => {
+    const res = await app.inject({ method: 'GET', url: '/v1/webhooks', headers: auth() });
+    expect(res.statusCode).to.equal(200);
+    return (res.json() as { urls: UrlReport[] }).urls[0];
+  };
+  const replay = (body: unknown) => app.inject({ method: 'POST', url: '/v1/webhooks/replay', headers: auth(), payload: body as object });
+
+  before(async () => {
+    await rx.start();
+    c = new Coordinator({
+      redis: redis.target,
+      options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'ops-node' }),
+      log: createLogger('silent'),
+      webhooks: { ...loadWebhookOptions({ WEBHOOK_URLS: rx.url, API_KEY, API_SECRET, WEBHOOK_MAX_ATTEMPTS: '2' }), baseBackoffMs: 50, maxBackoffMs: 100 },
+    });
+    await c.connect();
+    await c.webhooks!.start({ concurrency: 20 });
+    app = buildServer(c, { apiKey: API_KEY, apiSecret: API_SECRET, maxBodyBytes: 1 << 20 }, createLogger('silent'));
+    token = await new AccessToken(API_KEY, API_SECRET, { identity: 'operator', ttl: '10m' }).toJwt();
+  });
+  redis.cleanups.push(async () => {
+    await app?.close();
+    await c?.close();
+    await rx.stop();
+  });
+
+  it('asks for a token', async () => {
+    expect((await app.inject({ method: 'GET', url: '/v1/webhooks' })).statusCode).to.equal(401);
+    expect((await app.inject({ method: 'POST', url: '/v1/webhooks/replay', payload: {} })).statusCode).to.equal(401);
+  });
+
+  it('reports a URL\'s dead letters and last error; replay re-queues a window\'s dead letters in order, under their ids', async () => {
+    const t0 = Date.now();
+    rx.answer = (ev) => (ev.room?.name === 'dl' ? 400 : 200);
+    const events = ['a', 'b', 'c'].map((who) => joined('dl', who));
+    for (const ev of events) await c.notifier.queueNotify(ev);
+    await until(async () => (await report()).deadLetters === 3, 'three dead letters');
+    const failing = await report();
+    expect(failing.lastError?.status).to.equal(400);
+    expect(failing.failingSince).to.be.a('string');
+    expect(failing.paused).to.equal(false);
+    await until(async () => (await report()).queued === 0, 'the lane to drain');
+
+    // the body is checked field by field
+    const refused = async (body: unknown, field: string) => {
+      const res = await replay(body);
+      expect(res.statusCode, JSON.stringify(body)).to.equal(400);
+      expect((res.json() as { error: { message: string } }).error.message).to.match(new RegExp(`^${field}: `));
+    };
+    await refused({ url: 'http://elsewhere.example/hook', since: t0 }, 'url');
+    await refused({ url: rx.url }, 'since');
+    await refused({ url: rx.url, since: 'yesterday' }, 'since');
+    await refused({ url: rx.url, since: t0, until: 'soon' }, 'until');
+    await refused({ url: rx.url, since: t0, event: 'room_exploded' }, 'event');
+    await refused({ url: rx.url, since: t0, extra: 1 }, 'extra');
+
+    // a window before they failed holds none; another event name none either
+    expect((await replay({ url: rx.url, since: t0 - 60_000, until: new Date(t0 - 1).toISOString() })).json()).to.deep.equal({ replayed: 0 });
+    expect((await replay({ url: rx.url, since: t0, event: 'room_finished' })).json()).to.deep.equal({ replayed: 0 });
+
+    rx.answer = () => 200;
+    const res = await replay({ url: rx.url, since: new Date(t0).toISOString(), event: 'participant_joined' });
+    expect(res.statusCode).to.equal(200);
+    expect(res.json()).to.deep.equal({ replayed: 3 });
+    await until(() => rx.roomSequence('dl').length === 3, 'the replayed events');
+    expect(rx.roomSequence('dl')).to.deep.equal(['a', 'b', 'c']);
+    expect(rx.received.filter((e) => e.room?.name === 'dl').map((e) => e.id)).to.deep.equal(events.map((e) => e.id));
+    const healthy = await report();
+    expect(healthy).to.deep.include({ deadLetters: 0, failingSince: null, paused: false });
+    expect(healthy.latencyMs.p50).to.be.a('number');
+    expect(healthy.latencyMs.p99).to.be.at.least(healthy.latencyMs.p50!);
+    // replayed once: nothing left to replay
+    expect((await replay({ url: rx.url, since: t0 })).json()).to.deep.equal({ replayed: 0 });
+  });
+
+  it('shows a lane\'s backlog: queued, in flight and oldest age per URL, and how many wait behind its run\'s job', async () => {
+    rx.delayMs = 100;
+    try {
+      for (let i = 0; i < 40; i++) await c.notifier.queueNotify(joined('backlog', `p${i}`));
+      const busy = await until(async () => {
+        const r = await report();
+        return r.queued > 0 && r.inFlight === 1 ? r : null;
+      }, 'the backlog in the report');
+      expect(busy.oldestQueuedAgeMs).to.be.a('number');
+      // the dashboard shows the run's progress: the events waiting in its lane
+      const progress = await until(async () => {
+        const runs = (await c.webhooks!.queue.getJobs(['active'])).filter((j) => j.name === RUN && (j.data as RunJob).key === 'room:backlog');
+        const p = runs[0]?.progress as RunProgress | undefined;
+        return p && typeof p === 'object' && p.waiting > 0 ? p : null;
+      }, 'the run\'s progress to say how many wait');
+      expect(progress.waiting).to.be.at.most(40);
+      await until(() => rx.roomSequence('backlog').length === 40, 'the backlog delivered', 30_000);
+      expect(rx.roomSequence('backlog')).to.deep.equal(Array.from({ length: 40 }, (_, i) => `p${i}`));
+      await until(async () => (await report()).queued === 0, 'the report to show it drained');
+    } finally {
+      rx.delayMs = 0;
+    }
+  });
+});
