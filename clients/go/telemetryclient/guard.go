@@ -15,18 +15,25 @@ import (
 // The fleet keys a worker's references by id, so the same pointer must always map to the
 // same id, and two live guards never to one id.
 //
-// The map holds guards weakly: an id is forgotten when its guard is garbage collected,
-// so a guard whose ParticipantLeft never comes does not pin memory. A new guard may later
-// get the same address, never the same id (ids count up).
+// An id is forgotten when its guard is released (ParticipantLeft), as LiveKit's guard
+// is done with then. The map holds guards weakly and a guard that is never released is
+// forgotten when it is garbage collected; that may come late for a guard (2 bytes) that
+// shares a tiny allocation block with live objects, hence the release. A new guard may
+// get a freed guard's address, never its id (ids count up).
 type guardIDs struct {
 	mu     sync.Mutex
-	ids    map[weak.Pointer[telemetry.ReferenceGuard]]string
+	ids    map[weak.Pointer[telemetry.ReferenceGuard]]guardID
 	prefix string
 	next   uint64
 }
 
+type guardID struct {
+	id      string
+	cleanup runtime.Cleanup
+}
+
 func newGuardIDs(session string) *guardIDs {
-	return &guardIDs{ids: make(map[weak.Pointer[telemetry.ReferenceGuard]]string), prefix: "g" + session + "-"}
+	return &guardIDs{ids: make(map[weak.Pointer[telemetry.ReferenceGuard]]guardID), prefix: "g" + session + "-"}
 }
 
 // id is "" for a nil guard: the call changes no reference (LiveKit's nil guard).
@@ -37,14 +44,35 @@ func (g *guardIDs) id(guard *telemetry.ReferenceGuard) string {
 	key := weak.Make(guard)
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if id, ok := g.ids[key]; ok {
-		return id
+	if e, ok := g.ids[key]; ok {
+		return e.id
 	}
 	g.next++
 	id := g.prefix + strconv.FormatUint(g.next, 36)
-	g.ids[key] = id
-	runtime.AddCleanup(guard, g.forget, key)
+	g.ids[key] = guardID{id: id, cleanup: runtime.AddCleanup(guard, g.forget, key)}
 	return id
+}
+
+// release is the guard's id for its ParticipantLeft, forgotten from then on.
+func (g *guardIDs) release(guard *telemetry.ReferenceGuard) string {
+	if guard == nil {
+		return ""
+	}
+	key := weak.Make(guard)
+	g.mu.Lock()
+	e, ok := g.ids[key]
+	delete(g.ids, key)
+	if !ok {
+		// released before it took a reference: LiveKit's Release does nothing then, and
+		// an id nobody added releases nothing on the fleet
+		g.next++
+		e.id = g.prefix + strconv.FormatUint(g.next, 36)
+	}
+	g.mu.Unlock()
+	if ok {
+		e.cleanup.Stop()
+	}
+	return e.id
 }
 
 func (g *guardIDs) forget(key weak.Pointer[telemetry.ReferenceGuard]) {

@@ -99,7 +99,7 @@ func (c *Client) ParticipantLeft(_ context.Context, room *livekit.Room, particip
 	w.room(m, room, true)
 	w.participant("participant", m, participant, true)
 	w.boolean("shouldSendEvent", shouldSendEvent)
-	w.optStr("guard", c.guards.id(guard))
+	w.optStr("guard", c.guards.release(guard))
 	c.enqueue(w, false)
 }
 
