@@ -30,7 +30,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { AnalyticsStat, AnalyticsStream, ParticipantInfo, Room, TrackInfo, TrackType } from '@livekit/protocol';
-import { TelemetryClient } from '../lib/client/telemetry-client';
+import { TelemetryClient, type RequestReport } from '../lib/client/telemetry-client';
 import { freePort } from '../lib/redis/server';
 import { EVENT_CLAIM_DEFAULTS } from '../lib/telemetry/event-claims';
 import { startHttpNode, stopNodeProcess } from '../test/support/processes';
@@ -41,6 +41,7 @@ import { startTopology, TOPOLOGY_KINDS, type FailoverReport, type TopologyKind }
 import { fmt, printTable } from './support/table';
 import { WebhookLedger, webhookSubject } from './support/webhook-ledger';
 import { BalancedRun } from './support/lb';
+import { buildSfuBridge, GoSfuBridge, type GoSfuClient } from './support/go-sfu';
 
 const { values } = parseArgs({ options: {
   rooms: { type: 'string', default: '30' },
@@ -53,6 +54,8 @@ const { values } = parseArgs({ options: {
   'stats-interval': { type: 'string', default: '1000' },
   seed: { type: 'string', default: '1' },
   chaos: { type: 'boolean', default: false },
+  /** The SFU nodes' client: `ts` (TelemetryClient) or `go` (clients/go, through cmd/sfu-bridge). */
+  sfu: { type: 'string', default: 'ts' },
   /** HAProxy in front of the nodes, its one URL all the SFU nodes get, and every node restarted in turn mid-run (docs/load-balancer.md). */
   lb: { type: 'boolean', default: false },
   /** Chaos: how long the redis-server stays down, in seconds. */
@@ -101,6 +104,7 @@ const MALFORMED = Number(values.malformed);
 //   shows what happens when they do not.
 const CLAIM_LEASE_MS = EVENT_CLAIM_DEFAULTS.leaseMs;
 const REDIS_KIND = values.redis as TopologyKind;
+if (values.sfu !== 'ts' && values.sfu !== 'go') throw new Error(`--sfu ${values.sfu}: ts or go`);
 if (!TOPOLOGY_KINDS.includes(REDIS_KIND)) throw new Error(`--redis ${values.redis}: one of ${TOPOLOGY_KINDS.join(', ')}`);
 const FAILOVER = values.failover;
 if (FAILOVER && REDIS_KIND === 'single') throw new Error('--failover needs a replica: --redis sentinel or --redis cluster');
@@ -146,7 +150,7 @@ class CallRejected extends Error {}
 
 class Sfu {
   state: 'alive' | 'dying' | 'dead' = 'alive';
-  constructor(readonly id: string, readonly client: TelemetryClient) {}
+  constructor(readonly id: string, readonly client: TelemetryClient | GoSfuClient) {}
 
   get up(): boolean {
     return this.state === 'alive';
@@ -185,7 +189,7 @@ const sinceStart = () => (Date.now() - trafficStart) / 1000;
  */
 const traces = new Map<string, string[]>();
 
-async function call(sfu: Sfu, fn: (c: TelemetryClient) => Promise<void>, trace?: [who: string, what: string]): Promise<void> {
+async function call(sfu: Sfu, fn: (c: TelemetryClient | GoSfuClient) => Promise<void>, trace?: [who: string, what: string]): Promise<void> {
   if (!sfu.up) throw new SfuGone(sfu.id);
   const t0 = Date.now();
   const line = trace && `${fmt(sinceStart(), 1)} s ${sfu.id} ${trace[1]}`;
@@ -398,10 +402,7 @@ async function main() {
   // to half at worst, over 30 attempts wait at least 50+100+200+400+800 + 24 x 1,000 ms =
   // 25.6 s before a call rejects (the defaults, 8 attempts to 5 s, wait as little as 5.7 s).
   const chaosClient = CHAOS || FAILOVER ? { maxAttempts: 30, maxBackoffMs: 2000, ...(CHAOS ? { fetch: duplicatingFetch(urls, TWICE, chaosRandom, copies) } : {}) } : {};
-  const sfus = Array.from({ length: SFUS }, (_, i) => new Sfu(`sfu-${i}`, new TelemetryClient({
-    urls, nodeId: `sfu-${i}`, apiKey: API_KEY, apiSecret: API_SECRET, heartbeatIntervalMs: NODE_LEASE_MS / 4, lingerMs: 2,
-    ...chaosClient,
-    onRequest: (r) => {
+  const onRequest = (r: RequestReport) => {
       outage.request(r.status);
       if (r.events === 0) return; // a lease heartbeat
       stats.requests++;
@@ -410,7 +411,15 @@ async function main() {
         stats.failedRequests++;
         stats.failedBy.set(String(r.status), (stats.failedBy.get(String(r.status)) ?? 0) + 1);
       }
-    },
+  };
+  // --sfu go: the same SFU nodes on the Go client (it retries until closed: no maxAttempts)
+  const bridge = values.sfu === 'go' ? new GoSfuBridge(buildSfuBridge(), {
+    urls, apiKey: API_KEY, apiSecret: API_SECRET, heartbeatIntervalMs: NODE_LEASE_MS / 4, lingerMs: 2, onRequest,
+    onRefused: (sfu, message) => { stats.rejected.push(`${sfu}: ${message}`); process.stderr.write(`\nthe Go client refused an event: ${sfu}: ${message}\n`); },
+  }) : null;
+  const sfus = Array.from({ length: SFUS }, (_, i) => new Sfu(`sfu-${i}`, bridge ? bridge.client(`sfu-${i}`) : new TelemetryClient({
+    urls, nodeId: `sfu-${i}`, apiKey: API_KEY, apiSecret: API_SECRET, heartbeatIntervalMs: NODE_LEASE_MS / 4, lingerMs: 2,
+    ...chaosClient, onRequest,
   })));
   const buggy = new BuggySfu(urls, API_KEY, API_SECRET);
   const faults = {
@@ -498,6 +507,7 @@ async function main() {
     stopping = true;
     process.stderr.write('\n');
     for (const s of sfus) s.client.destroy();
+    await bridge?.stop();
     await lb?.stop();
     await Promise.all(nodes.map((n) => stopNodeProcess(n)));
     await rx.stop();
