@@ -2,7 +2,11 @@ module telemetry-coordinator/clients/go
 
 go 1.26.0
 
-require github.com/livekit/livekit-server v1.13.11
+require (
+	github.com/livekit/livekit-server v1.13.11
+	github.com/livekit/protocol v1.53.1-0.20261023175527-46332a036e25
+	google.golang.org/protobuf v1.36.12
+)
 
 require (
 	buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go v1.36.12-20260825204119-511051f7f437.2 // indirect
@@ -37,7 +41,6 @@ require (
 	github.com/lithammer/shortuuid/v4 v4.3.0 // indirect
 	github.com/livekit/mageutil v0.0.0-20250511045019-0f1ff63f7731 // indirect
 	github.com/livekit/mediatransportutil v0.0.0-20261014192331-dd8e31a0adc0 // indirect
-	github.com/livekit/protocol v1.53.1-0.20261023175527-46332a036e25 // indirect
 	github.com/livekit/psrpc v0.8.2 // indirect
 	github.com/mackerelio/go-osstat v0.2.8 // indirect
 	github.com/mdlayher/netlink v1.11.2 // indirect
@@ -97,6 +100,5 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20261005182115-fad411399dd8 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261005182115-fad411399dd8 // indirect
 	google.golang.org/grpc v1.84.0 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

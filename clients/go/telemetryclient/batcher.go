@@ -231,10 +231,7 @@ func (c *Client) sendBatch(ctx context.Context, bodies [][]byte) int {
 			if res.retryable() {
 				c.counts.retries.Add(1)
 				if c.o.MaxAttempts > 0 && attempt >= c.o.MaxAttempts {
-					for _, b := range bodies {
-						m, id := eventHead(b)
-						c.refuse(&RefusedError{Method: m, EventID: id, Code: "gave_up", Message: "gave up after " + itoa(attempt) + " attempts: " + res.describe()})
-					}
+					c.refuseBatch(bodies, 0, "gave_up", "gave up after "+itoa(attempt)+" attempts: "+res.describe())
 					return 0
 				}
 				if !sleep(ctx, backoff(c.o.BaseBackoff, c.o.MaxBackoff, attempt)) {
@@ -248,10 +245,7 @@ func (c *Client) sendBatch(ctx context.Context, bodies [][]byte) int {
 				bodies = append(bodies[:res.index:res.index], bodies[res.index+1:]...)
 				break
 			}
-			for _, b := range bodies {
-				m, id := eventHead(b)
-				c.refuse(&RefusedError{Method: m, EventID: id, Status: res.status, Code: res.code, Message: res.message})
-			}
+			c.refuseBatch(bodies, res.status, res.code, res.message)
 			return 0
 		}
 	}

@@ -147,14 +147,33 @@ func (c *Client) halt() {
 
 // refuse reports an event that will not be applied.
 func (c *Client) refuse(err *RefusedError) {
-	if err.Status == 0 && err.Code == "gave_up" {
-		c.counts.givenUp.Add(1)
-	} else {
-		c.counts.refused.Add(1)
-	}
+	c.count(err)
 	c.o.Logger.Error("telemetry event not applied", "method", err.Method, "event", err.EventID, "status", err.Status, "code", err.Code, "message", err.Message)
 	if c.o.OnRefused != nil {
 		c.o.OnRefused(err)
+	}
+}
+
+// refuseBatch reports the events of a batch refused or given up as a whole: one log line
+// for the batch (a wrong API secret must not log 500 lines a batch), each event counted
+// and passed to OnRefused.
+func (c *Client) refuseBatch(bodies [][]byte, status int, code, message string) {
+	c.o.Logger.Error("telemetry batch not applied", "events", len(bodies), "status", status, "code", code, "message", message)
+	for _, b := range bodies {
+		m, id := eventHead(b)
+		err := &RefusedError{Method: m, EventID: id, Status: status, Code: code, Message: message}
+		c.count(err)
+		if c.o.OnRefused != nil {
+			c.o.OnRefused(err)
+		}
+	}
+}
+
+func (c *Client) count(err *RefusedError) {
+	if err.Code == "gave_up" {
+		c.counts.givenUp.Add(1)
+	} else {
+		c.counts.refused.Add(1)
 	}
 }
 

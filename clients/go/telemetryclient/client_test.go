@@ -402,3 +402,45 @@ func TestFullBufferDropsStatsNeverLifecycle(t *testing.T) {
 		t.Fatalf("%d of 30 track_published applied", published)
 	}
 }
+
+// A batch refused as a whole (a wrong API secret: 401) is counted and reported per event,
+// not retried; a batch no coordinator answers is given up after MaxAttempts, if set.
+func TestBatchRefusedOrGivenUp(t *testing.T) {
+	var mu sync.Mutex
+	var got []*telemetryclient.RefusedError
+	collect := func(o *telemetryclient.Options) {
+		o.OnRefused = func(err error) { mu.Lock(); got = append(got, err.(*telemetryclient.RefusedError)); mu.Unlock() }
+	}
+	wrong := newClient(t, "sfu-wrong-secret", func(o *telemetryclient.Options) { collect(o); o.APISecret = "not-the-secret-at-all-not-at-all" })
+	wrong.RoomStarted(bg, &livekit.Room{Sid: "RM_401", Name: "room-401"})
+	wrong.RoomEnded(bg, &livekit.Room{Sid: "RM_401", Name: "room-401"}, livekit.RoomEndReason_ROOM_END_UNKNOWN)
+	flush(t, wrong)
+	if c := wrong.Counters(); c.Refused != 2 || c.Applied != 0 || c.Retries != 0 {
+		t.Fatalf("counters with a wrong secret: %+v", c)
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close() // nothing listens there now
+	gone := newClient(t, "sfu-no-fleet", func(o *telemetryclient.Options) {
+		collect(o)
+		o.URLs, o.MaxAttempts, o.BaseBackoff, o.MaxBackoff = []string{dead}, 3, time.Millisecond, 5*time.Millisecond
+	})
+	gone.RoomStarted(bg, &livekit.Room{Sid: "RM_gone", Name: "room-gone"})
+	flush(t, gone)
+	if c := gone.Counters(); c.GivenUp != 1 || c.Requests != 3 || c.Retries != 3 {
+		t.Fatalf("counters with no coordinator: %+v", c)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 3 || got[0].Status != 401 || got[0].Code != "unauthorized" || got[2].Code != "gave_up" || got[2].Method != "roomStarted" {
+		for _, e := range got {
+			t.Log(e)
+		}
+		t.Fatalf("%d refusals", len(got))
+	}
+}

@@ -13,8 +13,8 @@ import (
 type RefusedError struct {
 	Method  string
 	EventID string
-	// Status is the HTTP status; 0 when the client refused the call before sending it or
-	// gave its batch up.
+	// Status is the HTTP status: 400 for a call the client refused before sending it (as
+	// TelemetryClient does), 0 for a batch given up after MaxAttempts.
 	Status int
 	// Code is the fleet's error code (invalid_field, missing_field, unauthorized, ...).
 	Code string
