@@ -13,8 +13,6 @@ import { WebhookMetrics } from './metrics';
 import type { WebhookNotifier } from './notifier';
 import { wantsEvent, type WebhookOptions } from './options';
 import { describeAttempt, Receivers, succeeded, type LaneEvent } from './receivers';
-import { WebhookOperations } from './operations';
-import { UrlStatuses } from './url-status';
 
 export { webhookUrlTag, type LaneEvent } from './receivers';
 export type { RunJob, RunProgress } from './lane-run';
@@ -76,9 +74,6 @@ export class WebhookDelivery implements WebhookNotifier {
   readonly metrics = new WebhookMetrics();
   private readonly receivers: Receivers;
   private readonly runs: RunContext;
-  /** Each URL's fleet-wide state (breaker, latencies, lanes with work, dead letters) and what operators do with it. */
-  private readonly urls: UrlStatuses;
-  readonly operations: WebhookOperations;
   private stopping = false;
 
   constructor(
@@ -91,14 +86,8 @@ export class WebhookDelivery implements WebhookNotifier {
   ) {
     this.queues = new BullQueues<DeliveryJob>(WEBHOOK_QUEUE, shards, target, log);
     this.receivers = new Receivers(redis, keys, opts);
-    this.urls = new UrlStatuses(redis, keys, opts);
-    this.operations = new WebhookOperations({
-      redis, keys, opts, log, urls: this.urls, queueOf: (lane) => this.queueOf(lane),
-      newRunId: (lane) => this.newRunId(lane), addRun: (runId, run) => this.addRun(runId, run),
-    });
     this.runs = {
       redis, keys, opts, log, metrics: this.metrics, receivers: this.receivers,
-      urls: this.urls, promoteHeld: (runIds) => this.operations.promoteHeld(runIds),
       keepDeadLetter: (laneId, id, d, reason, attempts) => this.keepDeadLetter(laneId, id, d, reason, attempts),
       closing: () => this.stopping,
     };
@@ -152,10 +141,7 @@ export class WebhookDelivery implements WebhookNotifier {
   }
 
   private async addRun(runId: string, run: RunJob): Promise<void> {
-    await Promise.all([
-      this.queueOf(run.lane).add(RUN, run, { jobId: runId, attempts: RUN_ATTEMPTS, backoff: { type: 'lane' }, ...this.kept() }),
-      this.urls.of(run.url).noteLane(run.lane, runId),
-    ]);
+    await this.queueOf(run.lane).add(RUN, run, { jobId: runId, attempts: RUN_ATTEMPTS, backoff: { type: 'lane' }, ...this.kept() });
   }
 
   /** The lane names `runId` as its run: re-makes its job if it is gone, replaces it if it finished. */
@@ -180,10 +166,7 @@ export class WebhookDelivery implements WebhookNotifier {
 
   private async keepDeadLetter(laneId: string, id: string, d: LaneEvent, reason: string, attempts: number): Promise<void> {
     const data: DeadLetterJob = { ...d, deadLettered: true, reason, attempts };
-    await Promise.all([
-      this.queueOf(laneId).add(DEAD_LETTER, data, { jobId: id, attempts: 1, ...this.kept() }),
-      this.urls.of(d.url).noteDeadLetter(laneId, id),
-    ]);
+    await this.queueOf(laneId).add(DEAD_LETTER, data, { jobId: id, attempts: 1, ...this.kept() });
   }
 
   /** Starts delivering on this node. */
