@@ -152,6 +152,16 @@ export class KeySpace {
     return { status: `${base}status`, latency: `${base}latency`, probe: `${base}probe`, held: `${base}held`, lanes: `${base}lanes`, dead: `${base}dead` };
   }
 
+  /**
+   * One webhook URL's per-URL limits, under its hash tag: leases (zset: runs sending to it ->
+   * lease expiry), rate (when its next event may go), waiting (zset: runs waiting for a slot),
+   * reserved (zset: runs held for the rate -> when their turn comes). All empty out when idle.
+   */
+  webhookUrlLimits(urlTag: string): { leases: string; rate: string; waiting: string; reserved: string } {
+    const base = `${this.prefix}:{wu:${urlTag}}:`;
+    return { leases: `${base}leases`, rate: `${base}rate`, waiting: `${base}waiting`, reserved: `${base}reserved` };
+  }
+
   /** Event ids of one SFU node seen in time slice `slice` (idempotency): one hash tag per SFU node. */
   eventIds(nodeId: string, slice: number): string {
     return `${this.prefix}:{ev:${nodeId}}:${slice}`;

@@ -7,6 +7,7 @@ import type { WebhookMetrics } from './metrics';
 import type { WebhookOptions } from './options';
 import { describeAttempt, isFinal, succeeded, type LaneEvent, type Receivers } from './receivers';
 import type { UrlStatuses } from './url-status';
+import { RunLimits } from './url-limits';
 
 /** The BullMQ job of a lane's run: one per lane with events, named 'run'. */
 export interface RunJob {
@@ -96,6 +97,16 @@ interface GivenUp {
  * latest pickup, so a node that lost the job and carries on stops at its next call.
  */
 export async function runLane(ctx: RunContext, job: Job<RunJob>, token: string): Promise<string> {
+  // the URL's per-URL limits: the pickup's slot is given back however it ends
+  const limits = new RunLimits(ctx, job, token);
+  try {
+    return await deliverLane(ctx, job, token, limits);
+  } finally {
+    await limits.leave();
+  }
+}
+
+async function deliverLane(ctx: RunContext, job: Job<RunJob>, token: string, limits: RunLimits): Promise<string> {
   const { lane: laneId, url } = job.data;
   const o = ctx.opts;
   const lane = ctx.keys.webhookLane(laneId);
@@ -103,6 +114,7 @@ export async function runLane(ctx: RunContext, job: Job<RunJob>, token: string):
   // a paused URL's runs hold here (the job waits for the next probe slot), but its probe
   const breaker = new RunBreaker(ctx, job, token);
   await breaker.gate();
+  await limits.enter(); // a slot, or the run holds as the breaker holds it
   const call = async (mode: Mode, done: string[]): Promise<LaneReply> =>
     parseReply(await ctx.redis.advanceWebhookLane(lane.fifo, lane.events, lane.run, job.id!, token, mode, o.runBatch, ...done));
 
@@ -117,6 +129,7 @@ export async function runLane(ctx: RunContext, job: Job<RunJob>, token: string):
   let takeDropped = true; // whether more events are likely, so the count is taken alongside
   let delivered = 0;
   let deadLetters = 0;
+  let sent = 0; // attempts made by this pickup
   let progressAt = Date.now();
 
   // the lane confirmed the events in `done` left it: its dead letters are now counted, once
@@ -192,6 +205,17 @@ export async function runLane(ctx: RunContext, job: Job<RunJob>, token: string):
         break;
       }
 
+      // the pickup's first attempt went with its slot's first turn; a later turn that is far
+      // off holds the run: the lane handed back (done events leave), the head's turn kept
+      const holdMs = sent++ > 0 ? await limits.beforeSend() : 0;
+      if (holdMs > 0) {
+        const reply = await call('yield', done);
+        if (reply.status !== -1) countGivenUp();
+        await receiver.putBackDropped(dropped);
+        if (reply.status !== 1) return `taken over by a later pickup: ${summary()}`;
+        if (i === 0) await breaker.refund(id); // this pickup counted an attempt of the head it did not make
+        return limits.hold(holdMs);
+      }
       const result = await receiver.post(d, dropped);
       if (succeeded(result)) {
         ctx.metrics.recordDelivery(Date.now() - d.enqueuedAt);

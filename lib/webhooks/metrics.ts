@@ -10,6 +10,8 @@ export class WebhookMetrics {
   probes = 0;
   pauses = 0;
   resumes = 0;
+  /** Per-URL limits: pickups this node held (as delayed jobs) for want of a slot, or for the rate. */
+  readonly limitHolds = { inFlight: 0, rate: 0 };
   /** Enqueue-to-delivery latencies (ms) of the latest deliveries, newest last. */
   readonly latencies: number[] = [];
   private readonly deliveryListeners: ((latencyMs: number) => void)[] = [];

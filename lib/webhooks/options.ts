@@ -38,11 +38,17 @@ export interface WebhookOptions {
    */
   breakAfterMs: number;
   probeEveryMs: number;
+  /**
+   * Per-URL limits, fleet-wide (url-limits.ts): runs sending to one URL at once (0: no cap),
+   * and events/s to one URL (0: no limit; bursts of one second's worth).
+   */
+  maxInFlight: number;
+  rateLimit: number;
 }
 
 export const WEBHOOK_DEFAULTS = {
   timeoutMs: 10_000, maxAttempts: 12, baseBackoffMs: 1000, maxBackoffMs: 300_000, stuckRunMs: 10_000, runBatch: 32, dedupeWindowMs: 3_600_000, maxAgeMs: 0,
-  breakAfterMs: 300_000, probeEveryMs: 60_000,
+  breakAfterMs: 300_000, probeEveryMs: 60_000, maxInFlight: 16, rateLimit: 0,
 };
 
 const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -69,6 +75,14 @@ export function loadWebhookOptions(env: Record<string, string | undefined> = pro
   const probeRaw = env.WEBHOOK_PROBE_EVERY?.trim() || '1m';
   const probeEveryMs = parseDuration(probeRaw);
   if (probeEveryMs === null || probeEveryMs < 100) throw new ConfigError('WEBHOOK_PROBE_EVERY', probeRaw, `${DURATION_FORMS}, at least 100ms`);
+  const inFlightRaw = env.WEBHOOK_MAX_IN_FLIGHT?.trim() || String(WEBHOOK_DEFAULTS.maxInFlight);
+  const maxInFlight = inFlightRaw === 'off' ? 0 : Number(inFlightRaw);
+  if (!/^(\d+|off)$/.test(inFlightRaw) || maxInFlight > 100_000) throw new ConfigError('WEBHOOK_MAX_IN_FLIGHT', inFlightRaw, 'a whole number up to 100000, or off (0)');
+  const rateRaw = env.WEBHOOK_RATE_LIMIT?.trim() || 'off';
+  const rateLimit = rateRaw === 'off' ? 0 : Number(rateRaw);
+  if (!/^(\d+(\.\d+)?|off)$/.test(rateRaw) || (rateLimit > 0 && rateLimit < 0.01) || rateLimit > 1_000_000) {
+    throw new ConfigError('WEBHOOK_RATE_LIMIT', rateRaw, 'events per second per URL (at least 0.01), or off (0)');
+  }
   const attemptsRaw = env.WEBHOOK_MAX_ATTEMPTS?.trim() || '12';
   if (!/^\d+$/.test(attemptsRaw) || Number(attemptsRaw) < 1 || Number(attemptsRaw) > 100) {
     throw new ConfigError('WEBHOOK_MAX_ATTEMPTS', attemptsRaw, 'a whole number from 1 to 100');
@@ -81,7 +95,7 @@ export function loadWebhookOptions(env: Record<string, string | undefined> = pro
   return {
     ...WEBHOOK_DEFAULTS, urls, includeEvents: list(env.WEBHOOK_INCLUDE_EVENTS), excludeEvents: list(env.WEBHOOK_EXCLUDE_EVENTS),
     apiKey, apiSecret, timeoutMs, maxAttempts: Number(attemptsRaw), dedupeWindowMs, maxAgeMs,
-    breakAfterMs, probeEveryMs,
+    breakAfterMs, probeEveryMs, maxInFlight, rateLimit,
   };
 }
 

@@ -1,0 +1,182 @@
+import { DelayedError, type Job } from 'bullmq';
+import type { RunContext, RunJob } from './lane-run';
+import { webhookUrlTag } from './receivers';
+
+/**
+ * A rate turn at most this far off is waited for in the run (its BullMQ slot kept a few
+ * ms); a later one holds the run as a delayed job, so the slot goes to other lanes.
+ */
+export const IN_PLACE_WAIT_MS = 25;
+/**
+ * A run waiting for a slot is woken by the run leaving one; it asks again after this at
+ * the latest (a wake-up lost to a race, or a dead node's lease lapsing).
+ */
+export const SLOT_RECHECK_MS = 1000;
+
+/**
+ * A run refused a slot while this node's own runs hold the URL's slots only briefly (a
+ * fast receiver) waits here, up to this long, for one of them to give its slot back:
+ * cheaper than a round through BullMQ's delayed set for a wait of a few ms.
+ */
+export const LOCAL_WAIT_MS = 50;
+
+/** A lease outlives an attempt in progress (the request timeout) with room for renewing it. */
+export const leaseMs = (timeoutMs: number) => 2 * timeoutMs + 1000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What this node knows of one URL's slots: its own leases, how long they are held, its runs waiting for one. */
+class LocalSlots {
+  held = 0;
+  /** How long this node's pickups held a slot of the URL (ms, moving average; unknown: assumed long). */
+  holdMs = Infinity;
+  private readonly waiters: (() => void)[] = [];
+
+  /** Resolves when one of this node's runs gives a slot back, or after `ms`. */
+  released(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        const at = this.waiters.indexOf(wake);
+        if (at >= 0) this.waiters.splice(at, 1);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.waiters.push(wake);
+    });
+  }
+
+  left(heldMs: number): void {
+    this.held--;
+    this.holdMs = this.holdMs === Infinity ? heldMs : 0.8 * this.holdMs + 0.2 * heldMs;
+    this.waiters[0]?.();
+  }
+}
+
+/** Each delivery instance's LocalSlots per URL (keyed by its Receivers: one per instance). */
+const localSlots = new WeakMap<object, Map<string, LocalSlots>>();
+function slotsOf(ctx: RunContext, url: string): LocalSlots {
+  let byUrl = localSlots.get(ctx.receivers);
+  if (!byUrl) localSlots.set(ctx.receivers, (byUrl = new Map()));
+  let s = byUrl.get(url);
+  if (!s) byUrl.set(url, (s = new LocalSlots()));
+  return s;
+}
+
+/**
+ * A pickup's side of its URL's limits, fleet-wide in Redis under the URL's hash tag
+ * (lua/limitWebhookUrl-4.lua): WEBHOOK_MAX_IN_FLIGHT runs sending to one URL at once, and
+ * WEBHOOK_RATE_LIMIT events/s to it.
+ *
+ * BullMQ's worker concurrency is shared by every lane on a node: without a cap per URL, a
+ * slow receiver's runs would take every slot and hold up the fast receivers' lanes. A
+ * pickup takes a slot (a lease) before it sends and keeps it while it sends its lane's
+ * events one after another, renewing it, then gives it back; a run that cannot have one
+ * holds as a delayed job (its BullMQ slot given back, no attempt used, its lane untouched,
+ * so nothing is reordered) and is woken when a slot is given back. A rate turn comes with
+ * each event; one far off holds the run the same way, its turn kept for it.
+ */
+export class RunLimits {
+  /** No limit set: nothing to ask Redis. */
+  readonly off: boolean;
+  private readonly k: { leases: string; rate: string; waiting: string; reserved: string };
+  private readonly perEventMs: number;
+  private readonly burst: number;
+  private readonly leaseMs: number;
+  /** When this pickup's lease lapses (this node's clock, taken early), 0 while it holds none. */
+  private leaseUntil = 0;
+  private enteredAt = 0;
+  private readonly local: LocalSlots;
+
+  constructor(private readonly ctx: RunContext, private readonly job: Job<RunJob>, private readonly token: string) {
+    const o = ctx.opts;
+    this.off = o.maxInFlight <= 0 && o.rateLimit <= 0;
+    this.k = ctx.keys.webhookUrlLimits(webhookUrlTag(job.data.url));
+    this.perEventMs = o.rateLimit > 0 ? 1000 / o.rateLimit : 0;
+    this.burst = Math.max(1, Math.ceil(o.rateLimit));
+    this.leaseMs = leaseMs(o.timeoutMs);
+    this.local = slotsOf(ctx, job.data.url);
+  }
+
+  private async ask(mode: 'enter' | 'send' | 'leave'): Promise<(number | string)[]> {
+    const { k, ctx } = this;
+    const sentAt = Date.now();
+    const reply = (await ctx.redis.limitWebhookUrl(
+      k.leases, k.rate, k.waiting, k.reserved, mode, this.job.id!, ctx.opts.maxInFlight, this.perEventMs, this.burst, this.leaseMs, IN_PLACE_WAIT_MS,
+    )) as (number | string)[];
+    if (mode !== 'leave' && reply[0] === 1) this.leaseUntil = sentAt + this.leaseMs;
+    return reply;
+  }
+
+  /**
+   * Before the pickup sends anything: takes a slot and the first event's turn, waiting a
+   * few ms for a turn that near; else the job is moved to wait (DelayedError thrown: BullMQ
+   * neither counts it failed nor retries it).
+   */
+  async enter(): Promise<void> {
+    if (this.off) return;
+    const waitUntil = Date.now() + LOCAL_WAIT_MS;
+    for (;;) {
+      const [taken, waitMs, why] = (await this.ask('enter')).map(Number);
+      if (taken === 1) {
+        this.local.held++;
+        this.enteredAt = Date.now();
+        return;
+      }
+      if (why === 2 && waitMs <= IN_PLACE_WAIT_MS) {
+        await sleep(waitMs);
+        continue;
+      }
+      const local = this.local;
+      if (why === 1 && local.held > 0 && local.holdMs <= LOCAL_WAIT_MS && Date.now() < waitUntil) {
+        await local.released(waitUntil - Date.now());
+        continue;
+      }
+      const inFlight = why === 1;
+      if (inFlight) this.ctx.metrics.limitHolds.inFlight++;
+      else this.ctx.metrics.limitHolds.rate++;
+      // waiting for a slot: woken when one is given back, this is only the latest recheck;
+      // for the rate: its turn, kept for it (a little spread against ties)
+      const delay = inFlight ? Math.min(SLOT_RECHECK_MS, Math.max(50, waitMs)) : waitMs;
+      await this.job.moveToDelayed(Date.now() + delay + Math.floor(Math.random() * 20), this.token);
+      throw new DelayedError();
+    }
+  }
+
+  /**
+   * Before each further event of the pickup: its rate turn (waited for here when near) and
+   * the lease renewed before it could lapse mid-attempt. Returns 0 to send now, or the ms
+   * to hold the run for (the caller hands the lane back first; see lane-run.ts).
+   */
+  async beforeSend(): Promise<number> {
+    if (this.off) return 0;
+    if (this.perEventMs <= 0 && Date.now() + this.ctx.opts.timeoutMs + 500 < this.leaseUntil) return 0;
+    const waitMs = Number((await this.ask('send'))[1]);
+    if (waitMs <= IN_PLACE_WAIT_MS) {
+      if (waitMs > 0) await sleep(waitMs);
+      return 0;
+    }
+    this.ctx.metrics.limitHolds.rate++;
+    return waitMs;
+  }
+
+  /** Moves the job to come back in `ms`, after the caller handed its lane back. */
+  async hold(ms: number): Promise<never> {
+    await this.job.moveToDelayed(Date.now() + ms + Math.floor(Math.random() * 20), this.token);
+    throw new DelayedError();
+  }
+
+  /** Gives the slot back (whatever way the pickup ends) and wakes the first run waiting for one. */
+  async leave(): Promise<void> {
+    if (this.off || this.leaseUntil === 0) return;
+    this.leaseUntil = 0;
+    const heldMs = Date.now() - this.enteredAt;
+    // the lease lapses by itself and a waiter asks again by SLOT_RECHECK_MS: a fault here
+    // leaves the run's outcome as it is
+    const slip = (err: unknown) => this.ctx.log.warn({ err, url: this.job.data.url, run: this.job.id }, 'webhook slot not given back');
+    const [waiter] = await this.ask('leave').catch((err) => { slip(err); return ['']; });
+    // this node's runs waiting for a slot ask once it is free in Redis
+    this.local.left(heldMs);
+    if (waiter) await this.ctx.promoteHeld([String(waiter)]).catch(slip);
+  }
+}

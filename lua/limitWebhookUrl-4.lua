@@ -1,0 +1,96 @@
+--[[
+  A webhook URL's per-URL limits, for the whole fleet: at most a number of runs sending to
+  it at once (each holds a lease that lapses unless renewed, so a dead node's slots come
+  back by themselves), and optionally a rate (events/s, a token bucket kept as GCRA: the
+  time the next event may go).
+
+  A run refused for the rate still reserves its turn (the schedule moves on), and a run
+  coming back finds it: held runs come back one after another at the rate instead of all
+  at once. A run refused a slot waits in a queue; the run leaving a slot names the first
+  waiter, for its node to wake.
+
+  Input:
+    KEYS[1] leases            '<prefix>:{wu:<url>}:leases' (zset: run job id -> lease expiry, ms)
+    KEYS[2] rate              '<prefix>:{wu:<url>}:rate' (string: when the next event may go, ms)
+    KEYS[3] waiting           '<prefix>:{wu:<url>}:waiting' (zset: run job id -> when it began to wait)
+    KEYS[4] reserved          '<prefix>:{wu:<url>}:reserved' (zset: run job id -> when its turn comes)
+
+    ARGV[1] 'enter'           a pickup is about to send: a slot and (with a rate) a turn
+            'send'            a run holding a slot sends another event: its lease is renewed
+                              and (with a rate) it is given a turn
+            'leave'           the run gives its slot back
+    ARGV[2] run job id
+    ARGV[3] max in flight     0: no cap
+    ARGV[4] ms per event      at the rate limit; 0: no rate limit
+    ARGV[5] burst             events that may go at once after a quiet spell
+    ARGV[6] lease ms
+    ARGV[7] 'send': a turn further than this (ms) is kept for the run's next 'enter'
+
+  Output: 'enter': { 1 } the slot is taken, send now;
+                   { 0, ms, 1 } no slot free: hold (queued; ms: when to ask again at the latest)
+                   { 0, ms, 2 } a slot is free but the rate says wait ms (the turn is kept)
+          'send':  { 1, ms } send in ms (0: now)
+          'leave': { first waiter's run job id, or '' }
+]]
+--- @include "includes/nowMs"
+
+local now = nowMs()
+local mode, run = ARGV[1], ARGV[2]
+local maxInFlight, perEvent, burst, leaseMs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+
+if mode == 'leave' then
+  redis.call('ZREM', KEYS[1], run)
+  -- runs that stopped waiting long ago (their jobs gone) are forgotten
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 600000)
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 600000)
+  if maxInFlight > 0 and redis.call('ZCARD', KEYS[1]) < maxInFlight then
+    local first = redis.call('ZPOPMIN', KEYS[3])
+    if first[1] then return { first[1] } end
+  end
+  return { '' }
+end
+
+-- the next turn at the rate: ms from now (the schedule moves on by one event)
+local function takeTurn()
+  local at = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if at < now then at = now end
+  local wait = at - (burst - 1) * perEvent - now
+  if wait < 0 then wait = 0 end
+  local nextAt = at + perEvent
+  redis.call('SET', KEYS[2], nextAt, 'PX', nextAt - now + 1000)
+  return wait
+end
+
+if mode == 'send' then
+  redis.call('ZADD', KEYS[1], now + leaseMs, run)
+  if perEvent <= 0 then return { 1, 0 } end
+  local wait = takeTurn()
+  if wait > tonumber(ARGV[7]) then redis.call('ZADD', KEYS[4], now + wait, run) end
+  return { 1, wait }
+end
+
+-- 'enter'
+if maxInFlight > 0 and not redis.call('ZSCORE', KEYS[1], run) and redis.call('ZCARD', KEYS[1]) >= maxInFlight then
+  redis.call('ZADD', KEYS[3], 'NX', now, run)
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return { 0, tonumber(first[2]) - now, 1 }
+end
+if perEvent > 0 then
+  local turn = redis.call('ZSCORE', KEYS[4], run)
+  if turn then
+    turn = tonumber(turn)
+    if turn > now then return { 0, turn - now, 2 } end
+    redis.call('ZREM', KEYS[4], run)
+  else
+    local wait = takeTurn()
+    if wait > 0 then
+      redis.call('ZADD', KEYS[4], now + wait, run)
+      return { 0, wait, 2 }
+    end
+  end
+end
+redis.call('ZADD', KEYS[1], now + leaseMs, run)
+redis.call('ZREM', KEYS[3], run)
+return { 1 }
