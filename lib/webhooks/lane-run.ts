@@ -119,8 +119,9 @@ async function deliverLane(ctx: RunContext, job: Job<RunJob>, token: string, lim
     parseReply(await ctx.redis.advanceWebhookLane(lane.fifo, lane.events, lane.run, job.id!, token, mode, o.runBatch, ...done));
 
   // the event that started the run comes with the job: its first pickup sends it before
-  // asking the lane anything (it is the head: only this run takes events out)
-  const first = job.attemptsStarted <= 1 ? job.data.head : undefined;
+  // asking the lane anything (it is the head: only this run takes events out); a job run
+  // again from the failed set, its counts reset, must not send it (it may be long gone)
+  const first = job.attemptsStarted <= 1 && job.attemptsMade === 0 && !job.finishedOn ? job.data.head : undefined;
   let handed: LaneReply | null = first ? { status: 1, waiting: 1, tries: 1, events: [first] } : null;
   let mode: Mode = first ? 'next' : 'start';
   let done: string[] = []; // taken care of (delivered or given up), still in the lane
