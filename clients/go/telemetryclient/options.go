@@ -51,8 +51,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Logger gets refused events and batches given up (default slog.Default()).
 	Logger *slog.Logger
-	// OnRefused is called (on the sender goroutine) for every event the fleet refused or
-	// the client gave up on, with the error naming the method, event and field.
+	// OnRefused is called for every event the fleet refused or the client gave up on, with
+	// a *RefusedError naming the method, event and field: on the sender goroutine, or the
+	// caller's for a call refused before it was queued. It must not block.
 	OnRefused func(err error)
 	// OnRequest is called after every request, for the caller's own figures.
 	OnRequest func(RequestReport)
