@@ -66,25 +66,27 @@ describe('webhook lane runs', function () {
 
   it('a failed attempt stops the run; the run is retried with backoff and goes on in order; its progress says what waits', async () => {
     const room = `fail${++n}`;
-    let progressAtRetry: Promise<RunProgress | undefined> | null = null;
-    let d: WebhookDelivery | null = null;
     rx.answer = (ev, attempt) => {
       const who = ev.participant?.identity ?? '';
       attempts.push(who);
-      if (who === 'p4' && attempt === 2 && d) progressAtRetry = runsOf(d, room).then((r) => r[0]?.progress as RunProgress | undefined);
       return who === 'p4' && attempt <= 2 ? 503 : 200;
     };
-    d = await deliveries.make([rx.url], {}, false);
+    const d = await deliveries.make([rx.url], {}, false);
     const who = names('p', 10);
     await queue(d, room, who);
-    await deliveries.make([rx.url]);
+    // backoffs long enough to read the run while it waits out the first one
+    await deliveries.make([rx.url], { baseBackoffMs: 1000, maxBackoffMs: 1000 });
+    const progress = await until(async () => {
+      const run = (await runsOf(d, room))[0];
+      const p = run?.progress as RunProgress | undefined;
+      return run && p?.attempts === 1 && (await run.getState()) === 'delayed' ? p : null;
+    }, 'the run waiting out its first backoff');
     await until(() => rx.roomSequence(room).length === 10, 'all ten', 20_000);
     expect(rx.roomSequence(room)).to.deep.equal(who);
     // nothing behind p4 was tried before p4 got through
     expect(attempts.filter((a) => who.includes(a))).to.deep.equal(['p0', 'p1', 'p2', 'p3', 'p4', 'p4', 'p4', 'p5', 'p6', 'p7', 'p8', 'p9']);
-    const runs = await until(async () => { const r = await runsOf(d!, room); return r.length === 1 && r[0].finishedOn ? r : null; }, 'the run to complete');
+    const runs = await until(async () => { const r = await runsOf(d, room); return r.length === 1 && r[0].finishedOn ? r : null; }, 'the run to complete');
     expect(runs[0].attemptsMade).to.equal(3); // two failed attempts of the run (retried by BullMQ), then the one that drained it
-    const progress = await progressAtRetry!;
     expect(progress).to.deep.include({ waiting: 6, attempts: 1 });
     expect(progress?.lastError).to.match(/HTTP 503/);
     expect(deliveries.deadLetters()).to.equal(0);
