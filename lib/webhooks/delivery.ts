@@ -8,11 +8,13 @@ import type { RedisClient, RedisTarget } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import { newId } from '../ids';
 import { eventKey } from './event-key';
-import { backoffMs, LaneRetry, runLane, type RunContext, type RunJob } from './lane-run';
+import { LaneRetry, runLane, type RunContext, type RunJob } from './lane-run';
 import { WebhookMetrics } from './metrics';
 import type { WebhookNotifier } from './notifier';
 import { wantsEvent, type WebhookOptions } from './options';
 import { describeAttempt, Receivers, succeeded, type LaneEvent } from './receivers';
+import { WebhookOperations } from './operations';
+import { UrlStatuses } from './url-status';
 
 export { webhookUrlTag, type LaneEvent } from './receivers';
 export type { RunJob, RunProgress } from './lane-run';
@@ -74,6 +76,9 @@ export class WebhookDelivery implements WebhookNotifier {
   readonly metrics = new WebhookMetrics();
   private readonly receivers: Receivers;
   private readonly runs: RunContext;
+  /** Each URL's fleet-wide state (breaker, latencies, lanes with work, dead letters) and what operators do with it. */
+  private readonly urls: UrlStatuses;
+  readonly operations: WebhookOperations;
   private stopping = false;
 
   constructor(
@@ -86,8 +91,14 @@ export class WebhookDelivery implements WebhookNotifier {
   ) {
     this.queues = new BullQueues<DeliveryJob>(WEBHOOK_QUEUE, shards, target, log);
     this.receivers = new Receivers(redis, keys, opts);
+    this.urls = new UrlStatuses(redis, keys, opts);
+    this.operations = new WebhookOperations({
+      redis, keys, opts, log, urls: this.urls, queueOf: (lane) => this.queueOf(lane),
+      newRunId: (lane) => this.newRunId(lane), addRun: (runId, run) => this.addRun(runId, run),
+    });
     this.runs = {
       redis, keys, opts, log, metrics: this.metrics, receivers: this.receivers,
+      urls: this.urls, promoteHeld: (runIds) => this.operations.promoteHeld(runIds),
       keepDeadLetter: (laneId, id, d, reason, attempts) => this.keepDeadLetter(laneId, id, d, reason, attempts),
       closing: () => this.stopping,
     };
@@ -141,7 +152,10 @@ export class WebhookDelivery implements WebhookNotifier {
   }
 
   private async addRun(runId: string, run: RunJob): Promise<void> {
-    await this.queueOf(run.lane).add(RUN, run, { jobId: runId, attempts: RUN_ATTEMPTS, backoff: { type: 'lane' }, ...this.kept() });
+    await Promise.all([
+      this.queueOf(run.lane).add(RUN, run, { jobId: runId, attempts: RUN_ATTEMPTS, backoff: { type: 'lane' }, ...this.kept() }),
+      this.urls.of(run.url).noteLane(run.lane, runId),
+    ]);
   }
 
   /** The lane names `runId` as its run: re-makes its job if it is gone, replaces it if it finished. */
@@ -166,7 +180,10 @@ export class WebhookDelivery implements WebhookNotifier {
 
   private async keepDeadLetter(laneId: string, id: string, d: LaneEvent, reason: string, attempts: number): Promise<void> {
     const data: DeadLetterJob = { ...d, deadLettered: true, reason, attempts };
-    await this.queueOf(laneId).add(DEAD_LETTER, data, { jobId: id, attempts: 1, ...this.kept() });
+    await Promise.all([
+      this.queueOf(laneId).add(DEAD_LETTER, data, { jobId: id, attempts: 1, ...this.kept() }),
+      this.urls.of(d.url).noteDeadLetter(laneId, id),
+    ]);
   }
 
   /** Starts delivering on this node. */
@@ -179,9 +196,11 @@ export class WebhookDelivery implements WebhookNotifier {
       stalledInterval: Math.max(500, Math.floor(lockDuration / 2)),
       maxStalledCount: RUN_MAX_STALLED,
       settings: {
-        // a run's retry waits as long as its head's attempts ask for
-        backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
-          (err instanceof LaneRetry ? err.delayMs : backoffMs(this.opts, attemptsMade)),
+        // a run's retry waits as long as its head's attempts ask for; a run cut short by
+        // something else (Redis unreachable mid-run) starts again soon: the run's own count
+        // of failures says nothing about its head
+        backoffStrategy: (_attemptsMade: number, _type?: string, err?: Error) =>
+          (err instanceof LaneRetry ? err.delayMs : this.opts.baseBackoffMs),
       },
     });
     for (const w of workers) {
