@@ -124,6 +124,13 @@ describe('webhook configuration', () => {
     expect(WEBHOOK_DEFAULTS.maxAttempts).to.equal(12);
     expect(o.maxAgeMs).to.equal(0); // WEBHOOK_MAX_AGE off: the retries' ~1 h
     expect(o).to.deep.include({ breakAfterMs: 300_000, probeEveryMs: 60_000 }); // WEBHOOK_BREAK_AFTER 5m, WEBHOOK_PROBE_EVERY 1m
+    expect(o).to.deep.include({ maxInFlight: 16, rateLimit: 0 }); // WEBHOOK_MAX_IN_FLIGHT 16, WEBHOOK_RATE_LIMIT off
+  });
+
+  it('reads the per-URL limits', () => {
+    expect(loadWebhookOptions({ WEBHOOK_MAX_IN_FLIGHT: '4', WEBHOOK_RATE_LIMIT: '2.5' })).to.deep.include({ maxInFlight: 4, rateLimit: 2.5 });
+    expect(loadWebhookOptions({ WEBHOOK_MAX_IN_FLIGHT: 'off', WEBHOOK_RATE_LIMIT: 'off' })).to.deep.include({ maxInFlight: 0, rateLimit: 0 });
+    expect(loadWebhookOptions({ WEBHOOK_MAX_IN_FLIGHT: '0', WEBHOOK_RATE_LIMIT: '0' })).to.deep.include({ maxInFlight: 0, rateLimit: 0 });
   });
 
   it('reads the circuit breaker\'s settings', () => {
@@ -157,6 +164,8 @@ describe('webhook configuration', () => {
     [{ WEBHOOK_BREAK_AFTER: 'soon' }, /WEBHOOK_BREAK_AFTER="soon".*or off/],
     [{ WEBHOOK_PROBE_EVERY: '10ms' }, /WEBHOOK_PROBE_EVERY="10ms".*at least 100ms/],
     [{ WEBHOOK_MAX_AGE: 'soon' }, /WEBHOOK_MAX_AGE="soon"/],
+    [{ WEBHOOK_MAX_IN_FLIGHT: '-1' }, /WEBHOOK_MAX_IN_FLIGHT="-1".*or off/],
+    [{ WEBHOOK_RATE_LIMIT: 'fast' }, /WEBHOOK_RATE_LIMIT="fast".*events per second/],
   ];
   for (const [env, message] of bad) {
     it(`rejects ${JSON.stringify(env)}`, () => {

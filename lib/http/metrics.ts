@@ -19,6 +19,14 @@ export function registerJobMetrics(r: client.Registry, c: Coordinator): void {
     name: 'tc_webhook_paused_urls', help: 'Webhook URLs paused by the circuit breaker (fleet)', registers: [r],
     async collect() { this.set(c.webhooks ? await c.webhooks.operations.pausedUrls() : 0); },
   });
+  new client.Gauge({
+    name: 'tc_webhook_limit_holds_total', help: 'Webhook runs this node held for their URL\'s limits (WEBHOOK_MAX_IN_FLIGHT, WEBHOOK_RATE_LIMIT)', labelNames: ['reason'], registers: [r],
+    collect() {
+      const h = webhooks()?.limitHolds;
+      this.set({ reason: 'in_flight' }, h?.inFlight ?? 0);
+      this.set({ reason: 'rate' }, h?.rate ?? 0);
+    },
+  });
   new client.Gauge({ name: 'tc_webhook_expired_total', help: 'Webhooks given up by this node for being older than WEBHOOK_MAX_AGE (in dead letters too)', registers: [r], collect() { this.set(webhooks()?.expired ?? 0); } });
   const webhookLatency = new client.Histogram({
     name: 'tc_webhook_latency_seconds', help: 'Enqueue-to-delivery latency of webhooks delivered by this node', buckets: WEBHOOK_SECONDS, registers: [r],
