@@ -64,7 +64,8 @@ func StartNode(env map[string]string) (*Node, error) {
 	n.cmd.Dir = root
 	n.cmd.Env = Env(set)
 	n.cmd.Stdout, n.cmd.Stderr = (*lockedWriter)(n), (*lockedWriter)(n)
-	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a test binary killed by its timeout takes its node processes with it
+	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := n.cmd.Start(); err != nil {
 		return nil, err
 	}
