@@ -83,3 +83,29 @@ func TestFullQueueDropsStatsFirst(t *testing.T) {
 		t.Fatalf("after close: %v", r)
 	}
 }
+
+// A StatsKey the fleet would refuse is refused alone, before it is sent, naming the field.
+func TestStatsKeyFieldsAreChecked(t *testing.T) {
+	var got []error
+	c, err := New(Options{URLs: []string{"http://127.0.0.1:1"}, NodeID: "sfu-key", APIKey: "k", APISecret: "s", HeartbeatInterval: -1,
+		OnRefused: func(err error) { got = append(got, err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Destroy()
+	c.TrackStats("RM_1", "", telemetry.StatsKeyForData("", livekit.StreamType_UPSTREAM, "", "TR_1"), &livekit.AnalyticsStat{})
+	c.TrackStats("RM_1", "", telemetry.StatsKeyForData("", livekit.StreamType_UPSTREAM, "PA_1", "TR\n1"), &livekit.AnalyticsStat{})
+	c.TrackStats("RM|1", "", telemetry.StatsKeyForData("", livekit.StreamType_UPSTREAM, "PA_1", "TR_1"), &livekit.AnalyticsStat{})
+	want := []string{"key.participantId: must be a non-empty string", "key.trackId: must be at most 256 bytes, without a newline", "roomId: must not contain '|'"}
+	if len(got) != len(want) {
+		t.Fatalf("refused %v, want %v", got, want)
+	}
+	for i, err := range got {
+		if r := err.(*RefusedError); r.Message != want[i] || r.Method != "trackStats" {
+			t.Fatalf("refusal %d: %+v, want %q", i, r, want[i])
+		}
+	}
+	if n := c.Counters(); n.Refused != 3 || n.Buffered != 0 {
+		t.Fatalf("counters %+v", n)
+	}
+}

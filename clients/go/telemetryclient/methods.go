@@ -2,6 +2,7 @@ package telemetryclient
 
 import (
 	"context"
+	"strings"
 
 	"github.com/livekit/livekit-server/pkg/telemetry"
 	"github.com/livekit/protocol/codecs/mime"
@@ -29,8 +30,14 @@ func (c *Client) TrackStats(roomID livekit.RoomID, roomName livekit.RoomName, ke
 	} else {
 		w.buf = append(w.buf, `"UPSTREAM"`...)
 	}
-	w.id("participantId", string(k.participantID))
-	w.text("trackId", string(k.trackID))
+	if e := checkID(string(k.participantID)); e != "" {
+		w.fail(fieldError("key.participantId", e))
+	}
+	if len(k.trackID) > nameBytes || strings.Contains(string(k.trackID), "\n") {
+		w.fail(fieldError("key.trackId", "must be at most 256 bytes, without a newline"))
+	}
+	w.str("participantId", string(k.participantID))
+	w.str("trackId", string(k.trackID))
 	if k.track {
 		w.int("trackSource", int64(k.trackSource))
 		w.int("trackType", int64(k.trackType))
