@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,9 +12,13 @@ const GO_MODULE = path.join(__dirname, '..', '..', 'clients', 'go');
 /** Builds clients/go/cmd/sfu-bridge once per process (go's build cache makes a rebuild quick). */
 export function buildSfuBridge(): string {
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'sfu-bridge-')), 'sfu-bridge');
+  built.add(out);
   execFileSync('go', ['build', '-o', out, './cmd/sfu-bridge'], { cwd: GO_MODULE, stdio: ['ignore', 'inherit', 'inherit'] });
   return out;
 }
+
+/** Binaries buildSfuBridge made: their directories go when their bridge stops. */
+const built = new Set<string>();
 
 /** A protobuf class becomes its JSON form; anything else goes as it is (as TelemetryClient's toWire). */
 function toWire(args: object): Record<string, unknown> {
@@ -48,7 +52,7 @@ export class GoSfuBridge {
   private next = 0;
   private readonly waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
 
-  constructor(binary: string, private readonly o: BridgeOptions) {
+  constructor(private readonly binary: string, private readonly o: BridgeOptions) {
     const flags = [`-urls=${o.urls.join(',')}`, `-heartbeat=${o.heartbeatIntervalMs ?? 5000}ms`, `-linger=${o.lingerMs ?? 0}ms`];
     if (o.maxAttempts) flags.push(`-max-attempts=${o.maxAttempts}`);
     if (o.maxBackoffMs) flags.push(`-max-backoff=${o.maxBackoffMs}ms`);
@@ -95,10 +99,12 @@ export class GoSfuBridge {
   }
 
   async stop(): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.stdin!.end();
-    await exited;
+    if (this.child.exitCode === null) {
+      const exited = new Promise((r) => this.child.once('exit', r));
+      this.child.stdin!.end();
+      await exited;
+    }
+    if (built.delete(this.binary)) rmSync(path.dirname(this.binary), { recursive: true, force: true });
   }
 }
 
