@@ -10,7 +10,7 @@
   waiter, for its node to wake.
 
   Input:
-    KEYS[1] leases            '<prefix>:{wu:<url>}:leases' (zset: run job id -> lease expiry, ms)
+    KEYS[1] leases            '<prefix>:{wu:<url>}:leases' (zset: pickup -> lease expiry, ms)
     KEYS[2] rate              '<prefix>:{wu:<url>}:rate' (string: when the next event may go, ms)
     KEYS[3] waiting           '<prefix>:{wu:<url>}:waiting' (zset: run job id -> when it began to wait)
     KEYS[4] reserved          '<prefix>:{wu:<url>}:reserved' (zset: run job id -> when its turn comes)
@@ -25,9 +25,13 @@
     ARGV[5] burst             events that may go at once after a quiet spell
     ARGV[6] lease ms
     ARGV[7] 'send': a turn further than this (ms) is kept for the run's next 'enter'
+    ARGV[8] the pickup's lease ('<run job id>:<BullMQ token>': a node still sending for a run
+            another node took over holds its own until it stops)
+    ARGV[9] 'enter': 1 to be queued if no slot is free (the run will hold as a delayed job
+            and be woken); 0 when it waits on its node instead
 
   Output: 'enter': { 1 } the slot is taken, send now;
-                   { 0, ms, 1 } no slot free: hold (queued; ms: when to ask again at the latest)
+                   { 0, ms, 1 } no slot free: wait (queued if asked; ms: when the first lease lapses)
                    { 0, ms, 2 } a slot is free but the rate says wait ms (the turn is kept)
           'send':  { 1, ms } send in ms (0: now)
           'leave': { first waiter's run job id, or '' }
@@ -35,13 +39,13 @@
 --- @include "includes/nowMs"
 
 local now = nowMs()
-local mode, run = ARGV[1], ARGV[2]
+local mode, run, lease = ARGV[1], ARGV[2], ARGV[8]
 local maxInFlight, perEvent, burst, leaseMs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 
 if mode == 'leave' then
-  redis.call('ZREM', KEYS[1], run)
+  redis.call('ZREM', KEYS[1], lease)
   -- runs that stopped waiting long ago (their jobs gone) are forgotten
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 600000)
   redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 600000)
@@ -64,7 +68,7 @@ local function takeTurn()
 end
 
 if mode == 'send' then
-  redis.call('ZADD', KEYS[1], now + leaseMs, run)
+  redis.call('ZADD', KEYS[1], now + leaseMs, lease)
   if perEvent <= 0 then return { 1, 0 } end
   local wait = takeTurn()
   if wait > tonumber(ARGV[7]) then redis.call('ZADD', KEYS[4], now + wait, run) end
@@ -72,8 +76,8 @@ if mode == 'send' then
 end
 
 -- 'enter'
-if maxInFlight > 0 and not redis.call('ZSCORE', KEYS[1], run) and redis.call('ZCARD', KEYS[1]) >= maxInFlight then
-  redis.call('ZADD', KEYS[3], 'NX', now, run)
+if maxInFlight > 0 and not redis.call('ZSCORE', KEYS[1], lease) and redis.call('ZCARD', KEYS[1]) >= maxInFlight then
+  if ARGV[9] == '1' then redis.call('ZADD', KEYS[3], 'NX', now, run) end
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   return { 0, tonumber(first[2]) - now, 1 }
 end
@@ -91,6 +95,6 @@ if perEvent > 0 then
     end
   end
 end
-redis.call('ZADD', KEYS[1], now + leaseMs, run)
+redis.call('ZADD', KEYS[1], now + leaseMs, lease)
 redis.call('ZREM', KEYS[3], run)
 return { 1 }

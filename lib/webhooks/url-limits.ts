@@ -18,7 +18,7 @@ export const SLOT_RECHECK_MS = 1000;
  * fast receiver) waits here, up to this long, for one of them to give its slot back:
  * cheaper than a round through BullMQ's delayed set for a wait of a few ms.
  */
-export const LOCAL_WAIT_MS = 50;
+export const LOCAL_WAIT_MS = 250;
 
 /** A lease outlives an attempt in progress (the request timeout) with room for renewing it. */
 export const leaseMs = (timeoutMs: number) => 2 * timeoutMs + 1000;
@@ -27,12 +27,28 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What this node knows of one URL's slots: its own leases, how long they are held, its runs waiting for one. */
 class LocalSlots {
-  held = 0;
-  /** How long this node's pickups held a slot of the URL (ms, moving average; unknown: assumed long). */
-  holdMs = Infinity;
+  /** When each lease this node holds was taken. */
+  private readonly since: number[] = [];
+  /** How long this node's pickups held a slot of the URL (ms, moving average). */
+  private holdMs = 0;
   private readonly waiters: (() => void)[] = [];
 
-  /** Resolves when one of this node's runs gives a slot back, or after `ms`. */
+  get queued(): number {
+    return this.waiters.length;
+  }
+
+  /**
+   * How long a run joining this node's queue would likely wait for one of this node's
+   * slots to come back: they turn over about every holdMs (at least as long as the oldest
+   * one is held already, so a receiver turning slow counts at once). No slot: no end.
+   */
+  expectedWaitMs(): number {
+    if (this.since.length === 0) return Infinity;
+    const turn = Math.max(this.holdMs, Date.now() - Math.min(...this.since));
+    return (turn * (this.waiters.length + 1)) / this.since.length;
+  }
+
+  /** Resolves when one of this node's runs gives a slot back (the first waiter first), or after `ms`. */
   released(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const wake = () => {
@@ -46,9 +62,14 @@ class LocalSlots {
     });
   }
 
-  left(heldMs: number): void {
-    this.held--;
-    this.holdMs = this.holdMs === Infinity ? heldMs : 0.8 * this.holdMs + 0.2 * heldMs;
+  took(at: number): void {
+    this.since.push(at);
+  }
+
+  left(at: number): void {
+    const i = this.since.indexOf(at);
+    if (i >= 0) this.since.splice(i, 1);
+    this.holdMs = 0.8 * this.holdMs + 0.2 * (Date.now() - at);
     this.waiters[0]?.();
   }
 }
@@ -98,11 +119,12 @@ export class RunLimits {
     this.local = slotsOf(ctx, job.data.url);
   }
 
-  private async ask(mode: 'enter' | 'send' | 'leave'): Promise<(number | string)[]> {
+  private async ask(mode: 'enter' | 'send' | 'leave', queue = false): Promise<(number | string)[]> {
     const { k, ctx } = this;
     const sentAt = Date.now();
     const reply = (await ctx.redis.limitWebhookUrl(
       k.leases, k.rate, k.waiting, k.reserved, mode, this.job.id!, ctx.opts.maxInFlight, this.perEventMs, this.burst, this.leaseMs, IN_PLACE_WAIT_MS,
+      `${this.job.id}:${this.token}`, queue ? 1 : 0,
     )) as (number | string)[];
     if (mode !== 'leave' && reply[0] === 1) this.leaseUntil = sentAt + this.leaseMs;
     return reply;
@@ -115,21 +137,27 @@ export class RunLimits {
    */
   async enter(): Promise<void> {
     if (this.off) return;
-    const waitUntil = Date.now() + LOCAL_WAIT_MS;
+    const deadline = Date.now() + LOCAL_WAIT_MS;
+    const local = this.local;
     for (;;) {
-      const [taken, waitMs, why] = (await this.ask('enter')).map(Number);
+      // wait here only when this node's slots of the URL come back soon (a fast receiver);
+      // else a refused run is queued in Redis, woken by whichever node gives a slot back
+      const left = deadline - Date.now();
+      const waitHere = left > 0 && local.expectedWaitMs() <= left;
+      // this node's runs already waiting go first
+      if (waitHere && local.queued > 0) await local.released(left);
+      const [taken, waitMs, why] = (await this.ask('enter', !waitHere)).map(Number);
       if (taken === 1) {
-        this.local.held++;
         this.enteredAt = Date.now();
+        local.took(this.enteredAt);
         return;
       }
       if (why === 2 && waitMs <= IN_PLACE_WAIT_MS) {
         await sleep(waitMs);
         continue;
       }
-      const local = this.local;
-      if (why === 1 && local.held > 0 && local.holdMs <= LOCAL_WAIT_MS && Date.now() < waitUntil) {
-        await local.released(waitUntil - Date.now());
+      if (why === 1 && waitHere) {
+        await local.released(Math.max(0, deadline - Date.now()));
         continue;
       }
       const inFlight = why === 1;
@@ -170,13 +198,12 @@ export class RunLimits {
   async leave(): Promise<void> {
     if (this.off || this.leaseUntil === 0) return;
     this.leaseUntil = 0;
-    const heldMs = Date.now() - this.enteredAt;
     // the lease lapses by itself and a waiter asks again by SLOT_RECHECK_MS: a fault here
     // leaves the run's outcome as it is
     const slip = (err: unknown) => this.ctx.log.warn({ err, url: this.job.data.url, run: this.job.id }, 'webhook slot not given back');
     const [waiter] = await this.ask('leave').catch((err) => { slip(err); return ['']; });
     // this node's runs waiting for a slot ask once it is free in Redis
-    this.local.left(heldMs);
+    this.local.left(this.enteredAt);
     if (waiter) await this.ctx.promoteHeld([String(waiter)]).catch(slip);
   }
 }

@@ -99,6 +99,9 @@ describe('webhook per-URL limits', function () {
       const slowRooms = Array.from({ length: 12 }, (_, i) => `slow-${i}`);
       for (const who of ['a', 'b', 'c']) for (const room of slowRooms) await toSlow.queueNotify(joined(room, who));
       await until(() => slow.open === MAX_IN_FLIGHT, 'the slow receiver to have its cap of requests open');
+      // the slow runs refused a slot hold as delayed jobs, their BullMQ slots given back
+      const held = () => nodes.reduce((n, d) => n + d.metrics.limitHolds.inFlight, 0);
+      await until(() => held() >= slowRooms.length - MAX_IN_FLIGHT, 'the slow runs without a slot to hold');
 
       // Moderate load, paced (25 events/s for 8 s), so a busy 2-core machine shared with
       // other work still passes: the timed assertion is about the slow URL's runs not taking
@@ -119,14 +122,13 @@ describe('webhook per-URL limits', function () {
       const latencies = [...queuedAt].map(([id, at]) => arrived.get(id)! - at);
       const p99 = percentile(latencies, 99);
       expect(slow.open, 'the slow receiver still saturated while the fast events went').to.equal(MAX_IN_FLIGHT);
-      expect(p99, `fast receiver's p99 enqueue-to-delivery (ms), p50 ${percentile(latencies, 50)}, slowest ${[...latencies].sort((x, y) => y - x).slice(0, 5).join(', ')}; slow runs held so far ${nodes.reduce((n, d) => n + d.metrics.limitHolds.inFlight, 0)}`).to.be.below(50);
+      expect(p99, `fast receiver's p99 enqueue-to-delivery (ms), p50 ${percentile(latencies, 50)}, slowest ${[...latencies].sort((x, y) => y - x).slice(0, 5).join(', ')}; slow runs held so far ${held()}`).to.be.below(50);
       for (const room of fastRooms) expect(fast.roomSequence(room), room).to.deep.equal(who);
 
       await until(() => slowRooms.every((room) => slow.roomSequence(room).length === 3), 'every slow event', 40_000);
       for (const room of slowRooms) expect(slow.roomSequence(room), room).to.deep.equal(['a', 'b', 'c']);
       expect(slow.maxOpen, 'requests open at once at the slow receiver').to.equal(MAX_IN_FLIGHT);
       expect(deliveries.deadLetters(), 'dead letters').to.equal(0);
-      expect(nodes.reduce((n, d) => n + d.metrics.limitHolds.inFlight, 0), 'runs held for a slot').to.be.greaterThan(0);
     } finally {
       await Promise.all([slow.stop(), fast.stop()]);
     }
