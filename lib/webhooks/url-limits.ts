@@ -11,7 +11,7 @@ export const IN_PLACE_WAIT_MS = 25;
  * A run waiting for a slot is woken by the run leaving one; it asks again after this at
  * the latest (a wake-up lost to a race, or a dead node's lease lapsing).
  */
-export const SLOT_RECHECK_MS = 1000;
+export const SLOT_RECHECK_MS = 3000;
 
 /**
  * A run refused a slot while this node's own runs hold the URL's slots only briefly (a
