@@ -30,6 +30,7 @@ describe('every key has a bound: after a fleet run and its retention, nothing is
     /^tc:analytics:(events|stats|node_rooms|stats_rejected)$/, // trimmed to ANALYTICS_MAXLEN
     /^\{tc:bull(:\d+-\d+)?\}:/, // BullMQ, every queue shard: jobs kept by count and age (removeOnComplete / removeOnFail), schedulers
     /^tc:\{fleet\}:queue-shards$/, // the fleet's QUEUE_SHARDS, one number
+    /^tc:\{wu:[0-9a-f]+\}:(status|latency)$/, // per webhook URL: fixed fields, the latest 1,000 latencies (as many as WEBHOOK_URLS)
   ];
 
   it('leaves only per-shard counts, trimmed streams and BullMQ\'s bounded sets', async () => {
