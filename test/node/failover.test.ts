@@ -1,18 +1,5 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { expect } from 'chai';
-
-/** Runs `scripts/simulate.ts` with `args`: its exit code and everything it printed. */
-async function simulate(args: string[]): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/simulate.ts', ...args], {
-    cwd: path.join(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString('utf8'); });
-  child.stderr.on('data', (d: Buffer) => { out += d.toString('utf8'); });
-  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  return { code, out };
-}
+import { runSimulate as simulate } from '../support/simulate';
 
 /**
  * A Sentinel failover under traffic, with REDIS_WAIT_REPLICAS=1: three node processes on a

@@ -1,21 +1,12 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { expect } from 'chai';
 import { TEST_REDIS } from '../support/redis';
+import { runSimulate } from '../support/simulate';
 
-/** Runs `scripts/simulate.ts` with `args` (on a local cluster under TEST_REDIS=cluster): its exit code and everything it printed. */
-async function simulate(args: string[]): Promise<{ code: number | null; out: string }> {
-  const root = path.join(__dirname, '..', '..');
+/** `npm run simulate -- <args>`, on a local cluster under TEST_REDIS=cluster. */
+function simulate(args: string[]) {
   // --chaos kills and restarts its one redis-server: it runs on one whatever TEST_REDIS says
   const topology = TEST_REDIS === 'cluster' && !args.includes('--chaos') ? ['--redis', 'cluster'] : [];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/simulate.ts', ...topology, ...args], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString('utf8'); });
-  child.stderr.on('data', (d: Buffer) => { out += d.toString('utf8'); });
-  const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  return { code, out };
+  return runSimulate([...topology, ...args]);
 }
 
 /** `npm run simulate`, small: a healthy fleet loses nothing, reorders nothing, repeats nothing. */
