@@ -17,6 +17,9 @@ export class TestReceiver {
   answer: (ev: WebhookEvent, attempt: number) => number = () => 200;
   /** Time taken to answer each request, so deliveries are in flight when a test acts. */
   delayMs = 0;
+  /** Requests open now, and the most ever open at once (a cap on concurrent deliveries shows here). */
+  open = 0;
+  maxOpen = 0;
   private server: http.Server | null = null;
   private port = 0;
   private readonly verifier = new WebhookReceiver(API_KEY, API_SECRET);
@@ -27,6 +30,9 @@ export class TestReceiver {
 
   async start(port = 0): Promise<void> {
     this.server = http.createServer((req, res) => {
+      this.open++;
+      this.maxOpen = Math.max(this.maxOpen, this.open);
+      res.on('close', () => { this.open--; });
       const chunks: Buffer[] = [];
       req.on('data', (c) => chunks.push(c));
       req.on('end', async () => {

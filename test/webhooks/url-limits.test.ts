@@ -1,59 +1,17 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import { WebhookReceiver, type WebhookEvent } from 'livekit-server-sdk';
 import { KeySpace } from '../../lib/redis/keys';
 import { until, usePrivateRedis } from '../support/redis';
 import { joined, useDeliveries } from './harness';
-import { API_KEY, API_SECRET, TestReceiver } from './receiver';
+import { TestReceiver } from './receiver';
 
 const MAX_IN_FLIGHT = 4;
 const SLOW_MS = 2000;
 
-/** A receiver answering every verified delivery after `delayMs`, counting the requests it has open at once. */
-class CountingReceiver {
-  readonly received: WebhookEvent[] = [];
-  open = 0;
-  maxOpen = 0;
-  private server: http.Server | null = null;
-  private readonly verifier = new WebhookReceiver(API_KEY, API_SECRET);
-
-  constructor(private readonly delayMs: number) {}
-
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = http.createServer((req, res) => {
-      this.open++;
-      this.maxOpen = Math.max(this.maxOpen, this.open);
-      res.on('close', () => { this.open--; });
-      const chunks: Buffer[] = [];
-      req.on('data', (c) => chunks.push(c));
-      req.on('end', async () => {
-        try {
-          const ev = await this.verifier.receive(Buffer.concat(chunks).toString('utf8'), req.headers.authorization);
-          await new Promise((r) => setTimeout(r, this.delayMs));
-          this.received.push(ev);
-          res.writeHead(200).end();
-        } catch {
-          res.writeHead(401).end();
-        }
-      });
-    });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/webhook`;
-  }
-
-  async stop(): Promise<void> {
-    const s = this.server;
-    this.server = null;
-    if (s) await new Promise((r) => { s.closeAllConnections(); s.close(r); });
-  }
-
-  roomSequence(room: string): string[] {
-    const seen = new Set<string>();
-    return this.received.filter((e) => e.room?.name === room && !seen.has(e.id) && seen.add(e.id)).map((e) => e.participant?.identity ?? e.event);
-  }
+/** A receiver answering every verified delivery after `delayMs`; it counts the requests it has open at once. */
+function slowReceiver(delayMs: number): TestReceiver {
+  const rx = new TestReceiver();
+  rx.delayMs = delayMs;
+  return rx;
 }
 
 const percentile = (xs: number[], p: number) => {
@@ -74,7 +32,7 @@ describe('webhook per-URL limits', function () {
   const rated = useDeliveries(redis, new KeySpace('rl', 4));
 
   it('a receiver answering after 2 s holds at most WEBHOOK_MAX_IN_FLIGHT requests and does not slow a fast one (p99 < 50 ms)', async () => {
-    const slow = new CountingReceiver(SLOW_MS);
+    const slow = slowReceiver(SLOW_MS);
     const fast = new TestReceiver();
     await Promise.all([slow.start(), fast.start()]);
     const arrived = new Map<string, number>();
