@@ -1,4 +1,10 @@
-import type { RequestReport } from './telemetry-client';
+/** The per-request figures a caller may watch (a simulator's latency table): `onRequest`'s argument. */
+export interface RequestReport {
+  url: string;
+  events: number;
+  status: number | 'network-error';
+  ms: number;
+}
 
 export interface TelemetryClientOptions {
   /** Coordinator base URLs (`http://host:7890`); requests go round-robin, a retry to the next. */

@@ -5,6 +5,8 @@ import type * as T from '../telemetry/types';
 import { validateCall } from '../telemetry/validate';
 import { CLIENT_DEFAULTS, type TelemetryClientOptions } from './options';
 
+export type { RequestReport } from './options';
+
 /** A call the coordinators refused (4xx): nothing of its batch was applied. */
 export class TelemetryRequestError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly index?: number) {
@@ -17,14 +19,6 @@ interface Pending {
   event: Record<string, unknown>;
   resolve(): void;
   reject(e: Error): void;
-}
-
-/** The per-request figures a caller may watch (a simulator's latency table). */
-export interface RequestReport {
-  url: string;
-  events: number;
-  status: number | 'network-error';
-  ms: number;
 }
 
 /** A protobuf class becomes its JSON form (what the API takes); anything else goes as it is. */

@@ -1,13 +1,12 @@
 import client from 'prom-client';
 import type { Coordinator } from '../coordinator';
-import type { BackgroundJobs } from '../node/background-jobs';
+import { registerPeriodicMetrics } from '../jobs/metrics';
+import type { BackgroundJobs } from './background-jobs';
 
-/** 1 ms .. 30 s: a shard job on an idle shard is a few round trips, a backlog's flush takes seconds. */
-const JOB_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** 5 ms .. 10 min: a delivery waits its lane's turn, and a failing URL's retries back off for minutes. */
 const WEBHOOK_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600];
 
-/** The metrics of the node's background work: periodic jobs and webhook delivery. */
+/** The metrics of the node's background work: webhook delivery (below) and the periodic jobs (lib/jobs/metrics.ts). */
 export function registerJobMetrics(r: client.Registry, c: Coordinator): void {
   const webhooks = () => c.webhooks?.metrics;
   new client.Gauge({ name: 'tc_webhook_deliveries_total', help: 'Webhooks delivered by this node', registers: [r], collect() { this.set(webhooks()?.delivered ?? 0); } });
@@ -33,30 +32,7 @@ export function registerJobMetrics(r: client.Registry, c: Coordinator): void {
   });
   c.webhooks?.metrics.onDelivery((ms) => webhookLatency.observe(ms / 1000));
 
-  const flushSeconds = new client.Histogram({
-    name: 'tc_flush_duration_seconds', help: 'Run time of flush-shard jobs completed by this node (one shard each)', buckets: JOB_SECONDS, registers: [r],
-  });
-  const reapSeconds = new client.Histogram({
-    name: 'tc_reap_duration_seconds', help: 'Run time of reap-shard jobs completed by this node (one shard each)', buckets: JOB_SECONDS, registers: [r],
-  });
-  const reaped = new client.Counter({ name: 'tc_workers_reaped_total', help: 'Closed workers reaped by this node', registers: [r] });
-  const expiries = new client.Counter({ name: 'tc_node_expiries_total', help: 'Lapsed SFU node leases expired by this node', registers: [r] });
-  const rejected = new client.Counter({
-    name: 'tc_stats_rejected_total', help: 'Stats the flushes of this node moved to the stats dead-letter stream (not coalescible, or their batch kept failing)', registers: [r],
-  });
-  c.periodic.onJobDone((done) => {
-    // a failed job's run time is not one of a completed job, but what its steps did counts
-    if (done.job === 'flush-shard') {
-      if (!done.failed) flushSeconds.observe(done.seconds);
-      rejected.inc(done.rejected);
-    } else if (done.job === 'reap-shard') {
-      if (!done.failed) reapSeconds.observe(done.seconds);
-      reaped.inc(done.reaped);
-      rejected.inc(done.rejected);
-    } else {
-      expiries.inc();
-    }
-  });
+  registerPeriodicMetrics(r, c.periodic);
 }
 
 /**

@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { jwtVerify } from 'jose';
 import type { Logger } from 'pino';
 import type { Coordinator } from '../coordinator';
-import type { BackgroundJobs } from '../node/background-jobs';
+import type { BackgroundJobs } from './background-jobs';
 import { InvalidRequestError } from '../registry/validate';
 import type { RedisClient } from '../redis/connection';
 import { createBullBoard } from '@bull-board/api';

@@ -14,7 +14,7 @@ import { registerJobMetrics } from '../http/metrics';
 import { createLogger } from '../log';
 import type { WebhookOptions } from '../webhooks/options';
 import type { RedisTarget } from '../redis/connection';
-import type { BackgroundJobs } from './background-jobs';
+import type { BackgroundJobs } from '../http/background-jobs';
 
 interface ThreadData {
   redis: RedisTarget;
