@@ -7,7 +7,7 @@ import type { TelemetryService } from '../../lib/telemetry/types';
 import { useTelemetry } from '../support/telemetry';
 
 /**
- * Every TelemetryService method (SPEC §3) and its effects: the webhooks raised and the
+ * Every TelemetryService method (lib/telemetry/types.ts) and its effects: the webhooks raised and the
  * analytics events sent, as LiveKit's events.go does.
  */
 describe('telemetry service: the effects of every method', () => {

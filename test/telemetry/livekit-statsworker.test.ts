@@ -37,7 +37,7 @@ describe('ported from LiveKit statsworker_test.go', () => {
     // from statsworker_test.go: TestStatsWorker / "reference counted close works", with
     // the guards taken by participantJoined and released by participantLeft. Go's last
     // check, Closed(&g1) == true, is a closed worker; in LiveKit the caller then makes a
-    // new worker, here get-or-create re-opens it as a new generation (SPEC §1), so the
+    // new worker, here get-or-create re-opens it as a new generation (docs/registry.md), so the
     // port checks that it is closed and stays closed until someone opens it again.
     it('TestStatsWorker: reference counted close works (participantJoined / participantLeft)', async () => {
       const room = new Room({ sid: 'RM_sw_svc', name: 'sw-svc' });
