@@ -24,33 +24,37 @@
   Output: number of stats buffered
 ]]
 local dirty, counters = KEYS[1], KEYS[2]
-local c = tonumber(ARGV[1])
-for i = 2, 1 + 2 * c, 2 do
-  redis.pcall('HINCRBY', counters, ARGV[i], ARGV[i + 1])
+local counterPairs = tonumber(ARGV[1])
+for i = 2, 1 + 2 * counterPairs, 2 do
+  local field, delta = ARGV[i], ARGV[i + 1]
+  redis.pcall('HINCRBY', counters, field, delta)
 end
 
 local workers = (#KEYS - 2) / 2
-local firstWid = 2 + 2 * c
+local firstWid = 2 + 2 * counterPairs
 local payload = ARGV[firstWid + workers]
 local exists = {}
 local buffered = 0
 local pos = 1
 while pos <= #payload do
-  local a = string.find(payload, '\n', pos, true)
-  local b = string.find(payload, '\n', a + 1, true)
-  local e = string.find(payload, '\n', b + 1, true)
-  local k = tonumber(string.sub(payload, pos, a - 1))
+  -- '<k>\n<in|out>|<trackId>\n<stat JSON>\n': the three newlines end k, the track and the stat
+  local kEnd = string.find(payload, '\n', pos, true)
+  local trackEnd = string.find(payload, '\n', kEnd + 1, true)
+  local statEnd = string.find(payload, '\n', trackEnd + 1, true)
+  local k = tonumber(string.sub(payload, pos, kEnd - 1))
   local known = exists[k]
   if known == nil then
-    known = redis.call('EXISTS', KEYS[1 + 2 * k]) == 1
+    local workerKey, wid = KEYS[1 + 2 * k], ARGV[firstWid + k - 1]
+    known = redis.call('EXISTS', workerKey) == 1
     exists[k] = known
-    if known then redis.call('SADD', dirty, ARGV[firstWid + k - 1]) end
+    if known then redis.call('SADD', dirty, wid) end
   end
   if known then
     -- the entry kept is '<in|out>|<trackId>\n<stat JSON>'
-    redis.call('RPUSH', KEYS[2 + 2 * k], string.sub(payload, a + 1, e - 1))
+    local bufferKey = KEYS[2 + 2 * k]
+    redis.call('RPUSH', bufferKey, string.sub(payload, kEnd + 1, statEnd - 1))
     buffered = buffered + 1
   end
-  pos = e + 1
+  pos = statEnd + 1
 end
 return buffered

@@ -23,15 +23,16 @@
 --- @include "includes/nowMs"
 --- @include "includes/eventSlices"
 
+local window, token, lease = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local FIRST_ID = 4
 local now = nowMs()
-local window = tonumber(ARGV[1])
 local current, previous = eventSlices(KEYS, now, window)
-local token, lease = ARGV[2], tonumber(ARGV[3])
 
 local states = { 'ok' }
-for i = 4, #ARGV do
-  local v = redis.call('HGET', current, ARGV[i])
-  if not v and previous then v = redis.call('HGET', previous, ARGV[i]) end
+for i = FIRST_ID, #ARGV do
+  local id = ARGV[i]
+  local v = redis.call('HGET', current, id)
+  if not v and previous then v = redis.call('HGET', previous, id) end
   if v == 'd' then
     states[#states + 1] = 0
   elseif v then
@@ -47,8 +48,9 @@ for i = 4, #ARGV do
 end
 
 local claim = 'p' .. (now + lease) .. ':' .. token
-for i = 4, #ARGV do
-  if states[i - 2] == 1 then redis.call('HSET', current, ARGV[i], claim) end
+for i = FIRST_ID, #ARGV do
+  -- states[1] is 'ok': id i's state is states[2 + i - FIRST_ID]
+  if states[2 + i - FIRST_ID] == 1 then redis.call('HSET', current, ARGV[i], claim) end
 end
 -- a slice is read for two windows after it begins
 redis.call('PEXPIRE', current, 2 * window + lease)

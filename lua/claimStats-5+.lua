@@ -19,7 +19,7 @@
     KEYS[2] batches in flight '<shard>inflight' (zset: batch id -> lease expiry)
     KEYS[3] claims            '<shard>inflight:claims' (hash: batch id -> times handed out)
     KEYS[4] a new batch       '<shard>batch:<ARGV[1]>'
-    KEYS[5] the candidate     '<shard>batch:<ARGV[2]>' (KEYS[4] again if there is none)
+    KEYS[5] the batch to lapse '<shard>batch:<ARGV[2]>' (KEYS[4] again if there is none)
     KEYS[6 ..] per candidate worker k (k = 1 .. W), two keys:
       KEYS[4 + 2k] stats buffer '<shard>stats:<wid>'
       KEYS[5 + 2k] worker       '<shard>w:<wid>'
@@ -39,39 +39,40 @@
 --- @include "includes/nowMs"
 --- @include "includes/worker"
 
-local dirty, inflight, claims = KEYS[1], KEYS[2], KEYS[3]
+local dirty, inflight, claims, newBatch, lapsingBatch = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local newId, lapsingId, lease, budget = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local FIRST_WID = 5
 local now = nowMs()
-local lease = tonumber(ARGV[3])
 
 local lapsed = redis.call('ZRANGEBYSCORE', inflight, '-inf', now, 'LIMIT', 0, 1)
 if #lapsed > 0 then
   local id = lapsed[1]
-  if id ~= ARGV[2] then
+  if id ~= lapsingId then
     return { 'retry' }
   end
   redis.call('ZADD', inflight, now + lease, id)
   local claim = redis.call('HINCRBY', claims, id, 1)
-  local out = redis.call('LRANGE', KEYS[5], 0, -1)
+  -- the batch as it was stored: the workers part of the reply
+  local out = redis.call('LRANGE', lapsingBatch, 0, -1)
   table.insert(out, 1, claim)
   table.insert(out, 1, id)
   return out
 end
 
-local id = ARGV[1]
-local budget = tonumber(ARGV[4])
 local out = {}
 local claimed = 0
-for i = 5, #ARGV do
+for i = FIRST_WID, #ARGV do
   -- the rest wait for the next batch: a batch stays small enough to coalesce without
   -- holding up the node's requests
   if claimed >= budget then break end
   local wid = ARGV[i]
-  local k = i - 4
+  local k = i - FIRST_WID + 1
   if redis.call('SREM', dirty, wid) == 1 then
     local buffer = KEYS[4 + 2 * k]
     local entries = redis.call('LRANGE', buffer, 0, -1)
     if #entries > 0 then
       redis.call('DEL', buffer)
+      -- per worker: wid, roomName, n, then its n entries
       out[#out + 1] = wid
       local worker = KEYS[5 + 2 * k]
       out[#out + 1] = getLong(worker, F_ROOM_NAME, redis.call('HGET', worker, F_ROOM_NAME)) or ''
@@ -82,7 +83,7 @@ for i = 5, #ARGV do
   end
 end
 if #out == 0 then
-  if #ARGV >= 5 and redis.call('SCARD', dirty) > 0 then
+  if #ARGV >= FIRST_WID and redis.call('SCARD', dirty) > 0 then
     return { 'retry' }
   end
   return {}
@@ -90,10 +91,10 @@ end
 -- in slices: unpack() fails past ~8000 values, and a script that fails here would already
 -- have taken the buffers (Redis does not roll a script back)
 for i = 1, #out, 1000 do
-  redis.call('RPUSH', KEYS[4], unpack(out, i, math.min(i + 999, #out)))
+  redis.call('RPUSH', newBatch, unpack(out, i, math.min(i + 999, #out)))
 end
-redis.call('ZADD', inflight, now + lease, id)
-redis.call('HSET', claims, id, 1)
+redis.call('ZADD', inflight, now + lease, newId)
+redis.call('HSET', claims, newId, 1)
 table.insert(out, 1, 1)
-table.insert(out, 1, id)
+table.insert(out, 1, newId)
 return out

@@ -16,15 +16,18 @@
 ]]
 --- @include "includes/nowMs"
 
-if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+local stream, committed = KEYS[1], KEYS[2]
+local batchId, maxLen = ARGV[1], ARGV[2]
+local FIRST_STAT = 3
+if redis.call('ZSCORE', committed, batchId) then
   return 0
 end
 local now = nowMs()
-for i = 3, #ARGV do
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'data', ARGV[i])
+for i = FIRST_STAT, #ARGV do
+  redis.call('XADD', stream, 'MAXLEN', '~', maxLen, '*', 'data', ARGV[i])
 end
-redis.call('ZADD', KEYS[2], now, ARGV[1])
+redis.call('ZADD', committed, now, batchId)
 -- the backstop for ids a flush never dropped (it died between finishing and dropping):
 -- a batch is re-offered only while its lease can lapse, and a day is far beyond that
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 86400000)
-return #ARGV - 2
+redis.call('ZREMRANGEBYSCORE', committed, '-inf', now - 86400000)
+return #ARGV - FIRST_STAT + 1

@@ -13,4 +13,6 @@
 ]]
 --- @include "includes/nowMs"
 
-return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', nowMs() - tonumber(ARGV[1]), 'LIMIT', 0, tonumber(ARGV[2]))
+local closedKey = KEYS[1]
+local waitMs, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+return redis.call('ZRANGEBYSCORE', closedKey, '-inf', nowMs() - waitMs, 'LIMIT', 0, limit)

@@ -18,22 +18,26 @@
     ARGV[2] cutoff (ms): release guards added at or before it ('+inf' = all)
     ARGV[3 ..] wids, as read from the node's index
 
-  Output: per worker that closed: wid, wasConnected, raiseLeave, generation, roomName,
-          identity, info
+  Output: per worker that closed, a pair: leaveId, record
+          (leaveId: the id of the leave this closing raised, recorded in the outbox; '' if this
+          generation's leave was raised before. record: the worker's leave record, as
+          includes/leaves makes it, whether raised or not)
 ]]
 --- @include "includes/nowMs"
 --- @include "includes/worker"
 --- @include "includes/guards"
 --- @include "includes/leaves"
 
-local nodeKey, closedKey = KEYS[1], KEYS[2]
+local nodeKey, closedKey, leavesKey, leavesAtKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local FIRST_WORKER_KEY = 5
 local nodeId = ARGV[1]
 local cutoff = ARGV[2] == '+inf' and math.huge or tonumber(ARGV[2])
+local FIRST_WID = 3
 local now = nowMs()
 local out = {}
 
-for i = 3, #ARGV do
-  local wid, worker = ARGV[i], KEYS[i + 2]
+for i = FIRST_WID, #ARGV do
+  local wid, worker = ARGV[i], KEYS[FIRST_WORKER_KEY + i - FIRST_WID]
   local flat = redis.call('HGETALL', worker)
   local h = {}
   local dropped = {}
@@ -65,18 +69,16 @@ for i = 3, #ARGV do
     else
       for _, v in ipairs({ F_REFS, 0, F_CLOSED_AT, now, F_LEFT, '1' }) do set[#set + 1] = v end
       redis.call('ZADD', closedKey, now, wid)
-      local connected = h[F_CONNECTED] == '1'
       local roomName, identity, info = joinLong(h, F_ROOM_NAME) or '', joinLong(h, F_IDENTITY) or '', joinLong(h, F_INFO) or ''
+      -- a node's leave carries no Room (''): the relay makes one from the room's ids
+      local record = leaveRecord(wid, h[F_GEN], h[F_CONNECTED] == '1', '', info, roomName, identity, now)
+      local id = ''
       if h[F_LEFT] ~= '1' then
-        recordLeave(KEYS[3], KEYS[4], wid, h[F_GEN], connected, '', info, roomName, identity, now)
+        id = leaveId(wid, h[F_GEN])
+        recordLeave(leavesKey, leavesAtKey, id, record, now)
       end
-      out[#out + 1] = wid
-      out[#out + 1] = connected and 1 or 0
-      out[#out + 1] = h[F_LEFT] == '1' and 0 or 1
-      out[#out + 1] = tonumber(h[F_GEN])
-      out[#out + 1] = roomName
-      out[#out + 1] = identity
-      out[#out + 1] = info
+      out[#out + 1] = id
+      out[#out + 1] = record
     end
   end
   if #set > 0 then redis.call('HSET', worker, unpack(set)) end

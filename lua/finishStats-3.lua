@@ -14,11 +14,11 @@
 
   Output: 1 if this call ended the batch, else 0
 ]]
-local inflight, claims = KEYS[1], KEYS[2]
+local inflight, claims, batchKey = KEYS[1], KEYS[2], KEYS[3]
 local id, claim = ARGV[1], ARGV[2]
 if claim ~= '' and redis.call('HGET', claims, id) ~= claim then
   return 0
 end
-redis.call('DEL', KEYS[3])
+redis.call('DEL', batchKey)
 redis.call('HDEL', claims, id)
 return redis.call('ZREM', inflight, id)

@@ -2,7 +2,7 @@
   Lists SFU nodes not heard from for the lease time.
 
   Input:
-    KEYS[1] node leases
+    KEYS[1] node leases       '<prefix>:{nodes}:seen' (score = last heard from, ms)
 
     ARGV[1] lease (ms)
     ARGV[2] limit
@@ -13,8 +13,9 @@
 ]]
 --- @include "includes/nowMs"
 
+local leasesKey = KEYS[1]
+local leaseMs, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 local now = nowMs()
-local out = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]),
-  'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
+local out = redis.call('ZRANGEBYSCORE', leasesKey, '-inf', now - leaseMs, 'WITHSCORES', 'LIMIT', 0, limit)
 table.insert(out, 1, now)
 return out

@@ -3,14 +3,15 @@
   survives resume and re-open, so the final leave is reported as participant_left.
 
   Input:
-    KEYS[1] worker
+    KEYS[1] worker            '<shard>w:<wid>'
 
   Output: 1 if the worker exists, else 0
 ]]
 --- @include "includes/worker"
 
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local worker = KEYS[1]
+if redis.call('EXISTS', worker) == 0 then
   return 0
 end
-redis.call('HSET', KEYS[1], F_CONNECTED, '1')
+redis.call('HSET', worker, F_CONNECTED, '1')
 return 1

@@ -19,7 +19,8 @@
     ARGV[1] wid               '<roomId>|<participantId>'
     ARGV[2] roomName          ('' keeps what is stored)
     ARGV[3] identity          ('' keeps what is stored)
-    ARGV[4] participant info  (protobuf JSON; '' keeps what is stored)
+    ARGV[4] participant info  (protobuf JSON packed by lib/registry/info-codec.ts; '' keeps
+                              what is stored)
     ARGV[5] guard             ('' = no reference change)
     ARGV[6] nodeId            (owner of the guard)
     ARGV[7] connect           '1' also marks it connected (participantActive)
@@ -31,11 +32,13 @@
 --- @include "includes/guards"
 
 local worker, closedKey, countKey, nodeKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local wid, guard, nodeId = ARGV[1], ARGV[5], ARGV[6]
+local wid, roomName, identity, info = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local guard, nodeId, connect = ARGV[5], ARGV[6], ARGV[7] == '1'
 local guardField = GUARD_PREFIX .. guard
 
 local state = redis.call('HMGET', worker, F_GEN, F_CLOSED_AT, F_CONNECTED, F_REFS, guardField, F_NODES, F_REOPENS)
-local gen, connected, refs, held = tonumber(state[1]), state[3] == '1', tonumber(state[4]), state[5]
+local gen, closedAt, connected, refs, held = tonumber(state[1]), state[2], state[3] == '1', tonumber(state[4]), state[5]
+local nodes, reopens = state[6] or '', tonumber(state[7]) or 0
 local outcome = 0
 local set = {}
 local now = nowMs()
@@ -47,17 +50,17 @@ if not gen then
   outcome, gen, connected, refs = 1, now, false, 0
   set = { F_GEN, gen }
   redis.call('INCR', countKey)
-elseif state[2] then
+elseif closedAt then
   outcome, gen, refs = 2, gen + 1, 0
   redis.call('HDEL', worker, F_CLOSED_AT, F_LEFT)
   redis.call('ZREM', closedKey, wid)
-  set = { F_GEN, gen, F_REOPENS, (tonumber(state[7]) or 0) + 1 }
+  set = { F_GEN, gen, F_REOPENS, reopens + 1 }
 end
 
-if ARGV[2] ~= '' then setLong(worker, set, F_ROOM_NAME, ARGV[2]) end
-if ARGV[3] ~= '' then setLong(worker, set, F_IDENTITY, ARGV[3]) end
-if ARGV[4] ~= '' then setLong(worker, set, F_INFO, ARGV[4]) end
-if ARGV[7] == '1' and not connected then
+if roomName ~= '' then setLong(worker, set, F_ROOM_NAME, roomName) end
+if identity ~= '' then setLong(worker, set, F_IDENTITY, identity) end
+if info ~= '' then setLong(worker, set, F_INFO, info) end
+if connect and not connected then
   connected = true
   set[#set + 1] = F_CONNECTED; set[#set + 1] = '1'
 end
@@ -65,8 +68,8 @@ end
 if guard ~= '' then
   if not held then refs = refs + 1 end
   set[#set + 1] = guardField; set[#set + 1] = nodeId .. '|' .. now
-  local nodes = indexGuard(nodeKey, wid, nodeId, state[6] or '')
-  if nodes then set[#set + 1] = F_NODES; set[#set + 1] = nodes end
+  local indexed = indexGuard(nodeKey, wid, nodeId, nodes)
+  if indexed then set[#set + 1] = F_NODES; set[#set + 1] = indexed end
 end
 set[#set + 1] = F_REFS; set[#set + 1] = refs
 

@@ -9,16 +9,21 @@
     ARGV[1] age (ms)
     ARGV[2] limit
 
-  Output: { record JSON, ... }
+  Output: per leave, a pair: leaveId, record (as includes/leaves made them)
 ]]
 --- @include "includes/nowMs"
 
-local ids = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', nowMs() - tonumber(ARGV[1]), 'LIMIT', 0, tonumber(ARGV[2]))
+local leavesKey, leavesAtKey = KEYS[1], KEYS[2]
+local ageMs, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ids = redis.call('ZRANGEBYSCORE', leavesAtKey, '-inf', nowMs() - ageMs, 'LIMIT', 0, limit)
 if #ids == 0 then
   return {}
 end
 local out = {}
-for _, r in ipairs(redis.call('HMGET', KEYS[1], unpack(ids))) do
-  if r then out[#out + 1] = r end
+for i, record in ipairs(redis.call('HMGET', leavesKey, unpack(ids))) do
+  if record then
+    out[#out + 1] = ids[i]
+    out[#out + 1] = record
+  end
 end
 return out

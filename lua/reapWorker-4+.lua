@@ -32,11 +32,14 @@
 --- @include "includes/worker"
 
 local worker, closedKey, countKey, buffer = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local FIRST_NODE_KEY = 5
+local wid, waitMs, listedGen, listedNodes = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local state = redis.call('HMGET', worker, F_CLOSED_AT, F_GEN, F_NODES)
-if not state[1] then
+local closedAt, gen, nodes = state[1], state[2], state[3] or ''
+if not closedAt then
   -- only a closed worker belongs in the index (openWorker drops it there as it re-opens)
-  if redis.call('ZREM', closedKey, ARGV[1]) == 1 then
-    if not state[2] then redis.call('DEL', buffer) end
+  if redis.call('ZREM', closedKey, wid) == 1 then
+    if not gen then redis.call('DEL', buffer) end
     -- the hash went without a reap, so the count still holds it (never below zero, should
     -- it have been deleted by hand too)
     local count = tonumber(redis.call('GET', countKey))
@@ -44,22 +47,22 @@ if not state[1] then
   end
   return 0
 end
-if tonumber(state[1]) > nowMs() - tonumber(ARGV[2]) then
+if tonumber(closedAt) > nowMs() - waitMs then
   return 0
 end
-if ARGV[3] ~= '' and ARGV[3] ~= state[2] then
+if listedGen ~= '' and listedGen ~= gen then
   return 0
 end
 if redis.call('EXISTS', buffer) == 1 then
   return 0
 end
-if (state[3] or '') ~= ARGV[4] then
-  return state[3] or ''
+if nodes ~= listedNodes then
+  return nodes
 end
-for i = 5, #KEYS do redis.call('SREM', KEYS[i], ARGV[1]) end
+for i = FIRST_NODE_KEY, #KEYS do redis.call('SREM', KEYS[i], wid) end
 redis.call('DEL', worker)
 -- never below zero, should the count have lost the worker (deleted by hand, say)
 local count = tonumber(redis.call('GET', countKey))
 if count and count > 0 then redis.call('DECR', countKey) end
-redis.call('ZREM', closedKey, ARGV[1])
+redis.call('ZREM', closedKey, wid)
 return 1

@@ -16,18 +16,22 @@
 ]]
 --- @include "includes/nowMs"
 
-if redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+local stream, written = KEYS[1], KEYS[2]
+local batchId, maxLen = ARGV[1], ARGV[2]
+local FIRST_STAT, STAT_STRIDE = 3, 6
+if redis.call('ZSCORE', written, batchId) then
   return 0
 end
 local now = nowMs()
 local n = 0
-for i = 3, #ARGV - 5, 6 do
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*',
-    'data', ARGV[i + 5], 'reason', ARGV[i + 4], 'roomId', ARGV[i], 'participantId', ARGV[i + 1],
-    'trackId', ARGV[i + 2], 'kind', ARGV[i + 3], 'batchId', ARGV[1])
+for i = FIRST_STAT, #ARGV - STAT_STRIDE + 1, STAT_STRIDE do
+  local roomId, participantId, trackId, kind, reason, data = unpack(ARGV, i, i + STAT_STRIDE - 1)
+  redis.call('XADD', stream, 'MAXLEN', '~', maxLen, '*',
+    'data', data, 'reason', reason, 'roomId', roomId, 'participantId', participantId,
+    'trackId', trackId, 'kind', kind, 'batchId', batchId)
   n = n + 1
 end
-redis.call('ZADD', KEYS[2], now, ARGV[1])
+redis.call('ZADD', written, now, batchId)
 -- the flush drops its id once the batch is finished; this trims what a dead flush left
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 86400000)
+redis.call('ZREMRANGEBYSCORE', written, '-inf', now - 86400000)
 return n

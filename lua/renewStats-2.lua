@@ -15,9 +15,11 @@
 ]]
 --- @include "includes/nowMs"
 
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then
+local inflight, claims = KEYS[1], KEYS[2]
+local id, claim, leaseMs = ARGV[1], ARGV[2], tonumber(ARGV[3])
+if redis.call('HGET', claims, id) ~= claim then
   return 0
 end
 -- the claim and the lease are dropped together (finishStats), so the batch is still in flight
-redis.call('ZADD', KEYS[1], 'XX', nowMs() + tonumber(ARGV[3]), ARGV[1])
+redis.call('ZADD', inflight, 'XX', nowMs() + leaseMs, id)
 return 1

@@ -18,8 +18,9 @@
 --- @include "includes/nowMs"
 --- @include "includes/eventSlices"
 
+local window, token, mode, lease = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4])
+local FIRST_ID = 5
 local now = nowMs()
-local window, token, mode = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local current, previous = eventSlices(KEYS, now, window)
 
 -- the slice holding this token's claim on `id`, if it still holds one
@@ -35,17 +36,18 @@ local function heldIn(id)
 end
 
 local settled = 0
-for i = 5, #ARGV do
+for i = FIRST_ID, #ARGV do
+  local id = ARGV[i]
   if mode == 'done' then
-    redis.call('HSET', current, ARGV[i], 'd')
+    redis.call('HSET', current, id, 'd')
     settled = settled + 1
   else
-    local slice = heldIn(ARGV[i])
+    local slice = heldIn(id)
     if slice then
       if mode == 'release' then
-        redis.call('HDEL', slice, ARGV[i])
+        redis.call('HDEL', slice, id)
       else
-        redis.call('HSET', slice, ARGV[i], 'p' .. (now + tonumber(ARGV[4])) .. ':' .. token)
+        redis.call('HSET', slice, id, 'p' .. (now + lease) .. ':' .. token)
       end
       settled = settled + 1
     end

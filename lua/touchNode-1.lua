@@ -10,6 +10,8 @@
 ]]
 --- @include "includes/nowMs"
 
+local leasesKey = KEYS[1]
+local nodeId = ARGV[1]
 local now = nowMs()
-redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZADD', leasesKey, now, nodeId)
 return now

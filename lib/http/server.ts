@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Coordinator } from '../coordinator';
 import type { BackgroundJobs } from './background-jobs';
 import { InvalidRequestError } from '../registry/validate';
+import { raisedLeaves } from '../registry/registry';
 import type { RedisClient } from '../redis/connection';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
@@ -187,7 +188,7 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: 
   app.delete('/v1/nodes/:nodeId', { preHandler: authenticate }, async (req, reply) => {
     const nodeId = readId('nodeId', (req.params as { nodeId: string }).nodeId);
     const orphans = await c.registry.departNode(nodeId);
-    const relayed = await c.service.relayLeaves(orphans);
+    const relayed = await c.service.relayLeaves(raisedLeaves(orphans));
     req.log.info({ nodeId, released: orphans.length, relayed }, 'SFU node departed: connections released');
     return reply.code(204).send();
   });

@@ -2,7 +2,7 @@ import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { RedisTarget } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
-import type { WorkerRegistry } from '../registry/registry';
+import { raisedLeaves, type WorkerRegistry } from '../registry/registry';
 import type { RedisTelemetryService } from '../telemetry/service';
 import type { StatsFlusher } from '../telemetry/stats-flush';
 import { BullQueues } from './bull-queues';
@@ -204,7 +204,7 @@ export class PeriodicWork {
       case 'expire-node': {
         const started = performance.now();
         const orphans = await this.registry.expireNode(job.data);
-        const relayed = await this.service.relayLeaves(orphans);
+        const relayed = await this.service.relayLeaves(raisedLeaves(orphans));
         this.log.info({ nodeId: job.data.nodeId, released: orphans.length, relayed }, 'SFU node lease lapsed: connections released');
         this.report({ job: 'expire-node', seconds: secondsSince(started), closed: orphans.length, relayed });
         return { closed: orphans.length, relayed };

@@ -95,7 +95,14 @@ export class WorkerRegistry {
       at.wid, optionalText('roomName', req.roomName, 1024),
       optionalText('identity', req.identity, 1024), packInfo(optionalText('info', req.info, MAX_RECORD_CHARS)), guard, nodeId, req.connect ? '1' : '0',
     ];
-    return { shard: at.shard, script: 'openWorker', args, decode: decodeOpen };
+    return {
+      shard: at.shard, script: 'openWorker', args,
+      decode: (reply) => {
+        // as openWorker-4.lua replies
+        const [outcome, generation, connected, refCount] = reply as number[];
+        return { outcome: OUTCOMES[outcome], generation, connected: connected === 1, refCount };
+      },
+    };
   }
 
   /** @internal */
@@ -112,7 +119,14 @@ export class WorkerRegistry {
       at.wid, optionalGuard(req.guard), packInfo(optionalText('info', req.info, MAX_RECORD_CHARS)),
       req.raiseLeave ? '1' : '0', optionalText('room', req.room, MAX_RECORD_CHARS),
     ];
-    return { shard: at.shard, script: 'releaseWorker', args, decode: decodeRelease };
+    return {
+      shard: at.shard, script: 'releaseWorker', args,
+      decode: (reply) => {
+        // as releaseWorker-4.lua replies: leaveId '' = no leave raised
+        const [found, wasConnected, closedNow, leaveId, generation] = reply as [number, number, number, string, number];
+        return { found: found === 1, wasConnected: wasConnected === 1, closed: closedNow === 1, leaveId: leaveId || null, generation };
+      },
+    };
   }
 
   async get(ref: WorkerRef): Promise<Worker | null> {
@@ -138,17 +152,32 @@ export class WorkerRegistry {
 
   /** Leaves of one shard recorded at least `ageMs` ago and not acked: their relay died. */
   async pendingLeaves(shard: number, ageMs: number, limit = 500): Promise<LeaveRecord[]> {
-    const raw = (await this.redis.pendingLeaves(this.keys.leaves(shard), this.keys.leavesAt(shard), ageMs, limit)) as string[];
-    return raw.map((r) => {
-      const j = JSON.parse(r) as { wid: string; gen: number; connected: boolean; room: string; info: string; roomName: string; identity: string; at: number };
-      return { ...this.keys.splitWorkerId(j.wid), generation: j.gen, wasConnected: j.connected, room: j.room, info: unpackInfo(j.info), roomName: j.roomName, identity: j.identity, at: j.at };
-    });
+    return this.decodeLeaves(await this.redis.pendingLeaves(this.keys.leaves(shard), this.keys.leavesAt(shard), ageMs, limit));
+  }
+
+  /**
+   * The reply of the scripts that report leaves (pendingLeaves, expireNodeGuards): per leave
+   * a pair, its id ('' for a worker that closed without raising one) and its record, as
+   * lua/includes/leaves.lua makes them.
+   */
+  private decodeLeaves(reply: unknown): LeaveRecord[] {
+    const pairs = reply as string[];
+    const leaves: LeaveRecord[] = [];
+    for (let i = 0; i < pairs.length; i += 2) {
+      const id = pairs[i];
+      const j = JSON.parse(pairs[i + 1]) as { wid: string; gen: number; connected: boolean; room: string; info: string; roomName: string; identity: string; at: number };
+      leaves.push({
+        id, ...this.keys.splitWorkerId(j.wid), generation: j.gen, wasConnected: j.connected, room: j.room, info: unpackInfo(j.info),
+        roomName: j.roomName, identity: j.identity, at: j.at,
+      });
+    }
+    return leaves;
   }
 
   /** The leave's webhook and analytics event are queued: drop it from the outbox. */
-  async ackLeave(ref: WorkerRef, generation: number): Promise<void> {
-    const at = this.locate(ref);
-    await this.redis.ackLeave(this.keys.leaves(at.shard), this.keys.leavesAt(at.shard), `${at.wid}|${generation}`);
+  async ackLeave(leave: Pick<LeaveRecord, 'roomId' | 'participantId' | 'id'>): Promise<void> {
+    const at = this.locate(leave);
+    await this.redis.ackLeave(this.keys.leaves(at.shard), this.keys.leavesAt(at.shard), leave.id);
   }
 
   /**
@@ -265,17 +294,18 @@ export class WorkerRegistry {
       cursor = next;
       if (wids.length === 0) continue;
       const keys = [...fixed, ...wids.map((wid) => this.keys.worker(shard, wid))];
-      const flat = (await runVariadic(this.redis, 'expireNodeGuards', 4, keys, [nodeId, cutoff, ...wids])) as (string | number)[];
-      for (let j = 0; j < flat.length; j += 7) {
-        orphans.push({
-          ...this.keys.splitWorkerId(String(flat[j])), wasConnected: flat[j + 1] === 1, raiseLeave: flat[j + 2] === 1,
-          generation: Number(flat[j + 3]), roomName: String(flat[j + 4]), identity: String(flat[j + 5]),
-          info: flat[j + 6] === '' ? null : unpackInfo(String(flat[j + 6])),
-        });
+      const closed = this.decodeLeaves(await runVariadic(this.redis, 'expireNodeGuards', 4, keys, [nodeId, cutoff, ...wids]));
+      for (const l of closed) {
+        orphans.push({ roomId: l.roomId, participantId: l.participantId, generation: l.generation, wasConnected: l.wasConnected, leave: l.id ? l : null });
       }
     } while (cursor !== '0');
     return orphans;
   }
+}
+
+/** The leaves the closing of these workers raised, for the relay. */
+export function raisedLeaves(orphans: OrphanedWorker[]): LeaveRecord[] {
+  return orphans.flatMap((o) => (o.leave ? [o.leave] : []));
 }
 
 /** A worker's field F.nodes ('<nodeId>|<nodeId>...'; absent = none) as a list. */
@@ -296,16 +326,6 @@ interface Call<T> {
   variadic?: number;
   args: (string | number)[];
   decode: (reply: unknown) => T | Again<T>;
-}
-
-function decodeOpen(reply: unknown): OpenResult {
-  const r = reply as number[];
-  return { outcome: OUTCOMES[r[0]], generation: r[1], connected: r[2] === 1, refCount: r[3] };
-}
-
-function decodeRelease(reply: unknown): ReleaseResult {
-  const r = reply as number[];
-  return { found: r[0] === 1, wasConnected: r[1] === 1, closed: r[2] === 1, raiseLeave: r[3] === 1, generation: r[4] };
 }
 
 /**

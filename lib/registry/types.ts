@@ -41,8 +41,11 @@ export interface ReleaseResult {
   wasConnected: boolean;
   /** This release closed the worker (it held the last guard). */
   closed: boolean;
-  /** This call is the one leave of this generation: raise the webhook. */
-  raiseLeave: boolean;
+  /**
+   * The id of the leave this call raised (the one leave of this generation, now in the
+   * outbox: relay it, then ack it), or null.
+   */
+  leaveId: string | null;
   generation: number;
 }
 
@@ -72,14 +75,12 @@ export interface DueWorker extends WorkerRef {
   nodes: string[];
 }
 
-/** A worker that a dead node's guards held open, now closed. */
+/** A worker that a dead (or departed) node's guards held open, now closed. */
 export interface OrphanedWorker extends WorkerRef {
-  roomName: string;
-  identity: string;
-  info: string | null;
-  wasConnected: boolean;
-  raiseLeave: boolean;
   generation: number;
+  wasConnected: boolean;
+  /** The leave its closing raised, now in the outbox; null if this generation's leave was raised before. */
+  leave: LeaveRecord | null;
 }
 
 export interface LapsedNode {
@@ -90,8 +91,16 @@ export interface LapsedNode {
   cutoff: number;
 }
 
-/** A leave decided by the registry and kept in its shard's outbox until it is relayed. */
+/**
+ * A leave decided by the registry (one per worker generation) and kept in its shard's
+ * outbox until it is relayed: what pendingLeaves lists and a node's expiry raises.
+ */
 export interface LeaveRecord extends WorkerRef {
+  /**
+   * Its id, as the script that recorded it made it (lua/includes/leaves.lua): its key in the
+   * outbox, and the seed of its webhook and analytics event ids.
+   */
+  id: string;
   generation: number;
   wasConnected: boolean;
   /** Room protobuf JSON given with the leave ('' when a node expiry raised it). */

@@ -6,7 +6,7 @@ import {
 } from '@livekit/protocol';
 import type { Logger } from 'pino';
 import type { WorkerRegistry } from '../registry/registry';
-import type { LeaveRecord, OrphanedWorker, WorkerRef } from '../registry/types';
+import type { LeaveRecord } from '../registry/types';
 import type { WebhookNotifier } from '../webhooks/notifier';
 import type { AnalyticsSink } from './analytics';
 import {
@@ -135,41 +135,38 @@ export class RedisTelemetryService implements T.TelemetryService {
       if (a.shouldSendEvent) await this.emitLeave(a.room, a.participant, false, undefined, ctx);
       return;
     }
-    if (r.raiseLeave) {
-      const leave = { roomId: a.room.sid, participantId: a.participant.sid, generation: r.generation };
-      await this.emitLeave(a.room, a.participant, r.wasConnected, leave, ctx);
-      await this.d.registry.ackLeave(leave, r.generation);
+    if (r.leaveId) {
+      await this.emitLeave(a.room, a.participant, r.wasConnected, r.leaveId, ctx);
+      await this.d.registry.ackLeave({ roomId: a.room.sid, participantId: a.participant.sid, id: r.leaveId });
     }
   }
 
   /**
-   * Queues a leave's webhook and analytics event. A leave the registry decided (`worker`)
-   * is one per worker generation, and generations never repeat: its ids come from it, so a
-   * relay that repeats itself queues the same webhook id.
+   * Queues a leave's webhook and analytics event. A leave the registry decided (`leaveId`)
+   * is one per worker generation, and generations never repeat: its event ids come from its
+   * id, so a relay that repeats itself queues the same webhook id.
    */
-  private async emitLeave(room: Room, participant: ParticipantInfo, wasConnected: boolean, worker: (WorkerRef & { generation: number }) | undefined, ctx: CallContext | undefined): Promise<void> {
+  private async emitLeave(room: Room, participant: ParticipantInfo, wasConnected: boolean, leaveId: string | undefined, ctx: CallContext | undefined): Promise<void> {
     const { webhook, analytics } = leaveEvents(room, participant, wasConnected);
-    const leaveCtx = worker ? { seed: `leave|${worker.roomId}|${worker.participantId}|${worker.generation}` } : ctx;
+    const leaveCtx = leaveId ? { seed: `leave|${leaveId}` } : ctx;
     await this.notify(webhook, leaveCtx);
     await this.send(analytics, leaveCtx);
   }
 
-  /** Relays leaves whose first relay died (or that a node expiry raised). */
-  async relayLeaves(leaves: (LeaveRecord | OrphanedWorker)[]): Promise<number> {
+  /** Relays leaves whose first relay died, or that a node expiry raised (`raisedLeaves`). */
+  async relayLeaves(leaves: LeaveRecord[]): Promise<number> {
     // leaves are independent: relayed together, so their round trips share pipelines
-    const done = await Promise.all(leaves.map(async (l) => {
-      if ('raiseLeave' in l && !l.raiseLeave) return false;
-      const room = 'room' in l && l.room ? Room.fromJsonString(l.room, { ignoreUnknownFields: true }) : new Room({ sid: l.roomId, name: l.roomName });
+    await Promise.all(leaves.map(async (l) => {
+      // a node's expiry records no Room: one is made from the ids
+      const room = l.room ? Room.fromJsonString(l.room, { ignoreUnknownFields: true }) : new Room({ sid: l.roomId, name: l.roomName });
       const participant = l.info
         ? ParticipantInfo.fromJsonString(l.info, { ignoreUnknownFields: true })
         : new ParticipantInfo({ sid: l.participantId, identity: l.identity });
-      await this.emitLeave(room, participant, l.wasConnected, l, undefined);
-      await this.d.registry.ackLeave(l, l.generation);
-      return true;
+      await this.emitLeave(room, participant, l.wasConnected, l.id, undefined);
+      await this.d.registry.ackLeave(l);
     }));
-    const relayed = done.filter(Boolean).length;
-    if (relayed) this.d.log.info({ relayed }, 'relayed participant leaves');
-    return relayed;
+    if (leaves.length) this.d.log.info({ relayed: leaves.length }, 'relayed participant leaves');
+    return leaves.length;
   }
 
   async trackPublishRequested(a: T.TrackPublishArgs, ctx?: CallContext): Promise<void> {

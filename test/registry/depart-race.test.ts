@@ -24,7 +24,7 @@ describe('an SFU node departing while its last request is applied', function () 
     // the lease lapses like any other: its expiry releases the late guard and raises the leave
     const lapsed = await until(async () => (await reg.lapsedNodes(300)).find((n) => n.nodeId === 'sfu-d'), 'sfu-d lapsed', 5000);
     const orphans = await reg.expireNode(lapsed);
-    expect(orphans.map((o) => ({ participantId: o.participantId, raiseLeave: o.raiseLeave }))).to.deep.equal([{ participantId: 'PA_d', raiseLeave: true }]);
+    expect(orphans.map((o) => ({ participantId: o.participantId, raised: o.leave !== null }))).to.deep.equal([{ participantId: 'PA_d', raised: true }]);
     expect((await reg.get(ref))!.guards).to.deep.equal([]);
     expect((await reg.lapsedNodes(0)).map((n) => n.nodeId)).to.not.include('sfu-d');
   });

@@ -91,7 +91,7 @@ describe('every script declares every key it touches, all in one hash slot', () 
     }
     const leaves = (await Promise.all(Array.from({ length: keys.shards }, (_, s) => reg.pendingLeaves(s, 0)))).flat();
     expect(leaves).to.have.length(64);
-    for (const l of leaves) await reg.ackLeave(l, l.generation);
+    for (const l of leaves) await reg.ackLeave(l);
     await reg.departNode('sfu-b');
     const lapsed = (await reg.lapsedNodes(0)).filter((n) => n.nodeId === 'sfu-a' || n.nodeId === 'sfu-b');
     const orphans = (await Promise.all(lapsed.map((n) => reg.expireNode(n)))).flat();

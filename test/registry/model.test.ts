@@ -77,13 +77,14 @@ class Model {
   private release(a: string[]): void {
     const [wid, guard, info, raise] = a;
     const w = this.workers.get(wid);
-    if (!w) { this.answers.set(info, { found: false, wasConnected: false, closed: false, raiseLeave: false, generation: 0 }); return; }
+    if (!w) { this.answers.set(info, { found: false, wasConnected: false, closed: false, leaveId: null, generation: 0 }); return; }
     w.info = info;
     let closed = false;
     if (guard && !w.closed && w.guards.delete(guard) && w.guards.size === 0) { w.closed = true; closed = true; }
     const raiseLeave = raise === '1' && !w.left;
     if (raiseLeave) w.left = true;
-    this.answers.set(info, { found: true, wasConnected: w.connected, closed, raiseLeave, generation: w.gen });
+    // a leave's id: '<wid>|<generation>'
+    this.answers.set(info, { found: true, wasConnected: w.connected, closed, leaveId: raiseLeave ? `${wid}|${w.gen}` : null, generation: w.gen });
   }
 
   /** The workers the caller read from the node's index; the model's departures release every guard (cutoff '+inf'). */

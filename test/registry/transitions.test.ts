@@ -80,7 +80,7 @@ describe('registry transitions (real redis-server)', () => {
     it('closes on the last guard and reports connected as it was', async () => {
       const { generation } = await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
       await reg.open({ ...who(), guard: 'g2', nodeId: 'sfu-b', connect: true });
-      expect(await reg.release({ ...ref, guard: 'g1' })).to.deep.equal({ found: true, wasConnected: true, closed: false, raiseLeave: false, generation });
+      expect(await reg.release({ ...ref, guard: 'g1' })).to.deep.equal({ found: true, wasConnected: true, closed: false, leaveId: null, generation });
       expect(await reg.release({ ...ref, guard: 'g2' })).to.deep.include({ closed: true });
       expect((await reg.get(ref))!.refCount).to.equal(0);
     });
@@ -99,17 +99,18 @@ describe('registry transitions (real redis-server)', () => {
     });
 
     it('on an absent worker reports not found and creates nothing', async () => {
-      expect(await reg.release({ ...ref, guard: 'g1', raiseLeave: true })).to.deep.equal({ found: false, wasConnected: false, closed: false, raiseLeave: false, generation: 0 });
+      expect(await reg.release({ ...ref, guard: 'g1', raiseLeave: true })).to.deep.equal({ found: false, wasConnected: false, closed: false, leaveId: null, generation: 0 });
       expect(await reg.get(ref)).to.equal(null);
     });
 
     it('raises the leave once per generation', async () => {
       await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a' });
       await reg.open({ ...who(), guard: 'g2', nodeId: 'sfu-b' });
-      expect((await reg.release({ ...ref, guard: 'g1', raiseLeave: true })).raiseLeave).to.equal(true);
-      expect((await reg.release({ ...ref, guard: 'g2', raiseLeave: true })).raiseLeave).to.equal(false);
-      await reg.open({ ...who(), guard: 'g3', nodeId: 'sfu-a' });
-      expect((await reg.release({ ...ref, guard: 'g3', raiseLeave: true })).raiseLeave).to.equal(true);
+      const first = await reg.release({ ...ref, guard: 'g1', raiseLeave: true });
+      expect(first.leaveId).to.equal(`${ref.roomId}|${ref.participantId}|${first.generation}`);
+      expect((await reg.release({ ...ref, guard: 'g2', raiseLeave: true })).leaveId).to.equal(null);
+      const { generation } = await reg.open({ ...who(), guard: 'g3', nodeId: 'sfu-a' });
+      expect((await reg.release({ ...ref, guard: 'g3', raiseLeave: true })).leaveId).to.equal(`${ref.roomId}|${ref.participantId}|${generation}`);
     });
   });
 
@@ -183,8 +184,16 @@ describe('registry transitions (real redis-server)', () => {
       await reg.heartbeat('sfu-y');
       const x = lapsed.find((l) => l.nodeId === 'sfu-x')!;
       const orphans = await reg.expireNode(x);
-      expect(orphans).to.deep.equal([{ ...a, roomName: 'r', identity: 'a', info: '{"identity":"a"}', wasConnected: true, raiseLeave: true, generation: orphans[0]?.generation }]);
+      const generation = orphans[0]?.generation;
+      expect(orphans).to.deep.equal([{
+        ...a, wasConnected: true, generation,
+        leave: {
+          ...a, id: `${a.roomId}|${a.participantId}|${generation}`, generation, wasConnected: true, room: '',
+          roomName: 'r', identity: 'a', info: '{"identity":"a"}', at: orphans[0]?.leave?.at,
+        },
+      }]);
       expect(orphans[0].generation).to.be.above(1_000_000_000_000);
+      expect(await reg.pendingLeaves(reg.keys.shardOf(a.roomId), 0)).to.deep.include(orphans[0].leave);
       expect((await reg.get(a))!.closedAt).to.be.a('number');
       expect((await reg.get(b))!.guards).to.deep.equal([{ guard: 'gb2', nodeId: 'sfu-y' }]);
       expect((await reg.lapsedNodes(60_000)).map((l) => l.nodeId)).to.not.include('sfu-x');
@@ -195,9 +204,9 @@ describe('registry transitions (real redis-server)', () => {
     it('does not raise a second leave for a worker whose leave was already raised', async () => {
       await reg.open({ ...who(), guard: 'g1', nodeId: 'sfu-a', connect: true });
       await reg.open({ ...who(), guard: 'g2', nodeId: 'sfu-dead' });
-      expect((await reg.release({ ...ref, guard: 'g1', raiseLeave: true })).raiseLeave).to.equal(true);
+      expect((await reg.release({ ...ref, guard: 'g1', raiseLeave: true })).leaveId).to.be.a('string');
       const [orphan] = await reg.departNode('sfu-dead');
-      expect(orphan).to.deep.include({ ...ref, raiseLeave: false, wasConnected: true });
+      expect(orphan).to.deep.include({ ...ref, leave: null, wasConnected: true });
     });
 
     it('keeps guards a node added after its expiry began (it came back)', async () => {

@@ -1,5 +1,7 @@
 import { ParticipantInfo, Room } from '@livekit/protocol';
 import { expect } from 'chai';
+import { stableId } from '../../lib/ids';
+import { raisedLeaves } from '../../lib/registry/registry';
 import { until } from '../support/redis';
 import { useTelemetry } from '../support/telemetry';
 
@@ -54,7 +56,7 @@ describe('telemetry service: the one leave of a participant', () => {
     await activeOn('sfu-dead', 'sig', 'media');
     const lapsed = await until(async () => (await t.coordinator.registry.lapsedNodes(1000)).find((l) => l.nodeId === 'sfu-dead'), 'the lease to lapse');
     const [a, b] = await Promise.all([t.coordinator.registry.expireNode(lapsed), t.coordinator.registry.expireNode(lapsed)]);
-    await t.coordinator.service.relayLeaves([...a, ...b]);
+    await t.coordinator.service.relayLeaves(raisedLeaves([...a, ...b]));
     expect(leaves()).to.deep.equal(['participant_left']);
     const [w] = t.notifier.events.filter((e) => e.event === 'participant_left');
     expect(w.participant?.identity).to.equal(`alice-${n}`);
@@ -66,7 +68,7 @@ describe('telemetry service: the one leave of a participant', () => {
     await activeOn('sfu-gone', 'sig', 'media');
     await t.service.participantJoined({ room, participant, shouldSendEvent: false, guard: 'sig-b', nodeId: 'sfu-b' });
     const orphans = await t.coordinator.registry.departNode('sfu-gone');
-    await t.coordinator.service.relayLeaves(orphans);
+    await t.coordinator.service.relayLeaves(raisedLeaves(orphans));
     expect(orphans).to.deep.equal([]);
     expect(leaves()).to.deep.equal([]);
   });
@@ -78,14 +80,17 @@ describe('telemetry service: the one leave of a participant', () => {
       roomId: room.sid, participantId: participant.sid, guard: 'sig', raiseLeave: true,
       info: participant.toJsonString(), room: room.toJsonString(),
     });
-    expect(r.raiseLeave).to.equal(true);
+    // a leave's id is '<roomId>|<participantId>|<generation>', its webhook's id made from it
+    expect(r.leaveId).to.equal(`${room.sid}|${participant.sid}|${r.generation}`);
     const shard = t.coordinator.registry.keys.shardOf(room.sid);
     const pending = await t.coordinator.registry.pendingLeaves(shard, 0);
-    expect(pending.map((p) => p.participantId)).to.include(participant.sid);
+    expect(pending.filter((p) => p.participantId === participant.sid).map((p) => p.id)).to.deep.equal([r.leaveId]);
     // two sweeps race (two nodes), and a third runs later
     await Promise.all([t.coordinator.service.relayLeaves(pending), t.coordinator.service.relayLeaves(pending)]);
     await t.coordinator.service.relayLeaves(await t.coordinator.registry.pendingLeaves(shard, 0));
     expect(leaves()).to.deep.equal(['participant_left']);
+    const [left] = t.notifier.events.filter((e) => e.event === 'participant_left');
+    expect(left.id).to.equal(stableId('EV_', `leave|${room.sid}|${participant.sid}|${r.generation}|participant_left`));
     expect((await t.coordinator.registry.pendingLeaves(shard, 0)).map((p) => p.participantId)).to.not.include(participant.sid);
   });
 });
