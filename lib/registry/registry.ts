@@ -3,7 +3,7 @@ import { runVariadic, variadicArgs, type ScriptCommands, type ScriptName } from 
 import { KeySpace } from '../redis/keys';
 import type {
   DueWorker, Guard, LapsedNode, LeaveRecord, OpenOutcome, OpenRequest, OpenResult, OrphanedWorker,
-  ReleaseRequest, ReleaseResult, Worker, WorkerCounts, WorkerRef,
+  ReleaseRequest, ReleaseResult, StatsWorker, WorkerCounts, WorkerRef,
 } from './types';
 import { optionalGuard, optionalText, requireId } from './validate';
 import { packInfo, unpackInfo } from './info-codec';
@@ -129,7 +129,7 @@ export class WorkerRegistry {
     };
   }
 
-  async get(ref: WorkerRef): Promise<Worker | null> {
+  async get(ref: WorkerRef): Promise<StatsWorker | null> {
     const at = this.locate(ref);
     const h = await this.redis.hgetall(at.worker);
     if (!h[F.gen]) return null;

@@ -54,7 +54,8 @@ export interface Guard {
   nodeId: string;
 }
 
-export interface Worker extends WorkerRef {
+/** A participant's stats worker as stored (LiveKit's StatsWorker). */
+export interface StatsWorker extends WorkerRef {
   roomName: string;
   identity: string;
   info: string | null;
