@@ -3,8 +3,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseDuration } from '../lib/config/duration';
+import { CLIENT_DEFAULTS } from '../lib/client/options';
+import { loadHttpOptions } from '../lib/config/http';
 import { ConfigError, loadOptions } from '../lib/config/options';
-import { loadWebhookOptions, wantsEvent, WEBHOOK_DEFAULTS } from '../lib/webhooks/options';
+import { loadWebhookOptions } from '../lib/config/webhooks';
+import { wantsEvent, WEBHOOK_DEFAULTS } from '../lib/webhooks/options';
 
 describe('configuration', () => {
   it('parses the short forms and ISO-8601', () => {
@@ -26,15 +29,24 @@ describe('configuration', () => {
       redisWaitReplicas: 0, redisWaitTimeoutMs: 500, queueShards: 0,
     });
     expect(o.nodeId).to.match(/-\d+$/);
+    expect(o.http).to.deep.equal({ port: 7890, apiKey: 'devkey', apiSecret: 'secret', devKeys: true, maxBodyBytes: 1024 * 1024 });
+    expect(o.webhooks).to.deep.equal({ ...WEBHOOK_DEFAULTS, urls: [], includeEvents: [], excludeEvents: [], apiKey: 'devkey', apiSecret: 'secret' });
+    expect(o.client).to.deep.equal(CLIENT_DEFAULTS);
+    // the jobs thread is handed them as they are (worker_threads copy them)
+    expect(structuredClone(o)).to.deep.equal(o);
   });
 
   it('reads every variable', () => {
-    const o = loadOptions({
+    const { http, webhooks, client, ...o } = loadOptions({
       REDIS_URL: 'redis://h:1', REDIS_PREFIX: 'x', REGISTRY_SHARDS: '4', WORKER_CLEANUP_WAIT: 'PT1M',
       FLUSH_INTERVAL: '500ms', NODE_LEASE: '5s', LOG_LEVEL: 'DEBUG', ANALYTICS_MAXLEN: '5000', NODE_ID: 'coord-1',
       MAX_METADATA: '64kb', IDEMPOTENCY_WINDOW: '2m', DRAIN_TIMEOUT: '5s', REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT: '2s',
-      QUEUE_SHARDS: '6',
+      QUEUE_SHARDS: '6', PORT: '8000', MAX_BODY: '2mb', API_KEY: 'k', API_SECRET: 's', NODE_ENV: 'production',
+      WEBHOOK_URLS: 'http://a/x', WEBHOOK_TIMEOUT: '2s', WEBHOOK_MAX_ATTEMPTS: '3',
     });
+    expect(http).to.deep.equal({ port: 8000, apiKey: 'k', apiSecret: 's', devKeys: false, maxBodyBytes: 2 * 1024 * 1024 });
+    expect(webhooks).to.deep.include({ urls: ['http://a/x'], apiKey: 'k', apiSecret: 's', timeoutMs: 2000, maxAttempts: 3 });
+    expect(client).to.deep.equal(CLIENT_DEFAULTS);
     expect(o).to.deep.equal({
       redis: 'redis://h:1', redisPrefix: 'x', registryShards: 4, workerCleanupWaitMs: 60_000,
       flushIntervalMs: 500, nodeLeaseMs: 5000, logLevel: 'debug', analyticsMaxLen: 5000, nodeId: 'coord-1',
@@ -68,6 +80,38 @@ describe('configuration', () => {
       sentinels: [{ host: '10.0.0.1', port: 26379 }, { host: 'sentinel-2', port: 26380 }, { host: '::1', port: 26381 }], name: 'mymaster',
       username: 'tc', password: 'pw', sentinelUsername: 'sen', sentinelPassword: 'spw',
     });
+  });
+
+  it('signs webhooks with the dev keys when the node runs with them (as npm start always has)', () => {
+    expect(loadOptions({ WEBHOOK_URLS: 'http://a/x' }).webhooks).to.deep.include({ apiKey: 'devkey', apiSecret: 'secret' });
+    expect(loadOptions({ WEBHOOK_URLS: 'http://a/x', API_KEY: 'k' }).webhooks).to.deep.include({ apiKey: 'devkey', apiSecret: 'secret' });
+    // alone, the webhook loader wants the keys (what a library user hands it is all it has)
+    expect(() => loadWebhookOptions({ WEBHOOK_URLS: 'http://a/x' })).to.throw(ConfigError, /API_KEY.*API_SECRET both set/);
+  });
+
+  // one refusal per part, through the one loader; the client part has none (no variable sets it)
+  const parts: [string, Record<string, string>, RegExp][] = [
+    ['core', { NODE_LEASE: 'soon' }, /NODE_LEASE="soon"/],
+    ['redis', { REDIS_URL: 'localhost:6379' }, /REDIS_URL="localhost:6379".*redis:\/\//],
+    ['http', { PORT: '0' }, /PORT="0".*port number from 1 to 65535/],
+    ['http', { MAX_BODY: 'big' }, /MAX_BODY="big".*a size/],
+    ['http', { NODE_ENV: 'production' }, /API_KEY="".*both set when NODE_ENV=production/],
+    ['webhooks', { WEBHOOK_TIMEOUT: '1ms' }, /WEBHOOK_TIMEOUT="1ms".*at least 10ms/],
+    ['webhooks', { WEBHOOK_URLS: 'ftp://x' }, /WEBHOOK_URLS="ftp:\/\/x"/],
+    // the first part's error wins: core, then http, then webhooks
+    ['core before http', { REGISTRY_SHARDS: '0', PORT: '0' }, /REGISTRY_SHARDS="0"/],
+    ['http before webhooks', { PORT: '0', WEBHOOK_TIMEOUT: '1ms' }, /PORT="0"/],
+  ];
+  for (const [part, env, message] of parts) {
+    it(`loadOptions refuses ${part}: ${JSON.stringify(env)}`, () => {
+      expect(() => loadOptions(env)).to.throw(ConfigError, message);
+    });
+  }
+
+  it('reads the HTTP part alone too', () => {
+    expect(loadHttpOptions({})).to.deep.include({ port: 7890, devKeys: true });
+    expect(loadHttpOptions({ API_KEY: 'k', API_SECRET: 's' })).to.deep.include({ apiKey: 'k', apiSecret: 's', devKeys: false });
+    expect(() => loadHttpOptions({ PORT: '70000' })).to.throw(ConfigError, /PORT="70000"/);
   });
 
   const contradictions: [Record<string, string>, RegExp][] = [

@@ -1,11 +1,20 @@
 import { accessSync, constants } from 'node:fs';
 import os from 'node:os';
+import { CLIENT_DEFAULTS } from '../client/options';
 import type { ClusterTarget, RedisTarget, SentinelTarget, TlsFiles } from '../redis/connection';
+import type { WebhookOptions } from '../webhooks/options';
 import { DURATION_FORMS, parseDuration } from './duration';
+import { ConfigError, parseSize, type Env } from './env';
+import { loadHttpOptions, type NodeHttpOptions } from './http';
+import { loadWebhookOptions } from './webhooks';
+
+export { ConfigError, parseSize, type Env } from './env';
 
 /**
- * Every setting of a node, read from the environment in one place.
- * Each entry documents itself; `.env.example` lists the same names and defaults.
+ * Every setting of a node, read from the environment in one place (loadOptions): the core
+ * settings below, then one part per consumer (`http`, `webhooks`), each part's type kept
+ * beside the code that uses it. Each entry documents itself; `.env.example` lists the same
+ * names and defaults.
  */
 export interface Options {
   /** Redis to use (REDIS_URL, or Sentinel); undefined means `npm start` runs a private redis-server. */
@@ -40,6 +49,15 @@ export interface Options {
    * Redis, as many as the masters on a cluster. Every node of a fleet must use the same.
    */
   queueShards: number;
+  /** PORT, API_KEY / API_SECRET (the dev keys unless NODE_ENV=production), MAX_BODY: lib/config/http.ts. */
+  http: NodeHttpOptions;
+  /** WEBHOOK_*, signed with the node's keys (`http`'s, the dev keys included): lib/config/webhooks.ts. */
+  webhooks: WebhookOptions;
+  /**
+   * TelemetryClient's defaults (lib/client/options.ts). No variable sets them: a client is
+   * configured by its SFU node's code. Here so that every default has one place to be read.
+   */
+  client: typeof CLIENT_DEFAULTS;
 }
 
 export const DEFAULTS = {
@@ -61,16 +79,6 @@ export const DEFAULTS = {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** A setting that cannot be used; start-up stops with its message. */
-export class ConfigError extends Error {
-  constructor(readonly variable: string, readonly value: string, readonly accepted: string) {
-    super(`${variable}=${JSON.stringify(value)} is not valid: expected ${accepted}`);
-    this.name = 'ConfigError';
-  }
-}
-
-type Env = Record<string, string | undefined>;
-
 function read(env: Env, name: keyof typeof DEFAULTS): string {
   const v = env[name];
   return v === undefined || v.trim() === '' ? DEFAULTS[name] : v.trim();
@@ -88,15 +96,6 @@ function integer(env: Env, name: keyof typeof DEFAULTS, min: number, max: number
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < min || n > max) throw new ConfigError(name, raw, `a whole number from ${min} to ${max}`);
   return n;
-}
-
-const SIZE = /^(\d+)\s*(b|kb|mb)?$/i;
-
-/** A size in bytes: 100000, 512kb, 1mb; null if it is not one. */
-export function parseSize(raw: string): number | null {
-  const m = SIZE.exec(raw.trim());
-  if (!m) return null;
-  return Number(m[1]) * ({ b: 1, kb: 1024, mb: 1024 * 1024 } as Record<string, number>)[(m[2] ?? 'b').toLowerCase()];
 }
 
 function size(env: Env, name: keyof typeof DEFAULTS, min: number): number {
@@ -216,6 +215,11 @@ function queueShards(env: Env): number {
   return integer(env, 'QUEUE_SHARDS', 1, 256);
 }
 
+/**
+ * Every setting from `env` (the process's environment unless given): the only reader of
+ * the environment in lib/. Throws ConfigError naming the first variable it cannot use, the
+ * core settings first, then http's, then webhooks'.
+ */
 export function loadOptions(env: Env = process.env): Options {
   const redis = redisTarget(env);
   const redisPrefix = read(env, 'REDIS_PREFIX');
@@ -224,7 +228,7 @@ export function loadOptions(env: Env = process.env): Options {
   }
   const logLevel = read(env, 'LOG_LEVEL').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', logLevel, `one of ${LOG_LEVELS.join(', ')}`);
-  return {
+  const core = {
     redis,
     redisPrefix,
     registryShards: integer(env, 'REGISTRY_SHARDS', 1, 1024),
@@ -241,4 +245,7 @@ export function loadOptions(env: Env = process.env): Options {
     redisWaitReplicas: integer(env, 'REDIS_WAIT_REPLICAS', 0, 100),
     redisWaitTimeoutMs: duration(env, 'REDIS_WAIT_TIMEOUT', 1),
   };
+  const http = loadHttpOptions(env);
+  const webhooks = loadWebhookOptions({ ...env, API_KEY: http.apiKey, API_SECRET: http.apiSecret });
+  return { ...core, http, webhooks, client: { ...CLIENT_DEFAULTS } };
 }

@@ -8,18 +8,17 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import client from 'prom-client';
 import type { Logger } from 'pino';
-import { loadOptions } from '../config/options';
+import type { Options } from '../config/options';
 import { Coordinator } from '../coordinator';
 import { registerJobMetrics } from '../http/metrics';
 import { createLogger } from '../log';
-import type { WebhookOptions } from '../webhooks/options';
 import type { RedisTarget } from '../redis/connection';
 import type { BackgroundJobs } from '../http/background-jobs';
 
+/** What the API thread resolved: the Redis it found or started, and its settings (QUEUE_SHARDS already the fleet's). */
 interface ThreadData {
   redis: RedisTarget;
-  env: Record<string, string | undefined>;
-  webhooks: WebhookOptions;
+  options: Options;
 }
 
 type Request = { id: number; type: 'running' | 'metrics' | 'close' };
@@ -89,9 +88,9 @@ export class JobsThread implements BackgroundJobs {
 
 /** The thread's side: its own Coordinator, running the periodic work and webhook delivery. */
 async function runThread(port: NonNullable<typeof parentPort>, data: ThreadData): Promise<void> {
-  const options = loadOptions(data.env);
+  const { options } = data;
   const log = createLogger(options.logLevel, { node: options.nodeId, thread: 'jobs' });
-  const c = new Coordinator({ redis: data.redis, options, log, webhooks: data.webhooks });
+  const c = new Coordinator({ redis: data.redis, options, log, webhooks: options.webhooks });
   const registry = new client.Registry();
   registerJobMetrics(registry, c);
   try {

@@ -2,8 +2,6 @@ import { ConfigError, loadOptions, type Options } from '../config/options';
 import { Coordinator } from '../coordinator';
 import { createLogger } from '../log';
 import { buildServer } from '../http/server';
-import { loadHttpOptions, type NodeHttpOptions } from '../http/options';
-import { loadWebhookOptions, type WebhookOptions } from '../webhooks/options';
 import { JobsThread } from './jobs-thread';
 import { resolveRedis } from './redis-target';
 import { createRedis, describeTarget, type RedisTarget } from '../redis/connection';
@@ -28,12 +26,8 @@ async function fleetQueueShards(target: RedisTarget, options: Options): Promise<
 /** `npm start`: one coordinator node. */
 async function main() {
   let options: Options;
-  let webhooks: WebhookOptions;
-  let http: NodeHttpOptions;
   try {
     options = loadOptions();
-    http = loadHttpOptions();
-    webhooks = loadWebhookOptions({ ...process.env, API_KEY: http.apiKey, API_SECRET: http.apiSecret });
   } catch (e) {
     if (e instanceof ConfigError) {
       console.error(`configuration error: ${e.message}`);
@@ -41,6 +35,7 @@ async function main() {
     }
     throw e;
   }
+  const { http, webhooks } = options;
   const log = createLogger(options.logLevel, { node: options.nodeId });
   const target = await resolveRedis(options, log);
   if (webhooks.urls.length === 0) log.warn('WEBHOOK_URLS is not set: webhooks are not sent (as LiveKit without webhook URLs)');
@@ -53,7 +48,7 @@ async function main() {
     // this thread takes requests; the periodic work and webhook delivery run on their own
     coordinator = new Coordinator({ redis: target.target, options, log, webhooks });
     await coordinator.connect();
-    jobs = await JobsThread.start({ redis: target.target, env: { ...process.env, QUEUE_SHARDS: String(options.queueShards) }, webhooks }, log);
+    jobs = await JobsThread.start({ redis: target.target, options }, log);
   } catch (e) {
     // a node that cannot start must not leave its private redis-server running
     await coordinator?.close().catch(() => {});

@@ -5,7 +5,7 @@ import { loadOptions } from '../../lib/config/options';
 import { Coordinator } from '../../lib/coordinator';
 import { buildServer } from '../../lib/http/server';
 import { createLogger } from '../../lib/log';
-import { loadWebhookOptions } from '../../lib/webhooks/options';
+import { loadWebhookOptions } from '../../lib/config/webhooks';
 import { until, usePrivateRedis } from '../support/redis';
 import { API_KEY, API_SECRET, TestReceiver } from '../webhooks/receiver';
 

@@ -6,7 +6,7 @@ import { Coordinator } from '../../lib/coordinator';
 import { buildServer } from '../../lib/http/server';
 import { createLogger } from '../../lib/log';
 import { RUN, type RunJob, type RunProgress } from '../../lib/webhooks/delivery';
-import { loadWebhookOptions } from '../../lib/webhooks/options';
+import { loadWebhookOptions } from '../../lib/config/webhooks';
 import type { UrlReport } from '../../lib/webhooks/operations';
 import { until, usePrivateRedis } from '../support/redis';
 import { joined } from '../webhooks/harness';

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ConfigError } from '../../lib/config/options';
-import { loadWebhookOptions, WEBHOOK_DEFAULTS } from '../../lib/webhooks/options';
+import { loadWebhookOptions } from '../../lib/config/webhooks';
+import { WEBHOOK_DEFAULTS } from '../../lib/webhooks/options';
 
 describe('webhook configuration: WEBHOOK_DEDUPE_WINDOW', () => {
   it('defaults to an hour', () => {

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { loadOptions } from '../../lib/config/options';
 import { Coordinator } from '../../lib/coordinator';
 import { createLogger } from '../../lib/log';
-import { loadWebhookOptions } from '../../lib/webhooks/options';
+import { loadWebhookOptions } from '../../lib/config/webhooks';
 import { until, usePrivateRedis } from '../support/redis';
 import { API_KEY, API_SECRET, TestReceiver } from './receiver';
 

@@ -1,5 +1,9 @@
-import { ConfigError, parseSize } from '../config/options';
+import { ConfigError, parseSize, type Env } from './env';
 
+/**
+ * The node's HTTP settings. Kept here rather than in lib/http: the HTTP layer sits above the
+ * Coordinator, which reads Options, so Options cannot take a type from it.
+ */
 export interface NodeHttpOptions {
   port: number;
   apiKey: string;
@@ -10,7 +14,7 @@ export interface NodeHttpOptions {
 }
 
 /** PORT, API_KEY / API_SECRET (dev keys unless NODE_ENV=production), MAX_BODY. */
-export function loadHttpOptions(env: Record<string, string | undefined> = process.env): NodeHttpOptions {
+export function loadHttpOptions(env: Env): NodeHttpOptions {
   const portRaw = env.PORT?.trim() || '7890';
   const port = Number(portRaw);
   if (!/^\d+$/.test(portRaw) || port < 1 || port > 65535) throw new ConfigError('PORT', portRaw, 'a port number from 1 to 65535');

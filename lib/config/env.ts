@@ -1,0 +1,19 @@
+/** The environment as the loaders read it (`process.env`, or a test's own object). */
+export type Env = Record<string, string | undefined>;
+
+/** A setting that cannot be used; start-up stops with its message. */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, readonly value: string, readonly accepted: string) {
+    super(`${variable}=${JSON.stringify(value)} is not valid: expected ${accepted}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const SIZE = /^(\d+)\s*(b|kb|mb)?$/i;
+
+/** A size in bytes: 100000, 512kb, 1mb; null if it is not one. */
+export function parseSize(raw: string): number | null {
+  const m = SIZE.exec(raw.trim());
+  if (!m) return null;
+  return Number(m[1]) * ({ b: 1, kb: 1024, mb: 1024 * 1024 } as Record<string, number>)[(m[2] ?? 'b').toLowerCase()];
+}
