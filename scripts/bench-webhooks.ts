@@ -22,7 +22,9 @@ import { fmt, printTable } from './support/table';
 
 const { values } = parseArgs({ options: {
   events: { type: 'string', default: '5000' }, concurrency: { type: 'string', default: '100' }, seconds: { type: 'string', default: '10' },
+  'max-in-flight': { type: 'string' }, only: { type: 'string' }, rates: { type: 'string', default: '1000,3000' },
 } });
+const ONLY = values.only ?? '';
 const EVENTS = Number(values.events);
 const CONCURRENCY = Number(values.concurrency);
 const SECONDS = Number(values.seconds);
@@ -39,7 +41,7 @@ async function main() {
   const redis = createRedis(redisServer.url);
   let run = 0;
   const delivery = () => new WebhookDelivery(redis, redisServer.url, new KeySpace(`b${++run}`, 4), {
-    ...WEBHOOK_DEFAULTS, urls: [url], includeEvents: [], excludeEvents: [], apiKey: 'bench', apiSecret: 'bench-secret-bench-secret-bench-secret',
+    ...WEBHOOK_DEFAULTS, ...(values['max-in-flight'] ? { maxInFlight: Number(values['max-in-flight']) } : {}), urls: [url], includeEvents: [], excludeEvents: [], apiKey: 'bench', apiSecret: 'bench-secret-bench-secret-bench-secret',
   }, pino({ level: 'silent' }));
   const event = (key: number, i: number) => new WebhookEvent({ event: 'participant_joined', room: new Room({ name: `room-${key}` }), participant: new ParticipantInfo({ identity: `p${i}` }) });
 
@@ -61,7 +63,7 @@ async function main() {
     const serialBaseline = serialPosts / ((Date.now() - t0) / 1000);
 
     const rows: (string | number)[][] = [['what', 'deliveries/s', 'vs raw POSTs', 'vs raw POSTs one at a time']];
-    for (const keys of [1, 100, 10_000]) {
+    for (const keys of ONLY === 'steady' ? [] : [1, 100, 10_000]) {
       const d = delivery();
       await d.start({ concurrency: CONCURRENCY });
       const total = keys === 1 ? Math.min(EVENTS, 2000) : EVENTS;
@@ -79,14 +81,15 @@ async function main() {
     rows.push([`raw POSTs (node:http, keep-alive), one at a time, ${fmt(serialPosts)} (baseline for 1 key)`, fmt(serialBaseline), fmt(serialBaseline / baseline, 2), '1.00']);
 
     // latency at a steady rate, 100 keys
-    const steadyRows: (string | number)[][] = [['steady load', 'events', 'p50 enqueue-to-delivery (ms)', 'p99 (ms)']];
-    for (const perSecond of [1000, 3000]) {
+    const steadyRows: (string | number)[][] = [['steady load', 'events', 'p50 enqueue-to-delivery (ms)', 'p99 (ms)', 'process CPU (cores)']];
+    for (const perSecond of values.rates.split(',').map(Number)) {
       const d = delivery();
       // every delivery's latency (the metrics keep only the latest 10,000)
       const latencies: number[] = [];
       d.metrics.onDelivery((ms) => latencies.push(ms));
       await d.start({ concurrency: CONCURRENCY });
       const steady = SECONDS * perSecond;
+      const cpu0 = process.cpuUsage();
       const start = Date.now();
       let sent = 0;
       while (sent < steady) {
@@ -97,10 +100,12 @@ async function main() {
         await new Promise((r) => setTimeout(r, 2));
       }
       while (d.metrics.delivered < steady) await new Promise((r) => setTimeout(r, 5));
+      const cpu = process.cpuUsage(cpu0);
+      const cpuShare = (cpu.user + cpu.system) / 1000 / (Date.now() - start);
       await d.close();
       latencies.sort((a, b) => a - b);
       const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-      steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady), fmt(pct(50)), fmt(pct(99))]);
+      steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady), fmt(pct(50)), fmt(pct(99)), fmt(cpuShare, 2)]);
     }
 
     console.log(`\nwebhook delivery, one Node process (producer, BullMQ worker with concurrency ${CONCURRENCY}, receiver)\n`);

@@ -35,9 +35,9 @@ export class BullQueues<Data = any> {
     return c;
   }
 
-  /** The queue of shard `k`. */
-  queue(k: number): Queue<Data> {
-    return this.queues[k];
+  /** The queue of shard `shard`. */
+  queue(shard: number): Queue<Data> {
+    return this.queues[shard];
   }
 
   /** Starts a worker on every shard's queue; `concurrency` is per shard. */
@@ -56,9 +56,14 @@ export class BullQueues<Data = any> {
     return this.workers.length > 0 && this.workers.every((w) => w.isRunning());
   }
 
+  /** Stops taking jobs (those running finish first); the queues stay open for adding. */
+  async closeWorkers(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+
   /** Stops taking jobs (those running finish first), then closes the queues and connections. */
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
+    await this.closeWorkers();
     await Promise.all(this.queues.map((q) => q.close()));
     await Promise.all(this.connections.map(closeBullConnection));
   }

@@ -145,11 +145,16 @@ export class KeySpace {
    * What the fleet knows of one webhook URL, all under its hash tag (one slot): status (hash:
    * failingSince, paused, last error), latency (list: latest delivery latencies, ms), probe
    * (the paused URL's probe slot, PX), held (set: runs held while paused), lanes (hash: lanes
-   * with work -> their run's job id), dead (zset: dead-letter job ids -> when given up).
+   * with work -> their run's job id), dead (zset: dead-letter job ids -> when given up),
+   * inline (zset: runs sent by a node in-process, not as BullMQ jobs -> when another node may
+   * take the lane over; an entry leaves when its run ends).
    */
-  webhookUrl(urlTag: string): { status: string; latency: string; probe: string; held: string; lanes: string; dead: string } {
+  webhookUrl(urlTag: string): { status: string; latency: string; probe: string; held: string; lanes: string; dead: string; inline: string } {
     const base = `${this.prefix}:{wu:${urlTag}}:`;
-    return { status: `${base}status`, latency: `${base}latency`, probe: `${base}probe`, held: `${base}held`, lanes: `${base}lanes`, dead: `${base}dead` };
+    return {
+      status: `${base}status`, latency: `${base}latency`, probe: `${base}probe`, held: `${base}held`, lanes: `${base}lanes`, dead: `${base}dead`,
+      inline: `${base}inline`,
+    };
   }
 
   /**

@@ -1,5 +1,4 @@
-import { DelayedError, type Job } from 'bullmq';
-import type { RunContext, RunJob } from './lane-run';
+import type { Pickup, RunContext } from './lane-run';
 import type { Attempt } from './receivers';
 import { isFinal } from './receivers';
 import type { Outcome, UrlStatus } from './url-status';
@@ -19,8 +18,8 @@ export class RunBreaker {
   /** While the URL is paused: ms until its next probe slot, for the held head's retry. */
   probeInMs = 0;
 
-  constructor(private readonly ctx: RunContext, private readonly job: Job<RunJob>, private readonly token: string) {
-    this.status = ctx.urls.of(job.data.url);
+  constructor(private readonly ctx: RunContext, private readonly pickup: Pickup) {
+    this.status = ctx.urls.of(pickup.data.url);
   }
 
   /**
@@ -30,15 +29,14 @@ export class RunBreaker {
    */
   async gate(): Promise<boolean> {
     if (this.status.surelyUnpaused()) return false;
-    const gate = await this.status.gate(this.job.id!);
+    const gate = await this.status.gate(this.pickup.runId);
     if (gate.kind === 'open') return false;
     if (gate.kind === 'probe') {
       this.ctx.metrics.probes++;
       return true;
     }
     // a little spread, so the held runs of a URL do not all ask at the same instant
-    await this.job.moveToDelayed(Date.now() + gate.waitMs + Math.floor(Math.random() * 50), this.token);
-    throw new DelayedError();
+    return this.pickup.holdUntil(Date.now() + gate.waitMs + Math.floor(Math.random() * 50));
   }
 
   delivered(latencyMs: number): void {
@@ -50,7 +48,7 @@ export class RunBreaker {
     if (this.latencies.length === 0) return;
     const batch = this.latencies;
     this.latencies = [];
-    await this.settle(await this.status.record(this.job.id!, batch));
+    await this.settle(await this.status.record(this.pickup.runId, batch));
   }
 
   /**
@@ -61,7 +59,7 @@ export class RunBreaker {
   async failed(result: Attempt): Promise<boolean> {
     const batch = this.latencies;
     this.latencies = [];
-    const outcome = await this.status.record(this.job.id!, batch, result);
+    const outcome = await this.status.record(this.pickup.runId, batch, result);
     await this.settle(outcome);
     this.probeInMs = outcome.probeInMs;
     return outcome.paused && !isFinal(result);
@@ -69,17 +67,17 @@ export class RunBreaker {
 
   /** The held head's attempt does not count against it: the pause, not the event, failed. */
   async refund(headId: string): Promise<void> {
-    await this.ctx.redis.refundWebhookAttempt(this.ctx.keys.webhookLane(this.job.data.lane).run, this.job.id!, this.token, headId);
+    await this.ctx.redis.refundWebhookAttempt(this.ctx.keys.webhookLane(this.pickup.data.lane).run, this.pickup.runId, this.pickup.token, headId);
   }
 
   /** The lane drained: off its URL's lanes with work. */
   async drained(): Promise<void> {
-    await this.status.forgetLane(this.job.data.lane, this.job.id!);
+    await this.status.forgetLane(this.pickup.data.lane, this.pickup.runId);
   }
 
   private async settle(o: Outcome): Promise<void> {
     const { log, metrics, opts } = this.ctx;
-    const url = this.job.data.url;
+    const url = this.pickup.data.url;
     if (o.pausedNow) {
       metrics.pauses++;
       log.warn({ url, breakAfterMs: opts.breakAfterMs, probeEveryMs: opts.probeEveryMs }, 'webhook URL paused: every attempt failed for WEBHOOK_BREAK_AFTER; its lanes hold, probed once per WEBHOOK_PROBE_EVERY');

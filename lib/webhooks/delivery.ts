@@ -8,7 +8,8 @@ import type { RedisClient, RedisTarget } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import { newId } from '../ids';
 import { eventKey } from './event-key';
-import { LaneRetry, runLane, type RunContext, type RunJob } from './lane-run';
+import { InlineRuns, inlineDeadline, isInlineRun, newInlineRunId } from './inline-runs';
+import { jobPickup, LaneRetry, runLane, type RunContext, type RunJob } from './lane-run';
 import { WebhookMetrics } from './metrics';
 import type { WebhookNotifier } from './notifier';
 import { wantsEvent, type WebhookOptions } from './options';
@@ -20,6 +21,9 @@ export { webhookUrlTag, type LaneEvent } from './receivers';
 export type { RunJob, RunProgress } from './lane-run';
 
 export const WEBHOOK_QUEUE = 'webhooks';
+
+/** Sends a run an enqueue started: the run's id, its job data, the URL's dead letters taken for it to report. */
+export type InlineRunner = (runId: string, run: RunJob, dropped: number) => void;
 
 /** Job names in the webhook queues. */
 export const RUN = 'run';
@@ -79,6 +83,14 @@ export class WebhookDelivery implements WebhookNotifier {
   /** Each URL's fleet-wide state (breaker, latencies, lanes with work, dead letters) and what operators do with it. */
   private readonly urls: UrlStatuses;
   readonly operations: WebhookOperations;
+  /** This node's inline runs (inline-runs.ts), while it delivers. */
+  private readonly inline: InlineRuns;
+  /**
+   * Where a run started by this node's enqueue goes at once: this delivery's inline runs
+   * once started, the jobs thread's under `npm start` (runInlineWith); none: a BullMQ job.
+   */
+  private inlineRunner: InlineRunner | null = null;
+  private ownRunner = false;
   private stopping = false;
 
   constructor(
@@ -102,6 +114,24 @@ export class WebhookDelivery implements WebhookNotifier {
       keepDeadLetter: (laneId, id, d, reason, attempts) => this.keepDeadLetter(laneId, id, d, reason, attempts),
       closing: () => this.stopping,
     };
+    this.inline = new InlineRuns({
+      ctx: this.runs, urls: this.urls, log, maxRunning: 100,
+      handOff: (runId, run, delayMs) => this.handOff(runId, run, delayMs),
+    });
+  }
+
+  /**
+   * Sends the runs this instance's enqueues start through `runner` (another thread's
+   * delivery: its runInline), or as BullMQ jobs with null.
+   */
+  runInlineWith(runner: InlineRunner | null): void {
+    this.inlineRunner = runner;
+    this.ownRunner = false;
+  }
+
+  /** Sends a run another instance's enqueue started (runInlineWith): now, or as a job if this node has no room. */
+  runInline(runId: string, run: RunJob, dropped?: number): void {
+    this.inline.run(runId, run, dropped);
   }
 
   /** The queue of queue shard 0 (the only one on a single Redis). */
@@ -134,32 +164,47 @@ export class WebhookDelivery implements WebhookNotifier {
   private async enqueue(id: string, event: LaneEvent, run: RunJob): Promise<void> {
     const lane = this.keys.webhookLane(run.lane);
     const data = JSON.stringify(event);
+    const runner = this.inlineRunner;
     const [position, runId, started, idleMs] = (await this.redis.enqueueWebhook(
-      lane.fifo, lane.events, lane.seen, lane.run, id, data, this.opts.dedupeWindowMs, this.newRunId(run.lane),
+      lane.fifo, lane.events, lane.seen, lane.run, id, data, this.opts.dedupeWindowMs, runner ? newInlineRunId(run.lane) : this.newRunId(run.lane),
     )) as [number, string, number, number];
     if (started === 1) {
       // at the head, the run can send it without asking the lane first
-      await this.addRun(runId, position === 0 ? { ...run, head: { id, data } } : run);
+      const withHead = position === 0 ? { ...run, head: { id, data } } : run;
+      if (!isInlineRun(runId)) {
+        await this.addRun(runId, withHead);
+        return;
+      }
+      // in Redis before the caller is answered: if this node dies, another takes the lane on
+      const dropped = await this.urls.of(run.url).noteInlineRunTakingDropped(run.lane, runId, inlineDeadline(this.opts.timeoutMs));
+      (runner ?? ((r, j, n) => this.runInline(r, j, n)))(runId, withHead, dropped);
       return;
     }
-    // a caller queueing again may have died before adding the job; a run that has not moved
-    // for long may have lost its job: make sure it is there
-    if (runId && (position === -1 || idleMs >= this.opts.stuckRunMs)) await this.ensureRun(runId, run);
+    // a caller queueing again may have died before adding the job (or noting its inline run);
+    // a run that has not moved for long may have lost its job: make sure it is there
+    if (runId && (position === -1 || idleMs >= this.opts.stuckRunMs)) await this.ensureRun(runId, run, idleMs);
   }
 
   private newRunId(laneId: string): string {
     return `${RUN}.${laneId}.${newId('')}`;
   }
 
-  private async addRun(runId: string, run: RunJob): Promise<void> {
+  private async addRun(runId: string, run: RunJob, delayMs = 0): Promise<void> {
     await Promise.all([
-      this.queueOf(run.lane).add(RUN, run, { jobId: runId, attempts: RUN_ATTEMPTS, backoff: { type: 'lane' }, ...this.kept() }),
+      this.queueOf(run.lane).add(RUN, run, {
+        jobId: runId, attempts: RUN_ATTEMPTS, backoff: { type: 'lane' }, ...(delayMs > 0 ? { delay: delayMs } : {}), ...this.kept(),
+      }),
       this.urls.of(run.url).noteLane(run.lane, runId),
     ]);
   }
 
   /** The lane names `runId` as its run: re-makes its job if it is gone, replaces it if it finished. */
-  private async ensureRun(runId: string, run: RunJob): Promise<void> {
+  private async ensureRun(runId: string, run: RunJob, idleMs: number): Promise<void> {
+    if (isInlineRun(runId)) {
+      // noted already (kept as it is), or its node died before noting it: the sweep takes it on
+      await this.urls.of(run.url).noteInlineRun(run.lane, runId, inlineDeadline(this.opts.timeoutMs, Date.now() - idleMs));
+      return;
+    }
     const state = await this.queueOf(run.lane).getJobState(runId);
     if (state === 'unknown') await this.addRun(runId, run);
     else if (state === 'completed' || state === 'failed') await this.restartRun(runId, run);
@@ -178,6 +223,19 @@ export class WebhookDelivery implements WebhookNotifier {
     }
   }
 
+  /**
+   * Gives the lane a BullMQ run job due in `delayMs` in place of run `fromRunId` (an inline
+   * run handing on, or one whose node died), if the lane still names it.
+   */
+  private async handOff(fromRunId: string, { lane: laneId, url, key }: RunJob, delayMs: number): Promise<void> {
+    const lane = this.keys.webhookLane(laneId);
+    const runId = this.newRunId(laneId);
+    const [restarted] = (await this.redis.advanceWebhookLane(lane.fifo, lane.events, lane.run, fromRunId, runId, 'restart', 0)) as [number];
+    if (restarted === 1) await this.addRun(runId, { lane: laneId, url, key }, delayMs);
+    // drained meanwhile (or never had events): off the URL's lanes with work, if still its entry
+    else await this.urls.of(url).forgetLane(laneId, fromRunId);
+  }
+
   private async keepDeadLetter(laneId: string, id: string, d: LaneEvent, reason: string, attempts: number): Promise<void> {
     const data: DeadLetterJob = { ...d, deadLettered: true, reason, attempts };
     await Promise.all([
@@ -190,6 +248,11 @@ export class WebhookDelivery implements WebhookNotifier {
   async start(opts: { concurrency?: number; lockDurationMs?: number } = {}): Promise<void> {
     const lockDuration = opts.lockDurationMs ?? 30_000;
     this.stopping = false;
+    if (!this.inlineRunner) {
+      this.inlineRunner = (runId, run, dropped) => this.runInline(runId, run, dropped);
+      this.ownRunner = true;
+    }
+    this.inline.startSweeping(this.opts.urls);
     const workers = this.queues.start((job, token) => this.process(job, token), {
       concurrency: opts.concurrency ?? 100,
       lockDuration,
@@ -222,7 +285,7 @@ export class WebhookDelivery implements WebhookNotifier {
   }
 
   private async process(job: Job<DeliveryJob>, token?: string): Promise<string> {
-    if (job.name === RUN) return runLane(this.runs, job as Job<RunJob>, token!);
+    if (job.name === RUN) return runLane(this.runs, jobPickup(job as Job<RunJob>, token!, () => this.stopping));
     const d = job.data as DeadLetterJob;
     if (job.name === LEGACY_DELIVERY && !d.deadLettered) {
       // an event queued with a job of its own: its lane gets a run, which delivers it in turn
@@ -242,6 +305,10 @@ export class WebhookDelivery implements WebhookNotifier {
   /** Stops delivering here: each run hands its lane back to the queue after the event in hand. */
   async close(): Promise<void> {
     this.stopping = true;
+    if (this.ownRunner) this.runInlineWith(null);
+    // inline runs hand their lanes to jobs, which other nodes take: this node's workers stop
+    // taking jobs first, and the queues stay open until the inline runs have handed on
+    await Promise.all([this.queues.closeWorkers(), this.inline.close()]);
     await this.queues.close();
   }
 }

@@ -1,4 +1,4 @@
-import { WaitingError, type Job } from 'bullmq';
+import { DelayedError, WaitingError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
@@ -36,6 +36,48 @@ export class LaneRetry extends Error {
     this.name = 'LaneRetry';
   }
 }
+
+/**
+ * One pickup of a lane's run, whoever runs it: a BullMQ job's (jobPickup), or an inline
+ * run's on the node whose enqueue started the run (inline-runs.ts). The run's id is what
+ * the lane names; the token fences this pickup against a later one.
+ */
+export interface Pickup {
+  readonly runId: string;
+  readonly token: string;
+  readonly data: RunJob;
+  /** The event that started the run, sent without asking the lane: only its first pickup has it. */
+  readonly first?: { id: string; data: string };
+  /** The URL's dead letters not yet reported, taken for it already (an inline run's, with its note). */
+  readonly dropped?: number;
+  /** Not a BullMQ job: it never waits in Redis's queues for a slot (a hold hands it to a job). */
+  readonly inline: boolean;
+  /** Whether the pickup must hand its lane back after the event in hand (the node stops; an inline run used its time). */
+  mustYield(): boolean;
+  /** For the dashboard only. */
+  progress(p: RunProgress): void;
+  /** The run comes back at `at` (epoch ms), its lane as it is now: always throws. */
+  holdUntil(at: number): Promise<never>;
+  /** The run goes back to the queue at once, for any node: always throws. */
+  requeue(): Promise<never>;
+}
+
+/** A BullMQ run job's pickup (`token` is BullMQ's lock token). */
+export function jobPickup(job: Job<RunJob>, token: string, closing: () => boolean): Pickup {
+  // a job run again from the failed set, its counts reset, must not send its head: it may be long gone
+  const first = job.attemptsStarted <= 1 && job.attemptsMade === 0 && !job.finishedOn ? job.data.head : undefined;
+  return {
+    runId: job.id!, token, data: job.data, first, inline: false,
+    mustYield: closing,
+    progress: (p) => { job.updateProgress(p).catch(() => undefined); },
+    // DelayedError / WaitingError: BullMQ neither counts the job failed nor retries it
+    holdUntil: async (at) => { await job.moveToDelayed(at, token); throw new DelayedError(); },
+    requeue: async () => { await job.moveToWait(token); throw new WaitingError(); },
+  };
+}
+
+/** How a run's outcome starts when it emptied its lane (the lane forgot it, and so did its URL's lanes with work). */
+export const DRAINED = 'drained';
 
 /** Capped exponential backoff after a failed attempt `attempt` (1 = the first). */
 export const backoffMs = (o: Pick<WebhookOptions, 'baseBackoffMs' | 'maxBackoffMs'>, attempt: number) =>
@@ -96,38 +138,45 @@ interface GivenUp {
  * taken out are sent again, under the same ids, in order. The lane answers only the
  * latest pickup, so a node that lost the job and carries on stops at its next call.
  */
-export async function runLane(ctx: RunContext, job: Job<RunJob>, token: string): Promise<string> {
+export async function runLane(ctx: RunContext, pickup: Pickup): Promise<string> {
   // the URL's per-URL limits: the pickup's slot is given back however it ends
-  const limits = new RunLimits(ctx, job, token);
+  const limits = new RunLimits(ctx, pickup);
   try {
-    return await deliverLane(ctx, job, token, limits);
+    return await deliverLane(ctx, pickup, limits);
   } finally {
     await limits.leave();
   }
 }
 
-async function deliverLane(ctx: RunContext, job: Job<RunJob>, token: string, limits: RunLimits): Promise<string> {
-  const { lane: laneId, url } = job.data;
+async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): Promise<string> {
+  const { lane: laneId, url } = pickup.data;
+  const { runId, token } = pickup;
   const o = ctx.opts;
   const lane = ctx.keys.webhookLane(laneId);
-  const receiver = ctx.receivers.of(url);
   // a paused URL's runs hold here (the job waits for the next probe slot), but its probe
-  const breaker = new RunBreaker(ctx, job, token);
+  const breaker = new RunBreaker(ctx, pickup);
   await breaker.gate();
-  await limits.enter(); // a slot, or the run holds as the breaker holds it
+  const receiver = ctx.receivers.of(url);
+  // a slot (or the run holds as the breaker holds it), and the URL's unreported dead letters
+  // taken meanwhile, in the same round trip
+  const [entered, takenFirst] = await Promise.allSettled([limits.enter(), pickup.dropped ?? receiver.takeDropped()]);
+  if (entered.status === 'rejected') {
+    if (takenFirst.status === 'fulfilled') await receiver.putBackDropped(takenFirst.value);
+    throw entered.reason;
+  }
   const call = async (mode: Mode, done: string[]): Promise<LaneReply> =>
-    parseReply(await ctx.redis.advanceWebhookLane(lane.fifo, lane.events, lane.run, job.id!, token, mode, o.runBatch, ...done));
+    parseReply(await ctx.redis.advanceWebhookLane(lane.fifo, lane.events, lane.run, runId, token, mode, o.runBatch, ...done));
 
-  // the event that started the run comes with the job: its first pickup sends it before
-  // asking the lane anything (it is the head: only this run takes events out); a job run
-  // again from the failed set, its counts reset, must not send it (it may be long gone)
-  const first = job.attemptsStarted <= 1 && job.attemptsMade === 0 && !job.finishedOn ? job.data.head : undefined;
+  // the event that started the run comes with it: its first pickup sends it before asking
+  // the lane anything (it is the head: only this run takes events out)
+  const first = pickup.first;
   let handed: LaneReply | null = first ? { status: 1, waiting: 1, tries: 1, events: [first] } : null;
   let mode: Mode = first ? 'next' : 'start';
   let done: string[] = []; // taken care of (delivered or given up), still in the lane
   let givenUp: GivenUp[] = []; // in `done`: counted once the lane says they left it
-  let dropped = 0; // the URL's dead letters this run holds to report
-  let takeDropped = true; // whether more events are likely, so the count is taken alongside
+  // the URL's dead letters this run holds to report
+  let dropped = takenFirst.status === 'fulfilled' ? takenFirst.value : 0;
+  let takeDropped = false; // whether more events are likely, so the count is taken alongside (just taken)
   let delivered = 0;
   let deadLetters = 0;
   let sent = 0; // attempts made by this pickup
@@ -147,20 +196,19 @@ async function deliverLane(ctx: RunContext, job: Job<RunJob>, token: string, lim
   const summary = () => `${delivered} delivered, ${deadLetters} dead letter(s)`;
 
   for (let round = 0; ; round++) {
-    if (round > 0 && ctx.closing()) {
+    if (round > 0 && pickup.mustYield()) {
       // shutting down: the lane goes back to the queue for another node (or this one, restarted)
       const reply = await call('yield', done);
       if (reply.status !== -1) countGivenUp();
       await receiver.putBackDropped(dropped);
-      if (reply.status !== 1) return `${reply.status === 0 ? 'drained' : 'taken over'}: ${summary()}`;
-      await job.moveToWait(token);
-      throw new WaitingError();
+      if (reply.status === 0) await breaker.drained();
+      if (reply.status !== 1) return `${reply.status === 0 ? DRAINED : 'taken over'}: ${summary()}`;
+      return pickup.requeue();
     }
     let reply: LaneReply;
     if (handed) {
       reply = handed;
       handed = null;
-      dropped += await receiver.takeDropped();
     } else {
       const [answer, taken]: [LaneReply, number, void] = await Promise.all([call(mode, done), takeDropped ? receiver.takeDropped() : 0, breaker.flush()]);
       reply = answer;
@@ -173,13 +221,13 @@ async function deliverLane(ctx: RunContext, job: Job<RunJob>, token: string, lim
     countGivenUp();
     if (reply.status === 0) {
       await Promise.all([receiver.putBackDropped(dropped), breaker.drained()]);
-      return `drained: ${summary()}`;
+      return `${DRAINED}: ${summary()}`;
     }
     mode = 'next';
     done = [];
     if (Date.now() - progressAt >= 1000 || (delivered === 0 && reply.waiting > o.runBatch)) {
       progressAt = Date.now();
-      job.updateProgress({ waiting: reply.waiting, delivered } satisfies RunProgress).catch(() => undefined); // only a display
+      pickup.progress({ waiting: reply.waiting, delivered });
     }
 
     for (let i = 0; i < reply.events.length; i++) {
@@ -245,7 +293,7 @@ async function deliverLane(ctx: RunContext, job: Job<RunJob>, token: string, lim
       if (hold.status !== 1) return `taken over by a later pickup: ${summary()}`;
       if (paused) await breaker.refund(id);
       ctx.metrics.retries++;
-      await job.updateProgress({ waiting: hold.waiting, delivered, attempts: attempt, lastError: reason } satisfies RunProgress).catch(() => undefined);
+      pickup.progress({ waiting: hold.waiting, delivered, attempts: attempt, lastError: reason });
       throw new LaneRetry(`${reason}, attempt ${attempt} of ${o.maxAttempts}`, delay);
     }
     takeDropped = reply.waiting > done.length;

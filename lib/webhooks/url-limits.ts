@@ -1,5 +1,4 @@
-import { DelayedError, type Job } from 'bullmq';
-import type { RunContext, RunJob } from './lane-run';
+import type { Pickup, RunContext } from './lane-run';
 import { webhookUrlTag } from './receivers';
 
 /**
@@ -109,22 +108,22 @@ export class RunLimits {
   private enteredAt = 0;
   private readonly local: LocalSlots;
 
-  constructor(private readonly ctx: RunContext, private readonly job: Job<RunJob>, private readonly token: string) {
+  constructor(private readonly ctx: RunContext, private readonly pickup: Pickup) {
     const o = ctx.opts;
     this.off = o.maxInFlight <= 0 && o.rateLimit <= 0;
-    this.k = ctx.keys.webhookUrlLimits(webhookUrlTag(job.data.url));
+    this.k = ctx.keys.webhookUrlLimits(webhookUrlTag(pickup.data.url));
     this.perEventMs = o.rateLimit > 0 ? 1000 / o.rateLimit : 0;
     this.burst = Math.max(1, Math.ceil(o.rateLimit));
     this.leaseMs = leaseMs(o.timeoutMs);
-    this.local = slotsOf(ctx, job.data.url);
+    this.local = slotsOf(ctx, pickup.data.url);
   }
 
   private async ask(mode: 'enter' | 'send' | 'leave', queue = false): Promise<(number | string)[]> {
     const { k, ctx } = this;
     const sentAt = Date.now();
     const reply = (await ctx.redis.limitWebhookUrl(
-      k.leases, k.rate, k.waiting, k.reserved, mode, this.job.id!, ctx.opts.maxInFlight, this.perEventMs, this.burst, this.leaseMs, IN_PLACE_WAIT_MS,
-      `${this.job.id}:${this.token}`, queue ? 1 : 0,
+      k.leases, k.rate, k.waiting, k.reserved, mode, this.pickup.runId, ctx.opts.maxInFlight, this.perEventMs, this.burst, this.leaseMs, IN_PLACE_WAIT_MS,
+      `${this.pickup.runId}:${this.pickup.token}`, queue ? 1 : 0,
     )) as (number | string)[];
     if (mode !== 'leave' && reply[0] === 1) this.leaseUntil = sentAt + this.leaseMs;
     return reply;
@@ -146,7 +145,8 @@ export class RunLimits {
       const waitHere = left > 0 && local.expectedWaitMs() <= left;
       // this node's runs already waiting go first
       if (waitHere && local.queued > 0) await local.released(left);
-      const [taken, waitMs, why] = (await this.ask('enter', !waitHere)).map(Number);
+      // an inline run is not queued in Redis: refused, it becomes a job, which is
+      const [taken, waitMs, why] = (await this.ask('enter', !waitHere && !this.pickup.inline)).map(Number);
       if (taken === 1) {
         this.enteredAt = Date.now();
         local.took(this.enteredAt);
@@ -166,8 +166,7 @@ export class RunLimits {
       // waiting for a slot: woken when one is given back, this is only the latest recheck;
       // for the rate: its turn, kept for it (a little spread against ties)
       const delay = inFlight ? Math.min(SLOT_RECHECK_MS, Math.max(50, waitMs)) : waitMs;
-      await this.job.moveToDelayed(Date.now() + delay + Math.floor(Math.random() * 20), this.token);
-      throw new DelayedError();
+      return this.pickup.holdUntil(Date.now() + delay + Math.floor(Math.random() * 20));
     }
   }
 
@@ -189,9 +188,8 @@ export class RunLimits {
   }
 
   /** Moves the job to come back in `ms`, after the caller handed its lane back. */
-  async hold(ms: number): Promise<never> {
-    await this.job.moveToDelayed(Date.now() + ms + Math.floor(Math.random() * 20), this.token);
-    throw new DelayedError();
+  hold(ms: number): Promise<never> {
+    return this.pickup.holdUntil(Date.now() + ms + Math.floor(Math.random() * 20));
   }
 
   /** Gives the slot back (whatever way the pickup ends) and wakes the first run waiting for one. */
@@ -200,7 +198,7 @@ export class RunLimits {
     this.leaseUntil = 0;
     // the lease lapses by itself and a waiter asks again by SLOT_RECHECK_MS: a fault here
     // leaves the run's outcome as it is
-    const slip = (err: unknown) => this.ctx.log.warn({ err, url: this.job.data.url, run: this.job.id }, 'webhook slot not given back');
+    const slip = (err: unknown) => this.ctx.log.warn({ err, url: this.pickup.data.url, run: this.pickup.runId }, 'webhook slot not given back');
     const [waiter] = await this.ask('leave').catch((err) => { slip(err); return ['']; });
     // this node's runs waiting for a slot ask once it is free in Redis
     this.local.left(this.enteredAt);

@@ -33,11 +33,14 @@ export const laneOfRun = (runId: string) => runId.split('.')[1] ?? '';
  */
 export class UrlStatus {
   readonly keys: ReturnType<KeySpace['webhookUrl']>;
+  /** The URL's count of dead letters not yet reported (Receiver's). */
+  private readonly droppedKey: string;
   /** When this node last recorded a success of the URL (sent at): see surelyUnpaused. */
   private succeededAt = -Infinity;
 
   constructor(readonly url: string, private readonly redis: RedisClient, keySpace: KeySpace, private readonly opts: WebhookOptions) {
     this.keys = keySpace.webhookUrl(webhookUrlTag(url));
+    this.droppedKey = keySpace.webhookDropped(webhookUrlTag(url));
   }
 
   /**
@@ -77,9 +80,40 @@ export class UrlStatus {
     await this.redis.hset(this.keys.lanes, laneId, runId);
   }
 
-  /** Run `runId` drained its lane: off the lanes with work, unless the lane has a newer run. */
+  /**
+   * A lane of this URL was given an inline run (sent by a node in-process): it has work, and
+   * if the run is not over by `deadline` (its node died) any node's sweep hands the lane to a
+   * BullMQ job. An inline run already noted keeps its deadline.
+   */
+  async noteInlineRun(laneId: string, runId: string, deadline: number): Promise<void> {
+    await this.redis.multi().hset(this.keys.lanes, laneId, runId).zadd(this.keys.inline, 'NX', deadline, runId).exec();
+  }
+
+  /**
+   * noteInlineRun, and the URL's dead letters not yet reported taken in the same round trip,
+   * for the run's first delivery to report (see Receiver.takeDropped).
+   */
+  async noteInlineRunTakingDropped(laneId: string, runId: string, deadline: number): Promise<number> {
+    const replies = await this.redis.multi()
+      .hset(this.keys.lanes, laneId, runId).zadd(this.keys.inline, 'NX', deadline, runId).getdel(this.droppedKey).exec();
+    const [err, dropped] = replies?.[2] ?? [null, null];
+    if (err) throw err;
+    return Number(dropped ?? 0);
+  }
+
+  /** Inline runs whose deadline passed (their node died, or they were handed on and not forgotten), oldest first. */
+  async lapsedInlineRuns(now = Date.now(), max = 100): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.inline, '-inf', now, 'LIMIT', 0, max);
+  }
+
+  /** The inline run is over (its lane drained, handed on, or taken over). */
+  async forgetInlineRun(runId: string): Promise<void> {
+    await this.redis.zrem(this.keys.inline, runId);
+  }
+
+  /** Run `runId` drained its lane: off the lanes with work, unless the lane has a newer run (and off the inline runs). */
   async forgetLane(laneId: string, runId: string): Promise<void> {
-    await this.redis.forgetWebhookLane(this.keys.lanes, laneId, runId);
+    await this.redis.forgetWebhookLane(this.keys.lanes, this.keys.inline, laneId, runId);
   }
 
   /** A dead letter of this URL ('<lane>|<delivery id>'), indexed by when it was given up (for replay and the count). */

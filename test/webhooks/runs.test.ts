@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import { expect } from 'chai';
 import { KeySpace } from '../../lib/redis/keys';
-import { DEAD_LETTER, RUN, webhookLaneId, type DeadLetterJob, type DeliveryJob, type RunProgress, type WebhookDelivery } from '../../lib/webhooks/delivery';
+import { DEAD_LETTER, RUN, webhookLaneId, webhookUrlTag, type DeadLetterJob, type DeliveryJob, type RunProgress, type WebhookDelivery } from '../../lib/webhooks/delivery';
 import { until, usePrivateRedis } from '../support/redis';
 import { joined, useDeliveries } from './harness';
 import { TestReceiver } from './receiver';
@@ -51,17 +51,76 @@ describe('webhook lane runs', function () {
 
   it('an event queued during a run joins it', async () => {
     rx.delayMs = 30;
-    const d = await deliveries.make([rx.url]);
+    // queued where nothing delivers: the run is a BullMQ job
+    const producer = await deliveries.make([rx.url], {}, false);
+    await deliveries.make([rx.url]);
     const room = `join${++n}`;
-    await queue(d, room, names('p', 5));
+    await queue(producer, room, names('p', 5));
     await until(() => rx.roomSequence(room).length >= 2, 'the run under way');
-    const runs = await runsOf(d, room);
+    const runs = await runsOf(producer, room);
     expect(runs).to.have.length(1);
     expect(await runs[0].isActive()).to.equal(true);
-    await queue(d, room, names('p', 5, 5));
+    await queue(producer, room, names('p', 5, 5));
     await until(() => rx.roomSequence(room).length === 10, 'all ten');
     expect(rx.roomSequence(room)).to.deep.equal(names('p', 10));
-    expect((await runsOf(d, room)).map((j) => j.id)).to.deep.equal([runs[0].id]);
+    expect((await runsOf(producer, room)).map((j) => j.id)).to.deep.equal([runs[0].id]);
+  });
+
+  it('an event queued on a delivering node starts an inline run: no BullMQ job; events queued meanwhile join it', async () => {
+    rx.delayMs = 30;
+    const d = await deliveries.make([rx.url]);
+    const db = redis.client();
+    const room = `inline${++n}`;
+    const lane = keys.webhookLane(laneOf(room));
+    await queue(d, room, names('p', 5));
+    await until(() => rx.roomSequence(room).length >= 2, 'the run under way');
+    const runId = await db.hget(lane.run, 'job');
+    expect(runId).to.match(/^inline\./);
+    await queue(d, room, names('p', 5, 5));
+    // the lane still names the same run: the new events joined it
+    expect(await db.hget(lane.run, 'job')).to.equal(runId);
+    await until(() => rx.roomSequence(room).length === 10, 'all ten');
+    expect(rx.roomSequence(room)).to.deep.equal(names('p', 10));
+    expect(attempts.filter((a) => names('p', 10).includes(a))).to.deep.equal(names('p', 10)); // none sent twice
+    expect(await runsOf(d, room)).to.deep.equal([]);
+    // over: the lane, its URL's lanes with work and the index of inline runs forget it
+    const url = keys.webhookUrl(webhookUrlTag(rx.url));
+    await until(async () => (await db.exists(lane.run)) === 0 && (await db.zscore(url.inline, runId!)) === null && (await db.hget(url.lanes, laneOf(room))) === null, 'the run to be forgotten');
+  });
+
+  it('an inline run that fails hands its lane to a BullMQ job, retried after the backoff, in order', async () => {
+    const room = `inlinefail${++n}`;
+    rx.answer = (ev, attempt) => {
+      const who = ev.participant?.identity ?? '';
+      attempts.push(who);
+      return who === 'p0' && attempt === 1 ? 503 : 200;
+    };
+    const d = await deliveries.make([rx.url], { baseBackoffMs: 300, maxBackoffMs: 300 });
+    await queue(d, room, names('p', 3));
+    await until(() => rx.roomSequence(room).length === 3, 'all three');
+    expect(rx.roomSequence(room)).to.deep.equal(names('p', 3));
+    expect(attempts.filter((a) => names('p', 3).includes(a))).to.deep.equal(['p0', 'p0', 'p1', 'p2']);
+    // the retry was a run job of the lane
+    const runs = await until(async () => { const r = await runsOf(d, room); return r.length === 1 && r[0].finishedOn ? r : null; }, 'the job\'s run to complete');
+    expect(runs[0].returnvalue).to.match(/^drained: 3 delivered/);
+  });
+
+  it('a node that dies with inline runs under way: another node takes their lanes past their deadline, every event once and in order', async () => {
+    // a node that noted its inline runs and died before sending: its runner drops them
+    const dead = await deliveries.make([rx.url], { timeoutMs: 200 }, false);
+    dead.runInlineWith(() => undefined);
+    const rooms = Array.from({ length: 5 }, (_, k) => `orphan${++n}-${k}`);
+    for (const room of rooms) await queue(dead, room, names('p', 3));
+    const db = redis.client();
+    const url = keys.webhookUrl(webhookUrlTag(rx.url));
+    expect(await db.zcard(url.inline)).to.be.at.least(rooms.length);
+    expect(rx.roomSequence(rooms[0])).to.deep.equal([]);
+    // deadline: 2 × WEBHOOK_TIMEOUT + 1 s after the enqueue; the sweep looks every second
+    await deliveries.make([rx.url], { timeoutMs: 200 });
+    for (const room of rooms) await until(() => rx.roomSequence(room).length === 3, `${room}'s events`, 20_000);
+    for (const room of rooms) expect(rx.roomSequence(room), room).to.deep.equal(names('p', 3));
+    expect(attempts.filter((a) => names('p', 3).includes(a))).to.have.length(rooms.length * 3); // each once
+    await until(async () => (await db.zcard(url.inline)) === 0, 'the index of inline runs to empty');
   });
 
   it('a failed attempt stops the run; the run is retried with backoff and goes on in order; its progress says what waits', async () => {
