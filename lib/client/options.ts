@@ -30,7 +30,7 @@ export interface TelemetryClientOptions {
   /** The HTTP client (default: the global fetch); a caller may route or wrap requests. */
   fetch?: typeof fetch;
   /** Called after every request, for the caller's own figures. */
-  onRequest?: (r: RequestReport) => void;
+  onRequest?: (report: RequestReport) => void;
 }
 
 export const CLIENT_DEFAULTS = {

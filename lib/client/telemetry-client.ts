@@ -75,39 +75,39 @@ export class TelemetryClient implements T.TelemetryService {
 
   // ---- TelemetryService ----------------------------------------------------------------
 
-  trackStats(a: T.TrackStatsArgs) { return this.call('trackStats', a); }
-  roomStarted(a: Parameters<T.TelemetryService['roomStarted']>[0]) { return this.call('roomStarted', a); }
-  roomEnded(a: Parameters<T.TelemetryService['roomEnded']>[0]) { return this.call('roomEnded', a); }
+  trackStats(args: T.TrackStatsArgs) { return this.call('trackStats', args); }
+  roomStarted(args: Parameters<T.TelemetryService['roomStarted']>[0]) { return this.call('roomStarted', args); }
+  roomEnded(args: Parameters<T.TelemetryService['roomEnded']>[0]) { return this.call('roomEnded', args); }
   // the guard's owner is this client's node: the API takes it from the batch
-  participantJoined({ nodeId: _owner, ...a }: T.ParticipantJoinedArgs) { return this.call('participantJoined', a); }
-  participantActive({ nodeId: _owner, ...a }: T.ParticipantActiveArgs) { return this.call('participantActive', a); }
-  participantResumed(a: T.ParticipantResumedArgs) { return this.call('participantResumed', a); }
-  participantLeft(a: T.ParticipantLeftArgs) { return this.call('participantLeft', a); }
-  trackPublishRequested(a: T.TrackPublishArgs) { return this.call('trackPublishRequested', a); }
-  trackPublished(a: T.TrackPublishArgs) { return this.call('trackPublished', a); }
-  trackUnpublished(a: Parameters<T.TelemetryService['trackUnpublished']>[0]) { return this.call('trackUnpublished', a); }
-  trackSubscribeRequested(a: T.TrackArgs) { return this.call('trackSubscribeRequested', a); }
-  trackSubscribed(a: Parameters<T.TelemetryService['trackSubscribed']>[0]) { return this.call('trackSubscribed', a); }
-  trackUnsubscribed(a: Parameters<T.TelemetryService['trackUnsubscribed']>[0]) { return this.call('trackUnsubscribed', a); }
-  trackSubscribeFailed(a: Parameters<T.TelemetryService['trackSubscribeFailed']>[0]) { return this.call('trackSubscribeFailed', a); }
-  trackMuted(a: T.TrackArgs) { return this.call('trackMuted', a); }
-  trackUnmuted(a: T.TrackArgs) { return this.call('trackUnmuted', a); }
-  trackPublishedUpdate(a: T.TrackArgs) { return this.call('trackPublishedUpdate', a); }
-  trackMaxSubscribedVideoQuality(a: Parameters<T.TelemetryService['trackMaxSubscribedVideoQuality']>[0]) { return this.call('trackMaxSubscribedVideoQuality', a); }
-  trackPublishRTPStats(a: Parameters<T.TelemetryService['trackPublishRTPStats']>[0]) { return this.call('trackPublishRTPStats', a); }
-  trackSubscribeRTPStats(a: Parameters<T.TelemetryService['trackSubscribeRTPStats']>[0]) { return this.call('trackSubscribeRTPStats', a); }
-  egressStarted(a: Parameters<T.TelemetryService['egressStarted']>[0]) { return this.call('egressStarted', a); }
-  egressUpdated(a: Parameters<T.TelemetryService['egressUpdated']>[0]) { return this.call('egressUpdated', a); }
-  egressEnded(a: Parameters<T.TelemetryService['egressEnded']>[0]) { return this.call('egressEnded', a); }
-  ingressCreated(a: Parameters<T.TelemetryService['ingressCreated']>[0]) { return this.call('ingressCreated', a); }
-  ingressDeleted(a: Parameters<T.TelemetryService['ingressDeleted']>[0]) { return this.call('ingressDeleted', a); }
-  ingressStarted(a: Parameters<T.TelemetryService['ingressStarted']>[0]) { return this.call('ingressStarted', a); }
-  ingressUpdated(a: Parameters<T.TelemetryService['ingressUpdated']>[0]) { return this.call('ingressUpdated', a); }
-  ingressEnded(a: Parameters<T.TelemetryService['ingressEnded']>[0]) { return this.call('ingressEnded', a); }
-  localRoomState(a: Parameters<T.TelemetryService['localRoomState']>[0]) { return this.call('localRoomState', a); }
-  report(a: Parameters<T.TelemetryService['report']>[0]) { return this.call('report', a); }
-  apiCall(a: Parameters<T.TelemetryService['apiCall']>[0]) { return this.call('apiCall', a); }
-  webhook(a: Parameters<T.TelemetryService['webhook']>[0]) { return this.call('webhook', a); }
+  participantJoined({ nodeId: _owner, ...args }: T.ParticipantJoinedArgs) { return this.call('participantJoined', args); }
+  participantActive({ nodeId: _owner, ...args }: T.ParticipantActiveArgs) { return this.call('participantActive', args); }
+  participantResumed(args: T.ParticipantResumedArgs) { return this.call('participantResumed', args); }
+  participantLeft(args: T.ParticipantLeftArgs) { return this.call('participantLeft', args); }
+  trackPublishRequested(args: T.TrackPublishArgs) { return this.call('trackPublishRequested', args); }
+  trackPublished(args: T.TrackPublishArgs) { return this.call('trackPublished', args); }
+  trackUnpublished(args: Parameters<T.TelemetryService['trackUnpublished']>[0]) { return this.call('trackUnpublished', args); }
+  trackSubscribeRequested(args: T.TrackArgs) { return this.call('trackSubscribeRequested', args); }
+  trackSubscribed(args: Parameters<T.TelemetryService['trackSubscribed']>[0]) { return this.call('trackSubscribed', args); }
+  trackUnsubscribed(args: Parameters<T.TelemetryService['trackUnsubscribed']>[0]) { return this.call('trackUnsubscribed', args); }
+  trackSubscribeFailed(args: Parameters<T.TelemetryService['trackSubscribeFailed']>[0]) { return this.call('trackSubscribeFailed', args); }
+  trackMuted(args: T.TrackArgs) { return this.call('trackMuted', args); }
+  trackUnmuted(args: T.TrackArgs) { return this.call('trackUnmuted', args); }
+  trackPublishedUpdate(args: T.TrackArgs) { return this.call('trackPublishedUpdate', args); }
+  trackMaxSubscribedVideoQuality(args: Parameters<T.TelemetryService['trackMaxSubscribedVideoQuality']>[0]) { return this.call('trackMaxSubscribedVideoQuality', args); }
+  trackPublishRTPStats(args: Parameters<T.TelemetryService['trackPublishRTPStats']>[0]) { return this.call('trackPublishRTPStats', args); }
+  trackSubscribeRTPStats(args: Parameters<T.TelemetryService['trackSubscribeRTPStats']>[0]) { return this.call('trackSubscribeRTPStats', args); }
+  egressStarted(args: Parameters<T.TelemetryService['egressStarted']>[0]) { return this.call('egressStarted', args); }
+  egressUpdated(args: Parameters<T.TelemetryService['egressUpdated']>[0]) { return this.call('egressUpdated', args); }
+  egressEnded(args: Parameters<T.TelemetryService['egressEnded']>[0]) { return this.call('egressEnded', args); }
+  ingressCreated(args: Parameters<T.TelemetryService['ingressCreated']>[0]) { return this.call('ingressCreated', args); }
+  ingressDeleted(args: Parameters<T.TelemetryService['ingressDeleted']>[0]) { return this.call('ingressDeleted', args); }
+  ingressStarted(args: Parameters<T.TelemetryService['ingressStarted']>[0]) { return this.call('ingressStarted', args); }
+  ingressUpdated(args: Parameters<T.TelemetryService['ingressUpdated']>[0]) { return this.call('ingressUpdated', args); }
+  ingressEnded(args: Parameters<T.TelemetryService['ingressEnded']>[0]) { return this.call('ingressEnded', args); }
+  localRoomState(args: Parameters<T.TelemetryService['localRoomState']>[0]) { return this.call('localRoomState', args); }
+  report(args: Parameters<T.TelemetryService['report']>[0]) { return this.call('report', args); }
+  apiCall(args: Parameters<T.TelemetryService['apiCall']>[0]) { return this.call('apiCall', args); }
+  webhook(args: Parameters<T.TelemetryService['webhook']>[0]) { return this.call('webhook', args); }
 
   /**
    * Sends every call made so far and resolves once they are applied. The fleet's own

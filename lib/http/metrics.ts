@@ -7,32 +7,32 @@ import type { BackgroundJobs } from './background-jobs';
 const WEBHOOK_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600];
 
 /** The metrics of the node's background work: webhook delivery (below) and the periodic jobs (lib/jobs/metrics.ts). */
-export function registerJobMetrics(r: client.Registry, c: Coordinator): void {
-  const webhooks = () => c.webhooks?.metrics;
-  new client.Gauge({ name: 'tc_webhook_deliveries_total', help: 'Webhooks delivered by this node', registers: [r], collect() { this.set(webhooks()?.delivered ?? 0); } });
-  new client.Gauge({ name: 'tc_webhook_failed_attempts_total', help: 'Webhook attempts that failed on this node', registers: [r], collect() { this.set(webhooks()?.failedAttempts ?? 0); } });
-  new client.Gauge({ name: 'tc_webhook_retries_total', help: 'Webhook attempts retried by this node', registers: [r], collect() { this.set(webhooks()?.retries ?? 0); } });
-  new client.Gauge({ name: 'tc_webhook_dead_letters_total', help: 'Webhooks given up by this node', registers: [r], collect() { this.set(webhooks()?.deadLetters ?? 0); } });
-  new client.Gauge({ name: 'tc_webhook_probes_total', help: 'Probes this node sent to webhook URLs paused by the circuit breaker', registers: [r], collect() { this.set(webhooks()?.probes ?? 0); } });
+export function registerJobMetrics(register: client.Registry, coordinator: Coordinator): void {
+  const webhooks = () => coordinator.webhooks?.metrics;
+  new client.Gauge({ name: 'tc_webhook_deliveries_total', help: 'Webhooks delivered by this node', registers: [register], collect() { this.set(webhooks()?.delivered ?? 0); } });
+  new client.Gauge({ name: 'tc_webhook_failed_attempts_total', help: 'Webhook attempts that failed on this node', registers: [register], collect() { this.set(webhooks()?.failedAttempts ?? 0); } });
+  new client.Gauge({ name: 'tc_webhook_retries_total', help: 'Webhook attempts retried by this node', registers: [register], collect() { this.set(webhooks()?.retries ?? 0); } });
+  new client.Gauge({ name: 'tc_webhook_dead_letters_total', help: 'Webhooks given up by this node', registers: [register], collect() { this.set(webhooks()?.deadLetters ?? 0); } });
+  new client.Gauge({ name: 'tc_webhook_probes_total', help: 'Probes this node sent to webhook URLs paused by the circuit breaker', registers: [register], collect() { this.set(webhooks()?.probes ?? 0); } });
   new client.Gauge({
-    name: 'tc_webhook_paused_urls', help: 'Webhook URLs paused by the circuit breaker (fleet)', registers: [r],
-    async collect() { this.set(c.webhooks ? await c.webhooks.operations.pausedUrls() : 0); },
+    name: 'tc_webhook_paused_urls', help: 'Webhook URLs paused by the circuit breaker (fleet)', registers: [register],
+    async collect() { this.set(coordinator.webhooks ? await coordinator.webhooks.operations.pausedUrls() : 0); },
   });
   new client.Gauge({
-    name: 'tc_webhook_limit_holds_total', help: 'Webhook runs this node held for their URL\'s limits (WEBHOOK_MAX_IN_FLIGHT, WEBHOOK_RATE_LIMIT)', labelNames: ['reason'], registers: [r],
+    name: 'tc_webhook_limit_holds_total', help: 'Webhook runs this node held for their URL\'s limits (WEBHOOK_MAX_IN_FLIGHT, WEBHOOK_RATE_LIMIT)', labelNames: ['reason'], registers: [register],
     collect() {
       const h = webhooks()?.limitHolds;
       this.set({ reason: 'in_flight' }, h?.inFlight ?? 0);
       this.set({ reason: 'rate' }, h?.rate ?? 0);
     },
   });
-  new client.Gauge({ name: 'tc_webhook_expired_total', help: 'Webhooks given up by this node for being older than WEBHOOK_MAX_AGE (in dead letters too)', registers: [r], collect() { this.set(webhooks()?.expired ?? 0); } });
+  new client.Gauge({ name: 'tc_webhook_expired_total', help: 'Webhooks given up by this node for being older than WEBHOOK_MAX_AGE (in dead letters too)', registers: [register], collect() { this.set(webhooks()?.expired ?? 0); } });
   const webhookLatency = new client.Histogram({
-    name: 'tc_webhook_latency_seconds', help: 'Enqueue-to-delivery latency of webhooks delivered by this node', buckets: WEBHOOK_SECONDS, registers: [r],
+    name: 'tc_webhook_latency_seconds', help: 'Enqueue-to-delivery latency of webhooks delivered by this node', buckets: WEBHOOK_SECONDS, registers: [register],
   });
-  c.webhooks?.metrics.onDelivery((ms) => webhookLatency.observe(ms / 1000));
+  coordinator.webhooks?.metrics.onDelivery((ms) => webhookLatency.observe(ms / 1000));
 
-  registerPeriodicMetrics(r, c.periodic);
+  registerPeriodicMetrics(register, coordinator.periodic);
 }
 
 /**
@@ -48,42 +48,42 @@ export class NodeMetrics {
   private readonly jobs: BackgroundJobs | null;
 
   /** `jobs`: the node's background work runs elsewhere (its thread) and reports its own metrics. */
-  constructor(c: Coordinator, jobs?: BackgroundJobs) {
-    const r = this.registry;
-    client.collectDefaultMetrics({ register: r });
-    this.events = new client.Counter({ name: 'tc_events_total', help: 'Telemetry events applied, by method', labelNames: ['method'], registers: [r] });
+  constructor(coordinator: Coordinator, jobs?: BackgroundJobs) {
+    const register = this.registry;
+    client.collectDefaultMetrics({ register });
+    this.events = new client.Counter({ name: 'tc_events_total', help: 'Telemetry events applied, by method', labelNames: ['method'], registers: [register] });
     this.httpErrors = new client.Counter({
       name: 'tc_http_errors_total', help: 'API requests answered with an error, by status (4xx: refused, nothing applied; 503: retry; 500: a fault of ours)',
-      labelNames: ['status'], registers: [r],
+      labelNames: ['status'], registers: [register],
     });
-    if (!jobs) registerJobMetrics(r, c);
+    if (!jobs) registerJobMetrics(register, coordinator);
     this.jobs = jobs ?? null;
 
     // a scrape collects every metric at once: both worker gauges share one read, so open +
     // closed add up to the workers that read counted
-    let reading: ReturnType<typeof c.registry.counts> | null = null;
+    let reading: ReturnType<typeof coordinator.registry.counts> | null = null;
     const workerCounts = () => {
-      reading ??= c.registry.counts().finally(() => { reading = null; });
+      reading ??= coordinator.registry.counts().finally(() => { reading = null; });
       return reading;
     };
     new client.Gauge({
-      name: 'tc_open_workers', help: 'Stats workers open (fleet)', registers: [r],
+      name: 'tc_open_workers', help: 'Stats workers open (fleet)', registers: [register],
       async collect() { this.set((await workerCounts()).open); },
     });
     new client.Gauge({
-      name: 'tc_closed_workers', help: 'Stats workers closed, not yet reaped (fleet)', registers: [r],
+      name: 'tc_closed_workers', help: 'Stats workers closed, not yet reaped (fleet)', registers: [register],
       async collect() { this.set((await workerCounts()).closed); },
     });
-    const keys = c.registry.keys;
+    const keys = coordinator.registry.keys;
     new client.Gauge({
-      name: 'tc_sfu_node_leases', help: 'SFU nodes holding a lease (fleet)', registers: [r],
-      async collect() { this.set(await c.redis.zcard(keys.nodesSeen())); },
+      name: 'tc_sfu_node_leases', help: 'SFU nodes holding a lease (fleet)', registers: [register],
+      async collect() { this.set(await coordinator.redis.zcard(keys.nodesSeen())); },
     });
     new client.Gauge({
-      name: 'tc_queue_jobs', help: 'BullMQ jobs by queue and state (fleet)', labelNames: ['queue', 'state'], registers: [r],
+      name: 'tc_queue_jobs', help: 'BullMQ jobs by queue and state (fleet)', labelNames: ['queue', 'state'], registers: [register],
       async collect() {
         // by kind of work, summed over the queue shards
-        for (const kind of [c.periodic.queues, ...(c.webhooks ? [c.webhooks.queues] : [])]) {
+        for (const kind of [coordinator.periodic.queues, ...(coordinator.webhooks ? [coordinator.webhooks.queues] : [])]) {
           const sum: Record<string, number> = {};
           for (const q of kind.queues) {
             for (const [state, n] of Object.entries(await q.getJobCounts('waiting', 'active', 'delayed', 'failed'))) sum[state] = (sum[state] ?? 0) + n;

@@ -57,12 +57,12 @@ function retryable(err: Error, redis: RedisClient): boolean {
  * node answers any request: all state is in Redis. A 200 is sent only once every effect
  * of the batch is stored; a 400 names the first bad event and field, with nothing applied.
  * `jobs`: the node's background work, when it runs off this event loop (readiness and
- * metrics ask it); without it, `c` runs its own.
+ * metrics ask it); without it, `coordinator` runs its own.
  */
-export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: BackgroundJobs): FastifyInstance {
+export function buildServer(coordinator: Coordinator, opts: HttpOptions, log: Logger, jobs?: BackgroundJobs): FastifyInstance {
   // one debug line per request (below) instead of Fastify's two at info
   const app = Fastify({
-    loggerInstance: log as unknown as FastifyBaseLogger, bodyLimit: o.maxBodyBytes,
+    loggerInstance: log as unknown as FastifyBaseLogger, bodyLimit: opts.maxBodyBytes,
     logController: new LogController({ disableRequestLogging: true }),
   });
   // only JSON is taken: text/plain would otherwise be parsed as a string body
@@ -77,7 +77,7 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: 
     }
     parseJson(req, body as string, done);
   });
-  const secret = new TextEncoder().encode(o.apiSecret);
+  const secret = new TextEncoder().encode(opts.apiSecret);
 
   // While draining, answers in flight close their connection: a keep-alive connection
   // left open would hold close() until its idle timeout (72 s in Fastify).
@@ -92,7 +92,7 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: 
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  const metrics = new NodeMetrics(c, jobs);
+  const metrics = new NodeMetrics(coordinator, jobs);
 
   // 400s name what to fix; 503 (Retry-After) only for what a retry can cure; anything else
   // is a fault of ours: 500, logged with its stack and counted
@@ -103,7 +103,7 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: 
     };
     if (err instanceof InvalidEventError) return answer(400, err.code, err.message, err.index);
     if (err instanceof InvalidRequestError) return answer(400, 'invalid_field', err.message);
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return answer(413, 'body_too_large', `body over ${o.maxBodyBytes} bytes`);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return answer(413, 'body_too_large', `body over ${opts.maxBodyBytes} bytes`);
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return answer(415, 'unsupported_media_type', 'Content-Type must be application/json');
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return answer(err.statusCode, 'malformed_request', err.message);
     if (err instanceof NotReplicatedError) {
@@ -112,7 +112,7 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: 
       reply.header('Retry-After', '1');
       return answer(503, 'not_replicated', `${err.message}: applied on the master only, retry`);
     }
-    if (retryable(err, c.redis)) {
+    if (retryable(err, coordinator.redis)) {
       // nothing was acknowledged: the SFU retries, and its event ids keep the retry from applying twice
       req.log.warn({ err: err.message }, 'request failed: storage unavailable');
       reply.header('Retry-After', '1');
@@ -130,7 +130,7 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: 
       return reply.code(401).send({ error: { code: 'unauthorized', message: 'missing Bearer token' } });
     }
     try {
-      await jwtVerify(token, secret, { issuer: o.apiKey, requiredClaims: ['exp'] });
+      await jwtVerify(token, secret, { issuer: opts.apiKey, requiredClaims: ['exp'] });
     } catch (e) {
       metrics.httpErrors.inc({ status: 401 });
       return reply.code(401).send({ error: { code: 'unauthorized', message: `invalid token: ${(e as Error).message}` } });
@@ -144,10 +144,10 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: 
   board.setBasePath('/admin/queues');
   createBullBoard({
     // every queue shard of both kinds of work
-    queues: [...c.periodic.queues.queues, ...(c.webhooks?.queues.queues ?? [])].map((q) => new BullMQAdapter(q)),
+    queues: [...coordinator.periodic.queues.queues, ...(coordinator.webhooks?.queues.queues ?? [])].map((q) => new BullMQAdapter(q)),
     serverAdapter: board,
   });
-  const expected = Buffer.from(`Basic ${Buffer.from(`${o.apiKey}:${o.apiSecret}`).toString('base64')}`);
+  const expected = Buffer.from(`Basic ${Buffer.from(`${opts.apiKey}:${opts.apiSecret}`).toString('base64')}`);
   app.register(async (scope) => {
     scope.addHook('onRequest', async (req, reply) => {
       const given = Buffer.from(req.headers.authorization ?? '');
@@ -160,8 +160,8 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: 
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
-    const redisOk = await c.redis.ping().then(() => true, () => false);
-    const workersOk = jobs ? await jobs.running() : c.periodic.running && (c.webhooks ? c.webhooks.running : true);
+    const redisOk = await coordinator.redis.ping().then(() => true, () => false);
+    const workersOk = jobs ? await jobs.running() : coordinator.periodic.running && (coordinator.webhooks ? coordinator.webhooks.running : true);
     return reply.code(redisOk && workersOk ? 200 : 503).send({ redis: redisOk, workers: workersOk });
   });
 
@@ -174,35 +174,35 @@ export function buildServer(c: Coordinator, o: HttpOptions, log: Logger, jobs?: 
     let nodeId: string;
     try { nodeId = readId('nodeId', body.nodeId); } catch (e) { throw new InvalidEventError('invalid_body', (e as Error).message); }
     // every event is read and checked before the first write
-    const calls = decodeEvents(body.events, c.limits);
-    const { applied } = await c.batches.apply(nodeId, calls);
+    const calls = decodeEvents(body.events, coordinator.limits);
+    const { applied } = await coordinator.batches.apply(nodeId, calls);
     for (const method of applied) metrics.events.inc({ method });
     return { results: calls.map(() => ({ ok: true })) };
   });
 
   app.post('/v1/nodes/:nodeId/heartbeat', { preHandler: authenticate }, async (req, reply) => {
-    await c.registry.heartbeat(readId('nodeId', (req.params as { nodeId: string }).nodeId));
+    await coordinator.registry.heartbeat(readId('nodeId', (req.params as { nodeId: string }).nodeId));
     return reply.code(204).send();
   });
 
   app.delete('/v1/nodes/:nodeId', { preHandler: authenticate }, async (req, reply) => {
     const nodeId = readId('nodeId', (req.params as { nodeId: string }).nodeId);
-    const orphans = await c.registry.departNode(nodeId);
-    const relayed = await c.service.relayLeaves(raisedLeaves(orphans));
+    const orphans = await coordinator.registry.departNode(nodeId);
+    const relayed = await coordinator.service.relayLeaves(raisedLeaves(orphans));
     req.log.info({ nodeId, released: orphans.length, relayed }, 'SFU node departed: connections released');
     return reply.code(204).send();
   });
 
-  registerWebhookRoutes(app, c, authenticate);
+  registerWebhookRoutes(app, coordinator, authenticate);
 
   app.get('/v1/rooms/:roomSid/participants/:participantSid', { preHandler: authenticate }, async (req, reply) => {
     const p = req.params as { roomSid: string; participantSid: string };
-    const w = await c.registry.get({ roomId: p.roomSid, participantId: p.participantSid });
-    if (!w) return reply.code(404).send({ error: { code: 'not_found', message: 'no worker for this participant' } });
+    const statsWorker = await coordinator.registry.get({ roomId: p.roomSid, participantId: p.participantSid });
+    if (!statsWorker) return reply.code(404).send({ error: { code: 'not_found', message: 'no worker for this participant' } });
+    const { roomId, roomName, participantId, identity, guards, refCount, connected, closedAt, generation } = statsWorker;
     return {
-      roomId: w.roomId, roomName: w.roomName, participantId: w.participantId, identity: w.identity, guards: w.guards,
-      refCount: w.refCount, connected: w.connected, closedAt: w.closedAt === null ? null : new Date(w.closedAt).toISOString(),
-      generation: w.generation,
+      roomId, roomName, participantId, identity, guards, refCount, connected,
+      closedAt: closedAt === null ? null : new Date(closedAt).toISOString(), generation,
     };
   });
 

@@ -42,12 +42,12 @@ export function readReplayRequest(body: unknown, urls: readonly string[], now = 
  * state (GET /v1/webhooks) and replaying its dead letters (POST /v1/webhooks/replay). Both
  * read and write Redis only, so any node answers, whichever delivers.
  */
-export function registerWebhookRoutes(app: FastifyInstance, c: Coordinator, authenticate: preHandlerAsyncHookHandler): void {
-  app.get('/v1/webhooks', { preHandler: authenticate }, async () => ({ urls: c.webhooks ? await c.webhooks.operations.report() : [] }));
+export function registerWebhookRoutes(app: FastifyInstance, coordinator: Coordinator, authenticate: preHandlerAsyncHookHandler): void {
+  app.get('/v1/webhooks', { preHandler: authenticate }, async () => ({ urls: coordinator.webhooks ? await coordinator.webhooks.operations.report() : [] }));
 
   app.post('/v1/webhooks/replay', { preHandler: authenticate }, async (req) => {
-    const request = readReplayRequest(req.body, c.webhooks?.operations.urls ?? []);
-    const replayed = await c.webhooks!.operations.replay(request);
+    const request = readReplayRequest(req.body, coordinator.webhooks?.operations.urls ?? []);
+    const replayed = await coordinator.webhooks!.operations.replay(request);
     return { replayed };
   });
 }

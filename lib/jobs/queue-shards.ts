@@ -24,14 +24,14 @@ export class QueueShards {
     this.prefixes = Array.from({ length: count }, (_, k) => (count === 1 ? `{${redisPrefix}:bull}` : placedTag(`${redisPrefix}:bull:${k}`, k, count)));
   }
 
-  /** BullMQ's prefix of queue shard `k`: one hash tag, so its scripts run on Redis Cluster. */
-  prefix(k: number): string {
-    return this.prefixes[k];
+  /** BullMQ's prefix of queue shard `shard`: one hash tag, so its scripts run on Redis Cluster. */
+  prefix(shard: number): string {
+    return this.prefixes[shard];
   }
 
-  /** The queue name of `kind` in shard `k`: distinct names, so the dashboard tells them apart. */
-  name(kind: string, k: number): string {
-    return k === 0 ? kind : `${kind}-${k}`;
+  /** The queue name of `kind` in shard `shard`: distinct names, so the dashboard tells them apart. */
+  name(kind: string, shard: number): string {
+    return shard === 0 ? kind : `${kind}-${shard}`;
   }
 
   /** The shard of a webhook lane, an SFU node or anything named by a string. */

@@ -59,8 +59,8 @@ export interface ClusterTarget extends ServerAuth {
  */
 export type RedisTarget = string | StandaloneTarget | SentinelTarget | ClusterTarget;
 
-export const isClusterTarget = (t: RedisTarget): t is ClusterTarget => typeof t === 'object' && 'cluster' in t;
-export const isSentinelTarget = (t: RedisTarget): t is SentinelTarget => typeof t === 'object' && 'sentinels' in t;
+export const isClusterTarget = (target: RedisTarget): target is ClusterTarget => typeof target === 'object' && 'cluster' in target;
+export const isSentinelTarget = (target: RedisTarget): target is SentinelTarget => typeof target === 'object' && 'sentinels' in target;
 const urlOf = (t: string | StandaloneTarget) => (typeof t === 'string' ? t : t.url);
 
 /**
@@ -114,10 +114,10 @@ function clusterOptions(t: ClusterTarget, perNode: RedisOptions, extra: Partial<
 }
 
 /** What a target is, for logs: never a password. */
-export function describeTarget(t: RedisTarget): string {
-  if (isClusterTarget(t)) return `cluster via ${t.cluster.map((a) => `${a.host}:${a.port}`).join(',')}${t.tls ? ' (tls)' : ''}`;
-  if (isSentinelTarget(t)) return `sentinel master ${t.name} via ${t.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}${t.tls ? ' (tls)' : ''}`;
-  const u = new URL(urlOf(t));
+export function describeTarget(target: RedisTarget): string {
+  if (isClusterTarget(target)) return `cluster via ${target.cluster.map((a) => `${a.host}:${a.port}`).join(',')}${target.tls ? ' (tls)' : ''}`;
+  if (isSentinelTarget(target)) return `sentinel master ${target.name} via ${target.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}${target.tls ? ' (tls)' : ''}`;
+  const u = new URL(urlOf(target));
   return `${u.protocol}//${u.host}${u.pathname}`;
 }
 

@@ -67,10 +67,10 @@ export async function pollUntil(
   }
 }
 
-/** `n` distinct free ports. */
-export async function freePorts(n: number): Promise<number[]> {
+/** `count` distinct free ports. */
+export async function freePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();
-  while (ports.size < n) ports.add(await freePort());
+  while (ports.size < count) ports.add(await freePort());
   return [...ports];
 }
 
@@ -272,10 +272,10 @@ export class LocalCluster {
     return true;
   }
 
-  /** SIGKILLs `masters[i]`, as a crash would; waitForFailover() then waits for its replica to take over. */
-  async killMaster(i: number): Promise<ClusterNode> {
-    const node = this.masters[i];
-    if (!node) throw new Error(`no master ${i} (there are ${this.masters.length})`);
+  /** SIGKILLs `masters[index]`, as a crash would; waitForFailover() then waits for its replica to take over. */
+  async killMaster(index: number): Promise<ClusterNode> {
+    const node = this.masters[index];
+    if (!node) throw new Error(`no master ${index} (there are ${this.masters.length})`);
     const server = this.servers.find((s) => s.port === node.port)!;
     this.admin.drop(node.port);
     await server.kill();

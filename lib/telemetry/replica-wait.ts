@@ -58,11 +58,11 @@ export class ReplicaWait {
   private inFlight: Promise<void> = Promise.resolve();
   private rounds = 0;
 
-  constructor(target: RedisTarget, private readonly o: ReplicaWaitOptions, log: Logger) {
+  constructor(target: RedisTarget, private readonly opts: ReplicaWaitOptions, log: Logger) {
     // a master that stops answering must not hold requests for ever: past WAIT's own timeout, the round fails
-    this.redis = createRedis(target, { enableAutoPipelining: false, commandTimeout: o.timeoutMs + 2000 });
+    this.redis = createRedis(target, { enableAutoPipelining: false, commandTimeout: opts.timeoutMs + 2000 });
     this.redis.on('error', logConnectionErrors(log, 'redis (replica wait)'));
-    this.markKey = `${o.prefix}:replication-mark`;
+    this.markKey = `${opts.prefix}:replication-mark`;
   }
 
   /** Resolves once the replicas hold every write acknowledged before this call; NotReplicatedError (retryable) if not in time. */
@@ -78,7 +78,7 @@ export class ReplicaWait {
   }
 
   private async round(): Promise<void> {
-    const mark = `${this.o.nodeId} ${++this.rounds}`;
+    const mark = `${this.opts.nodeId} ${++this.rounds}`;
     let acknowledged: number;
     try {
       const client: Redis | Cluster = this.redis;
@@ -96,12 +96,12 @@ export class ReplicaWait {
       this.clusterMarks.clear(); // slots may have moved
       throw new RetryableError(`replica wait failed: ${(e as Error).message}`);
     }
-    if (acknowledged < this.o.replicas) throw new NotReplicatedError(acknowledged, this.o.replicas, this.o.timeoutMs);
+    if (acknowledged < this.opts.replicas) throw new NotReplicatedError(acknowledged, this.opts.replicas, this.opts.timeoutMs);
   }
 
   /** The mark, then WAIT after it on the same connection: the replicas that acknowledge hold all before it. */
   private async markAndWait(conn: Redis, key: string, mark: string): Promise<number> {
-    const replies = await conn.pipeline().set(key, mark, 'PX', MARK_TTL_MS).wait(this.o.replicas, this.o.timeoutMs).exec();
+    const replies = await conn.pipeline().set(key, mark, 'PX', MARK_TTL_MS).wait(this.opts.replicas, this.opts.timeoutMs).exec();
     for (const [err] of replies ?? []) if (err) throw err;
     return Number(replies?.[1]?.[1] ?? 0);
   }

@@ -51,39 +51,39 @@ const E = AnalyticsEventType;
  * relay dies, the shard's sweep relays it later under the same webhook id.
  */
 export class RedisTelemetryService implements T.TelemetryService {
-  constructor(private readonly d: TelemetryDeps) {}
+  constructor(private readonly deps: TelemetryDeps) {}
 
   private notify(event: ReturnType<typeof webhookEvent>, ctx: CallContext | undefined): Promise<void> {
     if (ctx?.seed && !event.id) event.id = stableId('EV_', `${ctx.seed}|${event.event}`);
-    return this.d.notifier.queueNotify(event);
+    return this.deps.notifier.queueNotify(event);
   }
 
   private send(event: AnalyticsEvent, ctx: CallContext | undefined): Promise<void> {
     if (ctx?.seed && !event.id) event.id = stableId('AE_', `${ctx.seed}|${event.type}`);
-    return this.d.analytics.sendEvent(event);
+    return this.deps.analytics.sendEvent(event);
   }
 
   /** An in-process call is checked here; a batch's calls were checked before the first was applied. */
   private check(method: Method, args: object, ctx: CallContext | undefined): void {
-    if (!ctx?.validated) validateCall(method, args, this.d.limits ?? CALL_LIMITS);
+    if (!ctx?.validated) validateCall(method, args, this.deps.limits ?? CALL_LIMITS);
   }
 
-  async trackStats(a: T.TrackStatsArgs, ctx?: CallContext): Promise<void> {
-    this.check('trackStats', a, ctx);
-    const json = a.stat instanceof AnalyticsStat ? a.stat.toJsonString() : JSON.stringify(a.stat);
-    await this.d.stats.add(a.roomId, a.key, (a.stat instanceof AnalyticsStat ? a.stat.toJson() : a.stat) as AnalyticsStatJson, json);
+  async trackStats(args: T.TrackStatsArgs, ctx?: CallContext): Promise<void> {
+    this.check('trackStats', args, ctx);
+    const json = args.stat instanceof AnalyticsStat ? args.stat.toJsonString() : JSON.stringify(args.stat);
+    await this.deps.stats.add(args.roomId, args.key, (args.stat instanceof AnalyticsStat ? args.stat.toJson() : args.stat) as AnalyticsStatJson, json);
   }
 
-  async roomStarted(a: { room: Room }, ctx?: CallContext): Promise<void> {
-    this.check('roomStarted', a, ctx);
-    const { room } = a;
+  async roomStarted(args: { room: Room }, ctx?: CallContext): Promise<void> {
+    this.check('roomStarted', args, ctx);
+    const { room } = args;
     await this.notify(webhookEvent(WEBHOOK.roomStarted, { room }), ctx);
     await this.send(new AnalyticsEvent({ type: E.ROOM_CREATED, timestamp: new Timestamp({ seconds: room.creationTime }), room }), ctx);
   }
 
-  async roomEnded(a: { room: Room }, ctx?: CallContext): Promise<void> {
-    this.check('roomEnded', a, ctx);
-    const { room } = a;
+  async roomEnded(args: { room: Room }, ctx?: CallContext): Promise<void> {
+    this.check('roomEnded', args, ctx);
+    const { room } = args;
     await this.notify(webhookEvent(WEBHOOK.roomFinished, { room }), ctx);
     await this.send(new AnalyticsEvent({ type: E.ROOM_ENDED, timestamp: Timestamp.now(), roomId: room.sid, room }), ctx);
   }
@@ -92,52 +92,52 @@ export class RedisTelemetryService implements T.TelemetryService {
     return { roomId: room.sid, participantId: participant.sid, roomName: room.name, identity: participant.identity };
   }
 
-  async participantJoined(a: T.ParticipantJoinedArgs, ctx?: CallContext): Promise<void> {
-    this.check('participantJoined', a, ctx);
-    await this.d.registry.open({ ...this.who(a.room, a.participant), info: a.participant.toJsonString(), guard: a.guard, nodeId: a.nodeId });
-    if (a.shouldSendEvent) {
-      const ev = newParticipantEvent(E.PARTICIPANT_JOINED, a.room, a.participant);
-      ev.clientInfo = a.clientInfo;
-      ev.clientMeta = a.clientMeta;
+  async participantJoined(args: T.ParticipantJoinedArgs, ctx?: CallContext): Promise<void> {
+    this.check('participantJoined', args, ctx);
+    await this.deps.registry.open({ ...this.who(args.room, args.participant), info: args.participant.toJsonString(), guard: args.guard, nodeId: args.nodeId });
+    if (args.shouldSendEvent) {
+      const ev = newParticipantEvent(E.PARTICIPANT_JOINED, args.room, args.participant);
+      ev.clientInfo = args.clientInfo;
+      ev.clientMeta = args.clientMeta;
       await this.send(ev, ctx);
     }
   }
 
-  async participantActive(a: T.ParticipantActiveArgs, ctx?: CallContext): Promise<void> {
-    this.check('participantActive', a, ctx);
+  async participantActive(args: T.ParticipantActiveArgs, ctx?: CallContext): Promise<void> {
+    this.check('participantActive', args, ctx);
     // a participant is "joined", for webhooks, only once active; a migration is not a join
-    if (!a.isMigration) await this.notify(webhookEvent(WEBHOOK.participantJoined, { room: a.room, participant: a.participant }), ctx);
-    await this.d.registry.open({
-      ...this.who(a.room, a.participant), info: a.participant.toJsonString(), guard: a.guard, nodeId: a.nodeId, connect: true,
+    if (!args.isMigration) await this.notify(webhookEvent(WEBHOOK.participantJoined, { room: args.room, participant: args.participant }), ctx);
+    await this.deps.registry.open({
+      ...this.who(args.room, args.participant), info: args.participant.toJsonString(), guard: args.guard, nodeId: args.nodeId, connect: true,
     });
-    const ev = newParticipantEvent(E.PARTICIPANT_ACTIVE, a.room, a.participant);
-    ev.clientMeta = a.clientMeta;
+    const ev = newParticipantEvent(E.PARTICIPANT_ACTIVE, args.room, args.participant);
+    ev.clientMeta = args.clientMeta;
     await this.send(ev, ctx);
   }
 
-  async participantResumed(a: T.ParticipantResumedArgs, ctx?: CallContext): Promise<void> {
-    this.check('participantResumed', a, ctx);
+  async participantResumed(args: T.ParticipantResumedArgs, ctx?: CallContext): Promise<void> {
+    this.check('participantResumed', args, ctx);
     // the old signal connection's leave may have closed the worker: re-open it, no guard
-    await this.d.registry.open({ ...this.who(a.room, a.participant), info: a.participant.toJsonString() });
-    const ev = newParticipantEvent(E.PARTICIPANT_RESUMED, a.room, a.participant);
-    ev.clientMeta = new AnalyticsClientMeta({ node: a.nodeId ?? '', reconnectReason: a.reason });
+    await this.deps.registry.open({ ...this.who(args.room, args.participant), info: args.participant.toJsonString() });
+    const ev = newParticipantEvent(E.PARTICIPANT_RESUMED, args.room, args.participant);
+    ev.clientMeta = new AnalyticsClientMeta({ node: args.nodeId ?? '', reconnectReason: args.reason });
     await this.send(ev, ctx);
   }
 
-  async participantLeft(a: T.ParticipantLeftArgs, ctx?: CallContext): Promise<void> {
-    this.check('participantLeft', a, ctx);
-    const r = await this.d.registry.release({
-      roomId: a.room.sid, participantId: a.participant.sid, guard: a.guard, raiseLeave: a.shouldSendEvent,
-      info: a.participant.toJsonString(), room: a.room.toJsonString(),
+  async participantLeft(args: T.ParticipantLeftArgs, ctx?: CallContext): Promise<void> {
+    this.check('participantLeft', args, ctx);
+    const r = await this.deps.registry.release({
+      roomId: args.room.sid, participantId: args.participant.sid, guard: args.guard, raiseLeave: args.shouldSendEvent,
+      info: args.participant.toJsonString(), room: args.room.toJsonString(),
     });
     if (!r.found) {
       // no worker anywhere: nothing to dedupe against, LiveKit reports an aborted connection
-      if (a.shouldSendEvent) await this.emitLeave(a.room, a.participant, false, undefined, ctx);
+      if (args.shouldSendEvent) await this.emitLeave(args.room, args.participant, false, undefined, ctx);
       return;
     }
     if (r.leaveId) {
-      await this.emitLeave(a.room, a.participant, r.wasConnected, r.leaveId, ctx);
-      await this.d.registry.ackLeave({ roomId: a.room.sid, participantId: a.participant.sid, id: r.leaveId });
+      await this.emitLeave(args.room, args.participant, r.wasConnected, r.leaveId, ctx);
+      await this.deps.registry.ackLeave({ roomId: args.room.sid, participantId: args.participant.sid, id: r.leaveId });
     }
   }
 
@@ -163,97 +163,97 @@ export class RedisTelemetryService implements T.TelemetryService {
         ? ParticipantInfo.fromJsonString(l.info, { ignoreUnknownFields: true })
         : new ParticipantInfo({ sid: l.participantId, identity: l.identity });
       await this.emitLeave(room, participant, l.wasConnected, l.id, undefined);
-      await this.d.registry.ackLeave(l);
+      await this.deps.registry.ackLeave(l);
     }));
-    if (leaves.length) this.d.log.info({ relayed: leaves.length }, 'relayed participant leaves');
+    if (leaves.length) this.deps.log.info({ relayed: leaves.length }, 'relayed participant leaves');
     return leaves.length;
   }
 
-  async trackPublishRequested(a: T.TrackPublishArgs, ctx?: CallContext): Promise<void> {
-    this.check('trackPublishRequested', a, ctx);
-    if (!a.shouldSendEvent) return;
-    const ev = newTrackEvent(E.TRACK_PUBLISH_REQUESTED, a.room, a.participantId, a.track);
-    if (ev.participant) ev.participant.identity = a.identity;
+  async trackPublishRequested(args: T.TrackPublishArgs, ctx?: CallContext): Promise<void> {
+    this.check('trackPublishRequested', args, ctx);
+    if (!args.shouldSendEvent) return;
+    const ev = newTrackEvent(E.TRACK_PUBLISH_REQUESTED, args.room, args.participantId, args.track);
+    if (ev.participant) ev.participant.identity = args.identity;
     await this.send(ev, ctx);
   }
 
-  async trackPublished(a: T.TrackPublishArgs, ctx?: CallContext): Promise<void> {
-    this.check('trackPublished', a, ctx);
-    if (!a.shouldSendEvent) return;
-    const participant = new ParticipantInfo({ sid: a.participantId, identity: a.identity });
-    await this.notify(webhookEvent(WEBHOOK.trackPublished, { room: a.room, participant, track: a.track }), ctx);
-    const ev = newTrackEvent(E.TRACK_PUBLISHED, a.room, a.participantId, a.track);
+  async trackPublished(args: T.TrackPublishArgs, ctx?: CallContext): Promise<void> {
+    this.check('trackPublished', args, ctx);
+    if (!args.shouldSendEvent) return;
+    const participant = new ParticipantInfo({ sid: args.participantId, identity: args.identity });
+    await this.notify(webhookEvent(WEBHOOK.trackPublished, { room: args.room, participant, track: args.track }), ctx);
+    const ev = newTrackEvent(E.TRACK_PUBLISHED, args.room, args.participantId, args.track);
     ev.participant = participant;
     await this.send(ev, ctx);
   }
 
-  async trackUnpublished(a: T.TrackPublishArgs & { wasPublishedLocally?: boolean }, ctx?: CallContext): Promise<void> {
-    this.check('trackUnpublished', a, ctx);
-    if (!a.shouldSendEvent) return;
-    const participant = new ParticipantInfo({ sid: a.participantId, identity: a.identity });
-    await this.notify(webhookEvent(WEBHOOK.trackUnpublished, { room: a.room, participant, track: a.track }), ctx);
-    await this.send(newTrackEvent(E.TRACK_UNPUBLISHED, a.room, a.participantId, a.track), ctx);
+  async trackUnpublished(args: T.TrackPublishArgs & { wasPublishedLocally?: boolean }, ctx?: CallContext): Promise<void> {
+    this.check('trackUnpublished', args, ctx);
+    if (!args.shouldSendEvent) return;
+    const participant = new ParticipantInfo({ sid: args.participantId, identity: args.identity });
+    await this.notify(webhookEvent(WEBHOOK.trackUnpublished, { room: args.room, participant, track: args.track }), ctx);
+    await this.send(newTrackEvent(E.TRACK_UNPUBLISHED, args.room, args.participantId, args.track), ctx);
   }
 
-  async trackSubscribeRequested(a: T.TrackArgs, ctx?: CallContext): Promise<void> {
-    this.check('trackSubscribeRequested', a, ctx);
-    await this.send(newTrackEvent(E.TRACK_SUBSCRIBE_REQUESTED, a.room, a.participantId, a.track), ctx);
+  async trackSubscribeRequested(args: T.TrackArgs, ctx?: CallContext): Promise<void> {
+    this.check('trackSubscribeRequested', args, ctx);
+    await this.send(newTrackEvent(E.TRACK_SUBSCRIBE_REQUESTED, args.room, args.participantId, args.track), ctx);
   }
 
-  async trackSubscribed(a: T.TrackArgs & { publisher?: ParticipantInfo; shouldSendEvent: boolean }, ctx?: CallContext): Promise<void> {
-    this.check('trackSubscribed', a, ctx);
-    if (!a.shouldSendEvent) return;
-    const ev = newTrackEvent(E.TRACK_SUBSCRIBED, a.room, a.participantId, a.track);
-    ev.publisher = a.publisher;
+  async trackSubscribed(args: T.TrackArgs & { publisher?: ParticipantInfo; shouldSendEvent: boolean }, ctx?: CallContext): Promise<void> {
+    this.check('trackSubscribed', args, ctx);
+    if (!args.shouldSendEvent) return;
+    const ev = newTrackEvent(E.TRACK_SUBSCRIBED, args.room, args.participantId, args.track);
+    ev.publisher = args.publisher;
     await this.send(ev, ctx);
   }
 
-  async trackUnsubscribed(a: T.TrackArgs & { shouldSendEvent: boolean }, ctx?: CallContext): Promise<void> {
-    this.check('trackUnsubscribed', a, ctx);
-    if (a.shouldSendEvent) await this.send(newTrackEvent(E.TRACK_UNSUBSCRIBED, a.room, a.participantId, a.track), ctx);
+  async trackUnsubscribed(args: T.TrackArgs & { shouldSendEvent: boolean }, ctx?: CallContext): Promise<void> {
+    this.check('trackUnsubscribed', args, ctx);
+    if (args.shouldSendEvent) await this.send(newTrackEvent(E.TRACK_UNSUBSCRIBED, args.room, args.participantId, args.track), ctx);
   }
 
-  async trackSubscribeFailed(a: { room: Room; participantId: string; trackId: string; error: string; isUserError: boolean }, ctx?: CallContext): Promise<void> {
-    this.check('trackSubscribeFailed', a, ctx);
-    const ev = newTrackEvent(E.TRACK_SUBSCRIBE_FAILED, a.room, a.participantId, new TrackInfo({ sid: a.trackId }));
-    ev.error = a.error;
+  async trackSubscribeFailed(args: { room: Room; participantId: string; trackId: string; error: string; isUserError: boolean }, ctx?: CallContext): Promise<void> {
+    this.check('trackSubscribeFailed', args, ctx);
+    const ev = newTrackEvent(E.TRACK_SUBSCRIBE_FAILED, args.room, args.participantId, new TrackInfo({ sid: args.trackId }));
+    ev.error = args.error;
     await this.send(ev, ctx);
   }
 
-  async trackMuted(a: T.TrackArgs, ctx?: CallContext): Promise<void> {
-    this.check('trackMuted', a, ctx);
-    await this.send(newTrackEvent(E.TRACK_MUTED, a.room, a.participantId, a.track), ctx);
+  async trackMuted(args: T.TrackArgs, ctx?: CallContext): Promise<void> {
+    this.check('trackMuted', args, ctx);
+    await this.send(newTrackEvent(E.TRACK_MUTED, args.room, args.participantId, args.track), ctx);
   }
 
-  async trackUnmuted(a: T.TrackArgs, ctx?: CallContext): Promise<void> {
-    this.check('trackUnmuted', a, ctx);
-    await this.send(newTrackEvent(E.TRACK_UNMUTED, a.room, a.participantId, a.track), ctx);
+  async trackUnmuted(args: T.TrackArgs, ctx?: CallContext): Promise<void> {
+    this.check('trackUnmuted', args, ctx);
+    await this.send(newTrackEvent(E.TRACK_UNMUTED, args.room, args.participantId, args.track), ctx);
   }
 
-  async trackPublishedUpdate(a: T.TrackArgs, ctx?: CallContext): Promise<void> {
-    this.check('trackPublishedUpdate', a, ctx);
-    await this.send(newTrackEvent(E.TRACK_PUBLISHED_UPDATE, a.room, a.participantId, a.track), ctx);
+  async trackPublishedUpdate(args: T.TrackArgs, ctx?: CallContext): Promise<void> {
+    this.check('trackPublishedUpdate', args, ctx);
+    await this.send(newTrackEvent(E.TRACK_PUBLISHED_UPDATE, args.room, args.participantId, args.track), ctx);
   }
 
-  async trackMaxSubscribedVideoQuality(a: T.TrackArgs & { mime: string; maxQuality: number }, ctx?: CallContext): Promise<void> {
-    this.check('trackMaxSubscribedVideoQuality', a, ctx);
-    const ev = newTrackEvent(E.TRACK_MAX_SUBSCRIBED_VIDEO_QUALITY, a.room, a.participantId, a.track);
-    ev.maxSubscribedVideoQuality = a.maxQuality;
-    ev.mime = a.mime;
+  async trackMaxSubscribedVideoQuality(args: T.TrackArgs & { mime: string; maxQuality: number }, ctx?: CallContext): Promise<void> {
+    this.check('trackMaxSubscribedVideoQuality', args, ctx);
+    const ev = newTrackEvent(E.TRACK_MAX_SUBSCRIBED_VIDEO_QUALITY, args.room, args.participantId, args.track);
+    ev.maxSubscribedVideoQuality = args.maxQuality;
+    ev.mime = args.mime;
     await this.send(ev, ctx);
   }
 
-  async trackPublishRTPStats(a: { room: Room; participantId: string; trackId: string; mimeType: string; layer: number; stats: RTPStats }, ctx?: CallContext): Promise<void> {
-    this.check('trackPublishRTPStats', a, ctx);
-    const ev = newRoomEvent(E.TRACK_PUBLISH_STATS, minimalRoom(a.room));
-    Object.assign(ev, { participantId: a.participantId, trackId: a.trackId, mime: a.mimeType, videoLayer: a.layer, rtpStats: a.stats });
+  async trackPublishRTPStats(args: { room: Room; participantId: string; trackId: string; mimeType: string; layer: number; stats: RTPStats }, ctx?: CallContext): Promise<void> {
+    this.check('trackPublishRTPStats', args, ctx);
+    const ev = newRoomEvent(E.TRACK_PUBLISH_STATS, minimalRoom(args.room));
+    Object.assign(ev, { participantId: args.participantId, trackId: args.trackId, mime: args.mimeType, videoLayer: args.layer, rtpStats: args.stats });
     await this.send(ev, ctx);
   }
 
-  async trackSubscribeRTPStats(a: { room: Room; participantId: string; trackId: string; mimeType: string; stats: RTPStats }, ctx?: CallContext): Promise<void> {
-    this.check('trackSubscribeRTPStats', a, ctx);
-    const ev = newRoomEvent(E.TRACK_SUBSCRIBE_STATS, minimalRoom(a.room));
-    Object.assign(ev, { participantId: a.participantId, trackId: a.trackId, mime: a.mimeType, rtpStats: a.stats });
+  async trackSubscribeRTPStats(args: { room: Room; participantId: string; trackId: string; mimeType: string; stats: RTPStats }, ctx?: CallContext): Promise<void> {
+    this.check('trackSubscribeRTPStats', args, ctx);
+    const ev = newRoomEvent(E.TRACK_SUBSCRIBE_STATS, minimalRoom(args.room));
+    Object.assign(ev, { participantId: args.participantId, trackId: args.trackId, mime: args.mimeType, rtpStats: args.stats });
     await this.send(ev, ctx);
   }
 
@@ -262,47 +262,47 @@ export class RedisTelemetryService implements T.TelemetryService {
     await this.send(newEgressEvent(type, info), ctx);
   }
 
-  async egressStarted(a: { info: EgressInfo }, ctx?: CallContext): Promise<void> { this.check('egressStarted', a, ctx); await this.egress(WEBHOOK.egressStarted, E.EGRESS_STARTED, a.info, ctx); }
-  async egressUpdated(a: { info: EgressInfo }, ctx?: CallContext): Promise<void> { this.check('egressUpdated', a, ctx); await this.egress(WEBHOOK.egressUpdated, E.EGRESS_UPDATED, a.info, ctx); }
-  async egressEnded(a: { info: EgressInfo }, ctx?: CallContext): Promise<void> { this.check('egressEnded', a, ctx); await this.egress(WEBHOOK.egressEnded, E.EGRESS_ENDED, a.info, ctx); }
+  async egressStarted(args: { info: EgressInfo }, ctx?: CallContext): Promise<void> { this.check('egressStarted', args, ctx); await this.egress(WEBHOOK.egressStarted, E.EGRESS_STARTED, args.info, ctx); }
+  async egressUpdated(args: { info: EgressInfo }, ctx?: CallContext): Promise<void> { this.check('egressUpdated', args, ctx); await this.egress(WEBHOOK.egressUpdated, E.EGRESS_UPDATED, args.info, ctx); }
+  async egressEnded(args: { info: EgressInfo }, ctx?: CallContext): Promise<void> { this.check('egressEnded', args, ctx); await this.egress(WEBHOOK.egressEnded, E.EGRESS_ENDED, args.info, ctx); }
 
   private async ingress(type: AnalyticsEventType, info: IngressInfo, ctx: CallContext | undefined, webhook?: string): Promise<void> {
     if (webhook) await this.notify(webhookEvent(webhook, { room: new Room({ name: info.roomName }), ingressInfo: info }), ctx);
     await this.send(newIngressEvent(type, info), ctx);
   }
 
-  async ingressCreated(a: { info: IngressInfo }, ctx?: CallContext): Promise<void> { this.check('ingressCreated', a, ctx); await this.ingress(E.INGRESS_CREATED, a.info, ctx); }
-  async ingressDeleted(a: { info: IngressInfo }, ctx?: CallContext): Promise<void> { this.check('ingressDeleted', a, ctx); await this.ingress(E.INGRESS_DELETED, a.info, ctx); }
-  async ingressStarted(a: { info: IngressInfo }, ctx?: CallContext): Promise<void> { this.check('ingressStarted', a, ctx); await this.ingress(E.INGRESS_STARTED, a.info, ctx, WEBHOOK.ingressStarted); }
-  async ingressUpdated(a: { info: IngressInfo }, ctx?: CallContext): Promise<void> { this.check('ingressUpdated', a, ctx); await this.ingress(E.INGRESS_UPDATED, a.info, ctx); }
-  async ingressEnded(a: { info: IngressInfo }, ctx?: CallContext): Promise<void> { this.check('ingressEnded', a, ctx); await this.ingress(E.INGRESS_ENDED, a.info, ctx, WEBHOOK.ingressEnded); }
+  async ingressCreated(args: { info: IngressInfo }, ctx?: CallContext): Promise<void> { this.check('ingressCreated', args, ctx); await this.ingress(E.INGRESS_CREATED, args.info, ctx); }
+  async ingressDeleted(args: { info: IngressInfo }, ctx?: CallContext): Promise<void> { this.check('ingressDeleted', args, ctx); await this.ingress(E.INGRESS_DELETED, args.info, ctx); }
+  async ingressStarted(args: { info: IngressInfo }, ctx?: CallContext): Promise<void> { this.check('ingressStarted', args, ctx); await this.ingress(E.INGRESS_STARTED, args.info, ctx, WEBHOOK.ingressStarted); }
+  async ingressUpdated(args: { info: IngressInfo }, ctx?: CallContext): Promise<void> { this.check('ingressUpdated', args, ctx); await this.ingress(E.INGRESS_UPDATED, args.info, ctx); }
+  async ingressEnded(args: { info: IngressInfo }, ctx?: CallContext): Promise<void> { this.check('ingressEnded', args, ctx); await this.ingress(E.INGRESS_ENDED, args.info, ctx, WEBHOOK.ingressEnded); }
 
-  async localRoomState(a: { info: AnalyticsNodeRooms }, ctx?: CallContext): Promise<void> {
-    this.check('localRoomState', a, ctx);
-    const { info } = a;
-    await this.d.analytics.sendNodeRoomStates(info);
+  async localRoomState(args: { info: AnalyticsNodeRooms }, ctx?: CallContext): Promise<void> {
+    this.check('localRoomState', args, ctx);
+    const { info } = args;
+    await this.deps.analytics.sendNodeRoomStates(info);
   }
 
-  async report(a: { reportInfo: ReportInfo }, ctx?: CallContext): Promise<void> {
-    this.check('report', a, ctx);
-    const { reportInfo } = a;
+  async report(args: { reportInfo: ReportInfo }, ctx?: CallContext): Promise<void> {
+    this.check('report', args, ctx);
+    const { reportInfo } = args;
     await this.send(new AnalyticsEvent({ type: E.REPORT, timestamp: Timestamp.now(), report: reportInfo }), ctx);
   }
 
-  async apiCall(a: { apiCallInfo: APICallInfo }, ctx?: CallContext): Promise<void> {
-    this.check('apiCall', a, ctx);
-    const { apiCallInfo } = a;
+  async apiCall(args: { apiCallInfo: APICallInfo }, ctx?: CallContext): Promise<void> {
+    this.check('apiCall', args, ctx);
+    const { apiCallInfo } = args;
     await this.send(new AnalyticsEvent({ type: E.API_CALL, timestamp: Timestamp.now(), apiCall: apiCallInfo }), ctx);
   }
 
-  async webhook(a: { webhookInfo: WebhookInfo }, ctx?: CallContext): Promise<void> {
-    this.check('webhook', a, ctx);
-    const { webhookInfo } = a;
+  async webhook(args: { webhookInfo: WebhookInfo }, ctx?: CallContext): Promise<void> {
+    this.check('webhook', args, ctx);
+    const { webhookInfo } = args;
     await this.send(new AnalyticsEvent({ type: E.WEBHOOK, timestamp: Timestamp.now(), webhook: webhookInfo }), ctx);
   }
 
   async flushStats(): Promise<void> {
-    const shards = Array.from({ length: this.d.registry.keys.shards }, (_, s) => s);
-    await Promise.all(shards.map((s) => this.d.flusher.flushShard(s)));
+    const shards = Array.from({ length: this.deps.registry.keys.shards }, (_, s) => s);
+    await Promise.all(shards.map((s) => this.deps.flusher.flushShard(s)));
   }
 }

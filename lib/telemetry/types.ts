@@ -12,43 +12,43 @@ import type {
  * Redis (webhooks queued, analytics written).
  */
 export interface TelemetryService {
-  trackStats(a: TrackStatsArgs): Promise<void>;
+  trackStats(args: TrackStatsArgs): Promise<void>;
 
-  roomStarted(a: { room: Room }): Promise<void>;
-  roomEnded(a: { room: Room }): Promise<void>;
+  roomStarted(args: { room: Room }): Promise<void>;
+  roomEnded(args: { room: Room }): Promise<void>;
 
-  participantJoined(a: ParticipantJoinedArgs): Promise<void>;
-  participantActive(a: ParticipantActiveArgs): Promise<void>;
-  participantResumed(a: ParticipantResumedArgs): Promise<void>;
-  participantLeft(a: ParticipantLeftArgs): Promise<void>;
+  participantJoined(args: ParticipantJoinedArgs): Promise<void>;
+  participantActive(args: ParticipantActiveArgs): Promise<void>;
+  participantResumed(args: ParticipantResumedArgs): Promise<void>;
+  participantLeft(args: ParticipantLeftArgs): Promise<void>;
 
-  trackPublishRequested(a: TrackPublishArgs): Promise<void>;
-  trackPublished(a: TrackPublishArgs): Promise<void>;
-  trackUnpublished(a: TrackPublishArgs & { wasPublishedLocally?: boolean }): Promise<void>;
-  trackSubscribeRequested(a: TrackArgs): Promise<void>;
-  trackSubscribed(a: TrackArgs & { publisher?: ParticipantInfo; shouldSendEvent: boolean }): Promise<void>;
-  trackUnsubscribed(a: TrackArgs & { shouldSendEvent: boolean }): Promise<void>;
-  trackSubscribeFailed(a: { room: Room; participantId: string; trackId: string; error: string; isUserError: boolean }): Promise<void>;
-  trackMuted(a: TrackArgs): Promise<void>;
-  trackUnmuted(a: TrackArgs): Promise<void>;
-  trackPublishedUpdate(a: TrackArgs): Promise<void>;
-  trackMaxSubscribedVideoQuality(a: TrackArgs & { mime: string; maxQuality: VideoQuality }): Promise<void>;
-  trackPublishRTPStats(a: { room: Room; participantId: string; trackId: string; mimeType: string; layer: number; stats: RTPStats }): Promise<void>;
-  trackSubscribeRTPStats(a: { room: Room; participantId: string; trackId: string; mimeType: string; stats: RTPStats }): Promise<void>;
+  trackPublishRequested(args: TrackPublishArgs): Promise<void>;
+  trackPublished(args: TrackPublishArgs): Promise<void>;
+  trackUnpublished(args: TrackPublishArgs & { wasPublishedLocally?: boolean }): Promise<void>;
+  trackSubscribeRequested(args: TrackArgs): Promise<void>;
+  trackSubscribed(args: TrackArgs & { publisher?: ParticipantInfo; shouldSendEvent: boolean }): Promise<void>;
+  trackUnsubscribed(args: TrackArgs & { shouldSendEvent: boolean }): Promise<void>;
+  trackSubscribeFailed(args: { room: Room; participantId: string; trackId: string; error: string; isUserError: boolean }): Promise<void>;
+  trackMuted(args: TrackArgs): Promise<void>;
+  trackUnmuted(args: TrackArgs): Promise<void>;
+  trackPublishedUpdate(args: TrackArgs): Promise<void>;
+  trackMaxSubscribedVideoQuality(args: TrackArgs & { mime: string; maxQuality: VideoQuality }): Promise<void>;
+  trackPublishRTPStats(args: { room: Room; participantId: string; trackId: string; mimeType: string; layer: number; stats: RTPStats }): Promise<void>;
+  trackSubscribeRTPStats(args: { room: Room; participantId: string; trackId: string; mimeType: string; stats: RTPStats }): Promise<void>;
 
-  egressStarted(a: { info: EgressInfo }): Promise<void>;
-  egressUpdated(a: { info: EgressInfo }): Promise<void>;
-  egressEnded(a: { info: EgressInfo }): Promise<void>;
-  ingressCreated(a: { info: IngressInfo }): Promise<void>;
-  ingressDeleted(a: { info: IngressInfo }): Promise<void>;
-  ingressStarted(a: { info: IngressInfo }): Promise<void>;
-  ingressUpdated(a: { info: IngressInfo }): Promise<void>;
-  ingressEnded(a: { info: IngressInfo }): Promise<void>;
+  egressStarted(args: { info: EgressInfo }): Promise<void>;
+  egressUpdated(args: { info: EgressInfo }): Promise<void>;
+  egressEnded(args: { info: EgressInfo }): Promise<void>;
+  ingressCreated(args: { info: IngressInfo }): Promise<void>;
+  ingressDeleted(args: { info: IngressInfo }): Promise<void>;
+  ingressStarted(args: { info: IngressInfo }): Promise<void>;
+  ingressUpdated(args: { info: IngressInfo }): Promise<void>;
+  ingressEnded(args: { info: IngressInfo }): Promise<void>;
 
-  localRoomState(a: { info: AnalyticsNodeRooms }): Promise<void>;
-  report(a: { reportInfo: ReportInfo }): Promise<void>;
-  apiCall(a: { apiCallInfo: APICallInfo }): Promise<void>;
-  webhook(a: { webhookInfo: WebhookInfo }): Promise<void>;
+  localRoomState(args: { info: AnalyticsNodeRooms }): Promise<void>;
+  report(args: { reportInfo: ReportInfo }): Promise<void>;
+  apiCall(args: { apiCallInfo: APICallInfo }): Promise<void>;
+  webhook(args: { webhookInfo: WebhookInfo }): Promise<void>;
 
   /** Flushes every buffered stat now (what the FLUSH_INTERVAL job does). */
   flushStats(): Promise<void>;

@@ -41,10 +41,10 @@ function checkId(v: unknown): string | undefined {
 }
 
 /** An id as the API takes it (a node id, a room sid): 1 to 256 bytes, no '|' or newline. */
-export function readId(field: string, v: unknown): string {
-  const e = checkId(v);
-  if (e) throw new InvalidRequestError(field, e);
-  return v as string;
+export function readId(field: string, value: unknown): string {
+  const problem = checkId(value);
+  if (problem) throw new InvalidRequestError(field, problem);
+  return value as string;
 }
 
 function checkText(v: unknown, max: number, line = false): string | undefined {
