@@ -1,8 +1,19 @@
 import pino, { type Logger } from 'pino';
 
-/** The process logger: JSON lines; secrets and tokens are redacted wherever they appear. */
-export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {
+/**
+ * JSON lines (pino's own), or pretty lines for a person at a terminal: pino's pretty
+ * transport (pino-pretty, on a thread of its own), one coloured line per entry as
+ * `livekit-server --dev` prints. loadOptions chooses (Options.logFormat).
+ */
+export type LogFormat = 'json' | 'pretty';
+
+/** pino-pretty's settings: the time of day, the level, the message, then the fields on the same line. */
+const PRETTY = { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,node', singleLine: true };
+
+/** The process logger: JSON lines unless told `pretty`; secrets and tokens are redacted wherever they appear. */
+export function createLogger(level: string, base: Record<string, unknown> = {}, format: LogFormat = 'json'): Logger {
   return pino({
+    ...(format === 'pretty' ? { transport: { target: 'pino-pretty', options: PRETTY } } : {}),
     level,
     base: { pid: process.pid, ...base },
     redact: {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parseDuration } from '../lib/config/duration';
 import { CLIENT_DEFAULTS } from '../lib/client/options';
 import { loadHttpOptions } from '../lib/config/http';
-import { ConfigError, loadOptions } from '../lib/config/options';
+import { ConfigError, loadOptions, logFormatOf } from '../lib/config/options';
 import { loadWebhookOptions } from '../lib/config/webhooks';
 import { wantsEvent, WEBHOOK_DEFAULTS } from '../lib/webhooks/options';
 
@@ -49,7 +49,7 @@ describe('configuration', () => {
     expect(client).to.deep.equal(CLIENT_DEFAULTS);
     expect(o).to.deep.equal({
       redis: 'redis://h:1', redisPrefix: 'x', registryShards: 4, workerCleanupWaitMs: 60_000,
-      flushIntervalMs: 500, nodeLeaseMs: 5000, logLevel: 'debug', analyticsMaxLen: 5000, nodeId: 'coord-1',
+      flushIntervalMs: 500, nodeLeaseMs: 5000, logLevel: 'debug', logFormat: 'json', analyticsMaxLen: 5000, nodeId: 'coord-1',
       maxMetadataBytes: 65_536, idempotencyWindowMs: 120_000, drainTimeoutMs: 5000,
       redisWaitReplicas: 1, redisWaitTimeoutMs: 2000, queueShards: 6,
     });
@@ -80,6 +80,14 @@ describe('configuration', () => {
       sentinels: [{ host: '10.0.0.1', port: 26379 }, { host: 'sentinel-2', port: 26380 }, { host: '::1', port: 26381 }], name: 'mymaster',
       username: 'tc', password: 'pw', sentinelUsername: 'sen', sentinelPassword: 'spw',
     });
+  });
+
+  it('logs pretty lines at a terminal unless NODE_ENV=production, JSON lines otherwise', () => {
+    expect(logFormatOf({}, true)).to.equal('pretty');
+    expect(logFormatOf({ NODE_ENV: 'development' }, true)).to.equal('pretty');
+    expect(logFormatOf({ NODE_ENV: 'production' }, true)).to.equal('json');
+    expect(logFormatOf({}, false)).to.equal('json');
+    expect(loadOptions({}).logFormat).to.equal(process.stdout.isTTY ? 'pretty' : 'json');
   });
 
   it('signs webhooks with the dev keys when the node runs with them (as npm start always has)', () => {

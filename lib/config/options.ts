@@ -1,6 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import os from 'node:os';
 import { CLIENT_DEFAULTS } from '../client/options';
+import type { LogFormat } from '../log';
 import type { ClusterTarget, RedisTarget, SentinelTarget, TlsFiles } from '../redis/connection';
 import type { WebhookOptions } from '../webhooks/options';
 import { DURATION_FORMS, parseDuration } from './duration';
@@ -30,6 +31,8 @@ export interface Options {
   /** An SFU node silent for this long is considered dead and its guards are released. */
   nodeLeaseMs: number;
   logLevel: string;
+  /** Pretty lines at a terminal unless NODE_ENV=production, JSON lines otherwise (logFormatOf). */
+  logFormat: LogFormat;
   /** Approximate length each analytics stream is trimmed to. */
   analyticsMaxLen: number;
   /** This coordinator node's id, stamped on analytics. */
@@ -208,6 +211,16 @@ function redisTarget(env: Env): RedisTarget | undefined {
   return target;
 }
 
+/**
+ * Pretty lines for a person at a terminal (stdout a TTY), as `livekit-server --dev` prints;
+ * JSON lines for everything else (a pipe, a file, a log collector, a child process) and
+ * always with NODE_ENV=production. No variable overrides it: pipe JSON through
+ * `npx pino-pretty` to read it, or through `cat` to keep JSON at a terminal.
+ */
+export function logFormatOf(env: Env, stdoutIsTTY: boolean): LogFormat {
+  return stdoutIsTTY && env.NODE_ENV !== 'production' ? 'pretty' : 'json';
+}
+
 /** QUEUE_SHARDS: a number, or 0 for "auto" (1 on one Redis, the number of masters on a cluster, found at start-up). */
 function queueShards(env: Env): number {
   const raw = read(env, 'QUEUE_SHARDS').toLowerCase();
@@ -236,6 +249,7 @@ export function loadOptions(env: Env = process.env): Options {
     flushIntervalMs: duration(env, 'FLUSH_INTERVAL', 100),
     nodeLeaseMs: duration(env, 'NODE_LEASE', 1000),
     logLevel,
+    logFormat: logFormatOf(env, process.stdout.isTTY === true),
     analyticsMaxLen: integer(env, 'ANALYTICS_MAXLEN', 100, 1_000_000_000),
     nodeId: nodeIdOf(env),
     maxMetadataBytes: size(env, 'MAX_METADATA', 0),

@@ -89,7 +89,8 @@ export class JobsThread implements BackgroundJobs {
 /** The thread's side: its own Coordinator, running the periodic work and webhook delivery. */
 async function runThread(port: NonNullable<typeof parentPort>, data: ThreadData): Promise<void> {
   const { options } = data;
-  const log = createLogger(options.logLevel, { node: options.nodeId, thread: 'jobs' });
+  // the format the API thread chose: this thread's stdout is never a terminal itself
+  const log = createLogger(options.logLevel, { node: options.nodeId, thread: 'jobs' }, options.logFormat);
   const c = new Coordinator({ redis: data.redis, options, log, webhooks: options.webhooks });
   const registry = new client.Registry();
   registerJobMetrics(registry, c);
