@@ -22,7 +22,7 @@ import { fmt, printTable } from './support/table';
 
 const { values } = parseArgs({ options: {
   events: { type: 'string', default: '5000' }, concurrency: { type: 'string', default: '100' }, seconds: { type: 'string', default: '10' },
-  'max-in-flight': { type: 'string' }, only: { type: 'string' }, rates: { type: 'string', default: '1000,3000' },
+  'max-in-flight': { type: 'string' }, only: { type: 'string' }, rates: { type: 'string', default: '1000,3000' }, keys: { type: 'string', default: '1,100,10000' },
 } });
 const ONLY = values.only ?? '';
 const EVENTS = Number(values.events);
@@ -63,7 +63,7 @@ async function main() {
     const serialBaseline = serialPosts / ((Date.now() - t0) / 1000);
 
     const rows: (string | number)[][] = [['what', 'deliveries/s', 'vs raw POSTs', 'vs raw POSTs one at a time']];
-    for (const keys of ONLY === 'steady' ? [] : [1, 100, 10_000]) {
+    for (const keys of ONLY === 'steady' ? [] : values.keys.split(',').map(Number)) {
       const d = delivery();
       await d.start({ concurrency: CONCURRENCY });
       const total = keys === 1 ? Math.min(EVENTS, 2000) : EVENTS;
@@ -81,7 +81,7 @@ async function main() {
     rows.push([`raw POSTs (node:http, keep-alive), one at a time, ${fmt(serialPosts)} (baseline for 1 key)`, fmt(serialBaseline), fmt(serialBaseline / baseline, 2), '1.00']);
 
     // latency at a steady rate, 100 keys
-    const steadyRows: (string | number)[][] = [['steady load', 'events', 'p50 enqueue-to-delivery (ms)', 'p99 (ms)', 'process CPU (cores)']];
+    const steadyRows: (string | number)[][] = [['steady load', 'events', 'p50 enqueue-to-delivery (ms)', 'p99 (ms)', 'process CPU (cores)', 'held by per-URL limits']];
     for (const perSecond of values.rates.split(',').map(Number)) {
       const d = delivery();
       // every delivery's latency (the metrics keep only the latest 10,000)
@@ -105,7 +105,7 @@ async function main() {
       await d.close();
       latencies.sort((a, b) => a - b);
       const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-      steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady), fmt(pct(50)), fmt(pct(99)), fmt(cpuShare, 2)]);
+      steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady), fmt(pct(50)), fmt(pct(99)), fmt(cpuShare, 2), fmt(d.metrics.limitHolds.inFlight + d.metrics.limitHolds.rate)]);
     }
 
     console.log(`\nwebhook delivery, one Node process (producer, BullMQ worker with concurrency ${CONCURRENCY}, receiver)\n`);

@@ -48,7 +48,7 @@ export class RunBreaker {
     if (this.latencies.length === 0) return;
     const batch = this.latencies;
     this.latencies = [];
-    await this.settle(await this.status.record(this.pickup.runId, batch));
+    await this.settle(await this.status.recordSuccesses(batch));
   }
 
   /**

@@ -166,6 +166,8 @@ export class RunLimits {
       // waiting for a slot: woken when one is given back, this is only the latest recheck;
       // for the rate: its turn, kept for it (a little spread against ties)
       const delay = inFlight ? Math.min(SLOT_RECHECK_MS, Math.max(50, waitMs)) : waitMs;
+      // an inline run, not queued for a slot, becomes a job at once, which asks again and is
+      if (this.pickup.inline && inFlight) return this.pickup.holdUntil(Date.now());
       return this.pickup.holdUntil(Date.now() + delay + Math.floor(Math.random() * 20));
     }
   }

@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import type { WebhookOptions } from './options';
+import { Batcher } from './batcher';
 import { webhookUrlTag, type Attempt } from './receivers';
 
 /** Delivery latencies a URL keeps for its p50 / p99 (the latest ones). */
@@ -86,7 +87,7 @@ export class UrlStatus {
    * BullMQ job. An inline run already noted keeps its deadline.
    */
   async noteInlineRun(laneId: string, runId: string, deadline: number): Promise<void> {
-    await this.redis.multi().hset(this.keys.lanes, laneId, runId).zadd(this.keys.inline, 'NX', deadline, runId).exec();
+    await this.notes.add({ laneId, runId, deadline, takeDropped: false });
   }
 
   /**
@@ -94,12 +95,21 @@ export class UrlStatus {
    * for the run's first delivery to report (see Receiver.takeDropped).
    */
   async noteInlineRunTakingDropped(laneId: string, runId: string, deadline: number): Promise<number> {
-    const replies = await this.redis.multi()
-      .hset(this.keys.lanes, laneId, runId).zadd(this.keys.inline, 'NX', deadline, runId).getdel(this.droppedKey).exec();
-    const [err, dropped] = replies?.[2] ?? [null, null];
-    if (err) throw err;
-    return Number(dropped ?? 0);
+    return this.notes.add({ laneId, runId, deadline, takeDropped: true });
   }
+
+  /** Inline runs noted at once: one MULTI; the dead letters taken go to the first run that asked. */
+  private readonly notes = new Batcher<{ laneId: string; runId: string; deadline: number; takeDropped: boolean }, number>(async (notes) => {
+    const tx = this.redis.multi();
+    for (const n of notes) tx.hset(this.keys.lanes, n.laneId, n.runId).zadd(this.keys.inline, 'NX', n.deadline, n.runId);
+    const taker = notes.findIndex((n) => n.takeDropped);
+    if (taker >= 0) tx.getdel(this.droppedKey);
+    const replies = await tx.exec();
+    if (!replies) throw new Error('inline runs not noted: the transaction was discarded');
+    for (const [err] of replies) if (err) throw err;
+    const dropped = taker >= 0 ? Number(replies[replies.length - 1][1] ?? 0) : 0;
+    return notes.map((_, i) => (i === taker ? dropped : 0));
+  });
 
   /** Inline runs whose deadline passed (their node died, or they were handed on and not forgotten), oldest first. */
   async lapsedInlineRuns(now = Date.now(), max = 100): Promise<string[]> {
@@ -113,8 +123,27 @@ export class UrlStatus {
 
   /** Run `runId` drained its lane: off the lanes with work, unless the lane has a newer run (and off the inline runs). */
   async forgetLane(laneId: string, runId: string): Promise<void> {
-    await this.redis.forgetWebhookLane(this.keys.lanes, this.keys.inline, laneId, runId);
+    await this.forgets.add([laneId, runId]);
   }
+
+  private readonly forgets = new Batcher<[string, string], void>(async (runs) => {
+    await this.redis.forgetWebhookLane(this.keys.lanes, this.keys.inline, ...runs.flat());
+    return runs.map(() => undefined);
+  });
+
+  /**
+   * The latencies of deliveries that succeeded, recorded with those of the other runs of the
+   * URL finishing at the same moment (one call); what it changed goes to one of them.
+   */
+  async recordSuccesses(latencies: number[]): Promise<Outcome> {
+    return this.successes.add(latencies);
+  }
+
+  private readonly successes = new Batcher<number[], Outcome>(async (batches) => {
+    const outcome = await this.record('', batches.flat());
+    const quiet: Outcome = { resumed: false, pausedNow: false, paused: outcome.paused, probeInMs: outcome.probeInMs, held: [] };
+    return batches.map((_, i) => (i === 0 ? outcome : quiet));
+  });
 
   /** A dead letter of this URL ('<lane>|<delivery id>'), indexed by when it was given up (for replay and the count). */
   async noteDeadLetter(laneId: string, id: string, at = Date.now()): Promise<void> {

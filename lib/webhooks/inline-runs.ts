@@ -1,0 +1,179 @@
+import type { Logger } from 'pino';
+import { newId } from '../ids';
+import { DRAINED, LaneRetry, runLane, type Pickup, type RunContext, type RunJob } from './lane-run';
+import type { UrlStatuses } from './url-status';
+import { leaseMs } from './url-limits';
+
+/**
+ * An inline run sends for at most this long, then hands its lane to a BullMQ job: it stays
+ * well inside its deadline, and a long lane goes on where the fleet can share it.
+ */
+export const INLINE_BUDGET_MS = 1000;
+/**
+ * A run waits on its node for an inline slot at most this long after its enqueue (far
+ * inside its deadline, so no other node can have taken its lane), then goes to a job.
+ */
+export const INLINE_WAIT_MS = 2000;
+/** Runs waiting for an inline slot on one node, at most: beyond, a new run goes to a job at once. */
+export const INLINE_QUEUE = 5000;
+/** How often a delivering node looks for inline runs whose node died. */
+export const INLINE_SWEEP_MS = 1000;
+
+/** Inline run ids look like BullMQ run ids ('inline.<lane>.<id>'), so laneOfRun reads both. */
+export const isInlineRun = (runId: string) => runId.startsWith('inline.');
+export const newInlineRunId = (laneId: string) => `inline.${laneId}.${newId('')}`;
+
+/** An inline run may be taken over by another node this long after it started (its node died). */
+export const inlineDeadline = (timeoutMs: number, startedAt = Date.now()) => startedAt + leaseMs(timeoutMs);
+
+/** Thrown by an inline pickup that handed its lane to a BullMQ job: the run is over here. */
+class HandedOff extends Error {}
+
+export interface InlineRunsParts {
+  ctx: RunContext;
+  urls: UrlStatuses;
+  log: Logger;
+  /** Inline runs at once on this node: beyond it, a new run goes to the queue at once. */
+  maxRunning: number;
+  /**
+   * Gives the lane whose run is `runId` a BullMQ run job, due in `delayMs`, if the lane
+   * still names `runId` (of several nodes asking, one does).
+   */
+  handOff(runId: string, run: RunJob, delayMs: number): Promise<void>;
+}
+
+/**
+ * The runs this node sends in-process. Most lanes hold one event at a time (a room's
+ * events are seconds apart): a BullMQ job for each would cost more than the POST (add,
+ * fetch, complete: six calls to Redis and a worker's turn). So the enqueue that finds a lane
+ * without a run records an *inline* run instead: the lane names it, and the URL's index
+ * keeps it with a deadline, in Redis before the caller is answered; then the node's
+ * delivery sends the lane's events at once, through the same code as a job's run
+ * (lane-run.ts), and hands the lane to a BullMQ job when it needs to wait (a retry's
+ * backoff, a per-URL limit, a paused URL), when it used its time, or when the node stops.
+ *
+ * A node that dies mid-run leaves the index entry behind: past its deadline, any
+ * delivering node's sweep gives the lane a BullMQ job (the lane fences the dead run out),
+ * as BullMQ's stalled-job check does for a job's run.
+ */
+export class InlineRuns {
+  private readonly running = new Set<Promise<void>>();
+  /** Inline runs started and not over, on this node. */
+  private active = 0;
+  /** Runs waiting for an inline slot, oldest first. */
+  private readonly waiting: { runId: string; run: RunJob; dropped?: number; at: number }[] = [];
+  private sweeper: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly p: InlineRunsParts) {}
+
+  /** Sends the lane's events now, or hands it to a job at once when this node has no room. */
+  run(runId: string, run: RunJob, dropped?: number): void {
+    if (this.closed || this.waiting.length >= INLINE_QUEUE) {
+      this.track(this.handOn(runId, run, 0).then(() => this.putBack(run.url, dropped)));
+      return;
+    }
+    this.waiting.push({ runId, run, dropped, at: Date.now() });
+    this.next();
+  }
+
+  /** Starts the runs waiting while there are slots; hands on those that waited too long. */
+  private next(): void {
+    while (this.waiting.length > 0 && (this.active < this.p.maxRunning || this.closed || Date.now() - this.waiting[0].at > INLINE_WAIT_MS)) {
+      const { runId, run, dropped, at } = this.waiting.shift()!;
+      if (this.closed || Date.now() - at > INLINE_WAIT_MS) {
+        this.track(this.handOn(runId, run, 0).then(() => this.putBack(run.url, dropped)));
+        continue;
+      }
+      this.active++;
+      this.track(this.drive(runId, run, dropped).finally(() => { this.active--; this.next(); }));
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    const done = p.finally(() => this.running.delete(done));
+    this.running.add(done);
+  }
+
+  /** Dead letters taken for a run that will not report them: the next delivery does. */
+  private async putBack(url: string, dropped = 0): Promise<void> {
+    await this.p.ctx.receivers.of(url).putBackDropped(dropped).catch(() => undefined);
+  }
+
+  private async drive(runId: string, run: RunJob, dropped?: number): Promise<void> {
+    const { ctx, log } = this.p;
+    const startedAt = Date.now();
+    const handOff = async (at: number): Promise<never> => {
+      await this.p.handOff(runId, run, Math.max(0, at - Date.now()));
+      throw new HandedOff();
+    };
+    const pickup: Pickup = {
+      runId, token: runId, data: run, first: run.head, dropped, inline: true,
+      mustYield: () => this.closed || ctx.closing() || Date.now() - startedAt >= INLINE_BUDGET_MS,
+      progress: () => undefined, // nothing shows an inline run: it is over in a moment
+      holdUntil: handOff,
+      requeue: () => handOff(Date.now()),
+    };
+    try {
+      // drained, the lane's run forgot it (and its URL's index): nothing left to tidy
+      if ((await runLane(ctx, pickup)).startsWith(DRAINED)) return;
+    } catch (e) {
+      if (!(e instanceof HandedOff)) {
+        // a failed attempt waits for its retry as a job; anything else (Redis unreachable
+        // mid-run) is retried soon, as a job's run would be
+        if (!(e instanceof LaneRetry)) log.warn({ err: e, run: runId, lane: run.lane }, 'inline webhook run cut short: its lane goes to a job');
+        const delayMs = e instanceof LaneRetry ? e.delayMs : ctx.opts.baseBackoffMs;
+        if (!(await this.handOn(runId, run, delayMs, false))) return;
+      }
+    }
+    await this.forget(runId, run.url);
+  }
+
+  /** Hands the lane on; false (logged) when Redis could not be told: the sweep does it past the deadline. */
+  private async handOn(runId: string, run: RunJob, delayMs: number, forget = true): Promise<boolean> {
+    try {
+      await this.p.handOff(runId, run, delayMs);
+    } catch (err) {
+      this.p.log.warn({ err, run: runId, lane: run.lane }, 'inline webhook run not handed to a job: another node takes its lane past its deadline');
+      return false;
+    }
+    if (forget) await this.forget(runId, run.url);
+    return true;
+  }
+
+  private async forget(runId: string, url: string): Promise<void> {
+    // an entry left behind is taken by the sweep, which finds its lane moved on
+    await this.p.urls.of(url).forgetInlineRun(runId).catch(() => undefined);
+  }
+
+  /** Starts looking, every INLINE_SWEEP_MS, for the inline runs of dead nodes of `urls`. */
+  startSweeping(urls: string[]): void {
+    this.closed = false;
+    if (this.sweeper || urls.length === 0) return;
+    const sweep = async () => {
+      for (const url of urls) {
+        const status = this.p.urls.of(url);
+        for (const runId of await status.lapsedInlineRuns()) {
+          this.p.log.warn({ run: runId, url }, 'inline webhook run lapsed (its node stopped mid-run?): its lane goes to a job');
+          await this.p.handOff(runId, { lane: runId.split('.')[1] ?? '', url, key: '(its inline run lapsed)' }, 0);
+          await status.forgetInlineRun(runId);
+        }
+      }
+    };
+    const tick = () => {
+      sweep()
+        .catch((err) => this.p.log.warn({ err }, 'inline webhook runs not swept: next time'))
+        .finally(() => { if (this.sweeper) this.sweeper = setTimeout(tick, INLINE_SWEEP_MS + Math.random() * 200); });
+    };
+    this.sweeper = setTimeout(tick, INLINE_SWEEP_MS * Math.random());
+  }
+
+  /** Stops taking inline runs; the ones under way hand their lanes on after the event in hand. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.sweeper) clearTimeout(this.sweeper);
+    this.sweeper = null;
+    this.next(); // the waiting ones go to jobs
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+}
