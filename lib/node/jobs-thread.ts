@@ -14,6 +14,7 @@ import { registerJobMetrics } from '../http/metrics';
 import { createLogger } from '../log';
 import type { RedisTarget } from '../redis/connection';
 import type { BackgroundJobs } from '../http/background-jobs';
+import type { RunJob } from '../webhooks/lane-run';
 
 /** What the API thread resolved: the Redis it found or started, and its settings (QUEUE_SHARDS already the fleet's). */
 interface ThreadData {
@@ -22,6 +23,8 @@ interface ThreadData {
 }
 
 type Request = { id: number; type: 'running' | 'metrics' | 'close' };
+/** A webhook run the API thread's enqueue started, for this thread's delivery to send now (no answer). */
+type InlineRun = { type: 'inline'; runId: string; run: RunJob; dropped: number };
 type Answer = { id: number; value: unknown } | { type: 'started' } | { type: 'failed'; message: string };
 
 /** The API thread's side: starts the thread and speaks to it. */
@@ -71,6 +74,11 @@ export class JobsThread implements BackgroundJobs {
     });
   }
 
+  /** Hands a webhook run the API thread's enqueue started to this thread's delivery (inline-runs.ts). */
+  runInline(runId: string, run: RunJob, dropped: number): void {
+    this.worker.postMessage({ type: 'inline', runId, run, dropped } satisfies InlineRun);
+  }
+
   running(): Promise<boolean> {
     return this.ask<boolean>('running').catch(() => false);
   }
@@ -100,7 +108,12 @@ async function runThread(port: NonNullable<typeof parentPort>, data: ThreadData)
     port.postMessage({ type: 'failed', message: (e as Error).message } satisfies Answer);
     return;
   }
-  port.on('message', async (m: Request) => {
+  port.on('message', async (m: Request | InlineRun) => {
+    if (m.type === 'inline') {
+      // no delivery here (no URLs): the run's deadline hands it to a job
+      c.webhooks?.runInline(m.runId, m.run, m.dropped);
+      return;
+    }
     let value: unknown = null;
     if (m.type === 'running') value = c.periodic.running && (c.webhooks ? c.webhooks.running : true);
     if (m.type === 'metrics') value = await registry.getMetricsAsJSON();

@@ -49,6 +49,9 @@ async function main() {
     coordinator = new Coordinator({ redis: target.target, options, log, webhooks });
     await coordinator.connect();
     jobs = await JobsThread.start({ redis: target.target, options }, log);
+    // runs this thread's enqueues start are sent at once by the jobs thread's delivery
+    const thread = jobs;
+    coordinator.webhooks?.runInlineWith((runId, run, dropped) => thread.runInline(runId, run, dropped));
   } catch (e) {
     // a node that cannot start must not leave its private redis-server running
     await coordinator?.close().catch(() => {});
