@@ -225,7 +225,7 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
     }
     mode = 'next';
     done = [];
-    if (Date.now() - progressAt >= 1000 || (delivered === 0 && reply.waiting > o.runBatch)) {
+    if (Date.now() - progressAt >= 1000 || (delivered === 0 && reply.waiting > 1)) {
       progressAt = Date.now();
       pickup.progress({ waiting: reply.waiting, delivered });
     }
@@ -255,15 +255,19 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
       }
 
       // the pickup's first attempt went with its slot's first turn; a later turn that is far
-      // off holds the run: the lane handed back (done events leave), the head's turn kept
-      const holdMs = sent++ > 0 ? await limits.beforeSend() : 0;
-      if (holdMs > 0) {
+      // off holds the run: the lane handed back (done events leave), the head's turn kept.
+      // So does a pickup that must yield (the node stops, an inline run used its time),
+      // after the event in hand rather than after the whole batch
+      const later = sent++ > 0;
+      const yieldNow = later && pickup.mustYield();
+      const holdMs = later && !yieldNow ? await limits.beforeSend() : 0;
+      if (yieldNow || holdMs > 0) {
         const reply = await call('yield', done);
         if (reply.status !== -1) countGivenUp();
         await receiver.putBackDropped(dropped);
         if (reply.status !== 1) return `taken over by a later pickup: ${summary()}`;
         if (i === 0) await breaker.refund(id); // this pickup counted an attempt of the head it did not make
-        return limits.hold(holdMs);
+        return yieldNow ? pickup.requeue() : limits.hold(holdMs);
       }
       const result = await receiver.post(d, dropped);
       if (succeeded(result)) {

@@ -7,6 +7,7 @@ import { eventKey } from './event-key';
 import type { RunJob } from './lane-run';
 import type { WebhookOptions } from './options';
 import type { LaneEvent } from './receivers';
+import { isInlineRun } from './inline-runs';
 import { laneOfRun, type UrlStatuses } from './url-status';
 
 /** One URL as GET /v1/webhooks shows it. */
@@ -106,9 +107,10 @@ export class WebhookOperations {
         return;
       }
       queued += length;
+      // an inline run is a node sending the lane's events in-process: in flight while the lane names it
       const [headData, state] = await Promise.all([
         this.headData(lane, head),
-        run ? this.d.queueOf(laneId).getJobState(run) : 'unknown',
+        run && isInlineRun(run) ? 'active' : run ? this.d.queueOf(laneId).getJobState(run) : 'unknown',
       ]);
       if (state === 'active') inFlight++;
       if (headData) {
