@@ -66,7 +66,7 @@ export class Coordinator {
     }
     this.notifier = parts.notifier ?? this.webhooks ?? new NullNotifier();
     this.stats = new StatsBuffer(this.redis, keys);
-    this.analytics = parts.analytics ?? new RedisStreamsAnalytics(this.redis, keys, options.nodeId, options.analyticsMaxLen);
+    this.analytics = parts.analytics ?? new RedisStreamsAnalytics(this.redis, keys, options.coordinatorId, options.analyticsMaxLen);
     this.flusher = new StatsFlusher(this.stats, this.analytics, { ...FLUSH_DEFAULTS, rejectedMaxLen: options.analyticsMaxLen, ...parts.flush });
     this.service = new RedisTelemetryService({
       registry: this.registry, stats: this.stats, flusher: this.flusher, notifier: this.notifier, analytics: this.analytics, log,
@@ -75,7 +75,7 @@ export class Coordinator {
     const claims = new EventClaims(this.redis, keys, { ...EVENT_CLAIM_DEFAULTS, windowMs: options.idempotencyWindowMs });
     if (options.redisWaitReplicas > 0) {
       this.replicaWait = new ReplicaWait(parts.redis, {
-        replicas: options.redisWaitReplicas, timeoutMs: options.redisWaitTimeoutMs, prefix: options.redisPrefix, nodeId: options.nodeId,
+        replicas: options.redisWaitReplicas, timeoutMs: options.redisWaitTimeoutMs, prefix: options.redisPrefix, coordinatorId: options.coordinatorId,
       }, log);
     }
     this.batches = new BatchApplier(this.service, this.registry, claims, this.replicaWait ?? undefined);

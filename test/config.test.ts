@@ -28,7 +28,7 @@ describe('configuration', () => {
       maxMetadataBytes: 512 * 1024, idempotencyWindowMs: 120_000, drainTimeoutMs: 20_000,
       redisWaitReplicas: 0, redisWaitTimeoutMs: 500, queueShards: 0,
     });
-    expect(o.nodeId).to.match(/-\d+$/);
+    expect(o.coordinatorId).to.match(/-\d+$/);
     expect(o.http).to.deep.equal({ port: 7890, apiKey: 'devkey', apiSecret: 'secret', devKeys: true, maxBodyBytes: 1024 * 1024 });
     expect(o.webhooks).to.deep.equal({ ...WEBHOOK_DEFAULTS, urls: [], includeEvents: [], excludeEvents: [], apiKey: 'devkey', apiSecret: 'secret' });
     expect(o.client).to.deep.equal(CLIENT_DEFAULTS);
@@ -49,7 +49,7 @@ describe('configuration', () => {
     expect(client).to.deep.equal(CLIENT_DEFAULTS);
     expect(o).to.deep.equal({
       redis: 'redis://h:1', redisPrefix: 'x', registryShards: 4, workerCleanupWaitMs: 60_000,
-      flushIntervalMs: 500, nodeLeaseMs: 5000, logLevel: 'debug', logFormat: 'json', analyticsMaxLen: 5000, nodeId: 'coord-1',
+      flushIntervalMs: 500, nodeLeaseMs: 5000, logLevel: 'debug', logFormat: 'json', analyticsMaxLen: 5000, coordinatorId: 'coord-1',
       maxMetadataBytes: 65_536, idempotencyWindowMs: 120_000, drainTimeoutMs: 5000,
       redisWaitReplicas: 1, redisWaitTimeoutMs: 2000, queueShards: 6,
     });

@@ -35,8 +35,8 @@ export interface Options {
   logFormat: LogFormat;
   /** Approximate length each analytics stream is trimmed to. */
   analyticsMaxLen: number;
-  /** This coordinator node's id, stamped on analytics. */
-  nodeId: string;
+  /** This coordinator node's id (NODE_ID), stamped on analytics; not an SFU node's `nodeId`. */
+  coordinatorId: string;
   /** Room and participant metadata accepted (LiveKit's limits.max_metadata_size). */
   maxMetadataBytes: number;
   /** An event id is remembered (a retry is not applied again) at least this long, at most twice it. */
@@ -108,7 +108,7 @@ function size(env: Env, name: keyof typeof DEFAULTS, min: number): number {
   return n;
 }
 
-function nodeIdOf(env: Env): string {
+function coordinatorIdOf(env: Env): string {
   const raw = read(env, 'NODE_ID');
   if (raw === '') return `${os.hostname()}-${process.pid}`;
   if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(raw)) throw new ConfigError('NODE_ID', raw, "1 to 128 letters, digits, '_', '.', ':' or '-'");
@@ -251,7 +251,7 @@ export function loadOptions(env: Env = process.env): Options {
     logLevel,
     logFormat: logFormatOf(env, process.stdout.isTTY === true),
     analyticsMaxLen: integer(env, 'ANALYTICS_MAXLEN', 100, 1_000_000_000),
-    nodeId: nodeIdOf(env),
+    coordinatorId: coordinatorIdOf(env),
     maxMetadataBytes: size(env, 'MAX_METADATA', 0),
     idempotencyWindowMs: duration(env, 'IDEMPOTENCY_WINDOW', 1000),
     drainTimeoutMs: duration(env, 'DRAIN_TIMEOUT', 100),

@@ -98,7 +98,7 @@ export class JobsThread implements BackgroundJobs {
 async function runThread(port: NonNullable<typeof parentPort>, data: ThreadData): Promise<void> {
   const { options } = data;
   // the format the API thread chose: this thread's stdout is never a terminal itself
-  const log = createLogger(options.logLevel, { node: options.nodeId, thread: 'jobs' }, options.logFormat);
+  const log = createLogger(options.logLevel, { node: options.coordinatorId, thread: 'jobs' }, options.logFormat);
   const c = new Coordinator({ redis: data.redis, options, log, webhooks: options.webhooks });
   const registry = new client.Registry();
   registerJobMetrics(registry, c);

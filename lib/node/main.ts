@@ -36,7 +36,7 @@ async function main() {
     throw e;
   }
   const { http, webhooks } = options;
-  const log = createLogger(options.logLevel, { node: options.nodeId }, options.logFormat);
+  const log = createLogger(options.logLevel, { node: options.coordinatorId }, options.logFormat);
   const target = await resolveRedis(options, log);
   if (webhooks.urls.length === 0) log.warn('WEBHOOK_URLS is not set: webhooks are not sent (as LiveKit without webhook URLs)');
   else log.info({ urls: webhooks.urls, include: webhooks.includeEvents, exclude: webhooks.excludeEvents }, 'delivering webhooks');

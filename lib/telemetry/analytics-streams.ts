@@ -16,13 +16,14 @@ export class RedisStreamsAnalytics implements AnalyticsSink {
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: KeySpace,
-    private readonly nodeId: string,
+    /** This coordinator node's id: the stored event's `nodeId`, the stat's `node`. */
+    private readonly coordinatorId: string,
     private readonly maxLen: number,
   ) {}
 
   async sendEvent(event: AnalyticsEvent): Promise<void> {
     event.id = newId('AE_');
-    event.nodeId = this.nodeId;
+    event.nodeId = this.coordinatorId;
     await this.redis.xadd(this.keys.analyticsStream('events'), 'MAXLEN', '~', this.maxLen, '*', 'data', event.toJsonString());
   }
 
@@ -31,10 +32,10 @@ export class RedisStreamsAnalytics implements AnalyticsSink {
     const data = stats.map((s) => {
       if (s instanceof AnalyticsStat) {
         s.id = newId('AS_');
-        s.node = this.nodeId;
+        s.node = this.coordinatorId;
         return s.toJsonString();
       }
-      return JSON.stringify({ ...s, id: newId('AS_'), node: this.nodeId });
+      return JSON.stringify({ ...s, id: newId('AS_'), node: this.coordinatorId });
     });
     await this.redis.commitStats(
       this.keys.analyticsStream('stats'), this.keys.committedStatBatches(), batchId ?? newId('SB_'), this.maxLen, ...data);
@@ -46,7 +47,7 @@ export class RedisStreamsAnalytics implements AnalyticsSink {
   }
 
   async sendNodeRoomStates(info: AnalyticsNodeRooms): Promise<void> {
-    info.nodeId = this.nodeId;
+    info.nodeId = this.coordinatorId;
     info.sequenceNumber = ++this.sequence;
     info.timestamp = Timestamp.now();
     await this.redis.xadd(this.keys.analyticsStream('node_rooms'), 'MAXLEN', '~', this.maxLen, '*', 'data', info.toJsonString());

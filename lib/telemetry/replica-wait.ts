@@ -11,8 +11,8 @@ export interface ReplicaWaitOptions {
   timeoutMs: number;
   /** Prefix of the mark key (REDIS_PREFIX). */
   prefix: string;
-  /** Stamped in the mark, for whoever reads it. */
-  nodeId: string;
+  /** This coordinator node's id, stamped in the mark for whoever reads it. */
+  coordinatorId: string;
 }
 
 /** Fewer replicas than asked for acknowledged a batch's writes in time: the batch stands on the master only. */
@@ -78,7 +78,7 @@ export class ReplicaWait {
   }
 
   private async round(): Promise<void> {
-    const mark = `${this.opts.nodeId} ${++this.rounds}`;
+    const mark = `${this.opts.coordinatorId} ${++this.rounds}`;
     let acknowledged: number;
     try {
       const client: Redis | Cluster = this.redis;

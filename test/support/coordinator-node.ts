@@ -24,7 +24,7 @@ class RedisHashNotifier implements WebhookNotifier {
 async function main() {
   const options = loadOptions();
   const target = options.redis!;
-  const log = createLogger(options.logLevel, { node: options.nodeId });
+  const log = createLogger(options.logLevel, { node: options.coordinatorId });
   const recorder = createRedis(target);
   const coordinator = new Coordinator({
     redis: target, options, log, notifier: new RedisHashNotifier(recorder),
