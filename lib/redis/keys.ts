@@ -3,7 +3,7 @@
  * script touches carries the same hash tag `{s<n>}`, and is one of the script's KEYS, so the
  * scripts run on Redis Cluster and a slot migration fails a script before it writes.
  *
- *   <prefix>:{s<n>}:w:<roomId>|<participantId>   worker (hash; guards as fields g:<guard>)
+ *   <prefix>:{s<n>}:w:<roomId>|<participantId>   worker (hash; guards as fields @<guard>, lua/includes/worker.lua)
  *   <prefix>:{s<n>}:workers                      number of workers, open or closed (counter kept by the
  *                                                scripts that create and delete them, so none is walked)
  *   <prefix>:{s<n>}:closed                       closed workers by closedAt (zset)
@@ -15,7 +15,7 @@
  *   <prefix>:{s<n>}:inflight / batch:<id>        stat batches being flushed, by lease expiry
  *   <prefix>:{s<n>}:inflight:claims              times each batch in flight was handed out (hash)
  *   <prefix>:{s<n>}:counters                     traffic counters by direction (hash)
- *   <prefix>:{s<n>}:leaves / leaves:at           the leave outbox (hash + zset by time)
+ *   <prefix>:{s<n>}:leaves / leaves:at           the leave outbox (hash + zset by time), by leave id <wid>|<generation>
  *   <prefix>:analytics:{events,stats,node_rooms} the analytics streams
  *   <prefix>:analytics:stats_rejected            stats the flush could not send (dead letters)
  *   <prefix>:{ev:<nodeId>}:<slice>               event ids of one SFU node seen in one time slice (hash id ->
