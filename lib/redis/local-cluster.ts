@@ -1,10 +1,7 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import Redis from 'ioredis';
-import { freePort, PrivateRedis, type PrivateRedisOptions } from './server';
+import { freePorts, HOST, LocalServers, parseInfo, pollUntil } from './local-servers';
 
 /**
  * A real Redis Cluster on this machine, no Docker: one redis-server per node, each in its
@@ -40,85 +37,9 @@ export interface ClusterNode {
   masterId?: string;
 }
 
-const HOST = '127.0.0.1';
 const SLOTS = 16384;
 
 const execFileAsync = promisify(execFile);
-
-/**
- * Polls `check` until it returns true or the deadline passes. `check` returns a string
- * saying what is not there yet (or throws), so a timeout says what it last saw.
- */
-export async function pollUntil(
-  check: () => Promise<true | string>, what: string, timeoutMs: number, intervalMs = 50,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let last: string;
-    try {
-      const r = await check();
-      if (r === true) return;
-      last = r;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}: ${last}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
-
-/** `count` distinct free ports. */
-export async function freePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
-  return [...ports];
-}
-
-/**
- * Starts the servers side by side into `into`, in order; each one that did start is in
- * it even when another failed, so the caller's stop() reaches it.
- */
-export async function startAll(into: PrivateRedis[], options: PrivateRedisOptions[]): Promise<void> {
-  const results = await Promise.allSettled(options.map((o) => PrivateRedis.start(o)));
-  for (const r of results) if (r.status === 'fulfilled') into.push(r.value);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-}
-
-/** Admin connections to a set of local redis-servers, one each, never retried (a killed node stays dead). */
-export class AdminConnections {
-  private readonly conns = new Map<number, Redis>();
-
-  call(port: number, ...args: (string | number)[]): Promise<unknown> {
-    let c = this.conns.get(port);
-    if (!c || c.status === 'end') {
-      c = new Redis({ host: HOST, port, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 2000 });
-      // a node killed on purpose: the call that needed it fails, that is enough
-      c.on('error', () => {});
-      this.conns.set(port, c);
-    }
-    const [cmd, ...rest] = args;
-    return c.call(String(cmd), ...rest);
-  }
-
-  drop(port: number): void {
-    this.conns.get(port)?.disconnect();
-    this.conns.delete(port);
-  }
-
-  closeAll(): void {
-    for (const port of [...this.conns.keys()]) this.drop(port);
-  }
-}
-
-export function parseInfo(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const i = line.indexOf(':');
-    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return out;
-}
 
 interface NodesLine {
   id: string;
@@ -156,29 +77,33 @@ export class LocalCluster {
    */
   masters: ClusterNode[] = [];
   replicas: ClusterNode[] = [];
-  private readonly admin = new AdminConnections();
+  /** The parent of the nodes' directories. */
+  readonly dir: string;
   private killed: ClusterNode | null = null;
-  private stopped = false;
 
-  private constructor(
-    readonly dir: string, private readonly ownsDir: boolean, private readonly servers: PrivateRedis[],
-    private expect: { masters: number; replicas: number },
-  ) {}
+  private constructor(private readonly group: LocalServers, private expect: { masters: number; replicas: number }) {
+    this.dir = group.dir;
+  }
+
+  private get servers() {
+    return this.group.servers;
+  }
+
+  private get admin() {
+    return this.group.admin;
+  }
 
   static async start(opts: LocalClusterOptions = {}): Promise<LocalCluster> {
     const masters = opts.masters ?? 3;
     const replicasPerMaster = opts.replicasPerMaster ?? 1;
     const total = masters * (1 + replicasPerMaster);
-    const ownsDir = !opts.dir;
-    const dir = opts.dir ?? mkdtempSync(path.join(os.tmpdir(), 'tc-cluster-'));
-    mkdirSync(dir, { recursive: true });
-    const servers: PrivateRedis[] = [];
-    const cluster = new LocalCluster(dir, ownsDir, servers, { masters, replicas: masters * replicasPerMaster });
+    const group = LocalServers.inDir(opts.dir, 'tc-cluster-');
+    const cluster = new LocalCluster(group, { masters, replicas: masters * replicasPerMaster });
     try {
       // The bus port is set explicitly: the default, port + 10000, is past 65535 for a high ephemeral port.
       const ports = await freePorts(total * 2);
-      await startAll(servers, Array.from({ length: total }, (_, i) => ({
-        dir: path.join(dir, `node-${i + 1}`), port: ports[2 * i], appendOnly: true, debugCommands: opts.debugCommands,
+      await group.start(Array.from({ length: total }, (_, i) => ({
+        dir: path.join(group.dir, `node-${i + 1}`), port: ports[2 * i], appendOnly: true, debugCommands: opts.debugCommands,
         extraArgs: [
           '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
           '--cluster-port', String(ports[2 * i + 1]),
@@ -216,10 +141,10 @@ export class LocalCluster {
 
   /** The process ids of every node started, killed ones included; empty once stopped. */
   get pids(): number[] {
-    return this.servers.map((s) => s.pid).filter((p): p is number => p !== undefined);
+    return this.group.pids;
   }
 
-  private get live(): PrivateRedis[] {
+  private get live() {
     return this.servers.filter((s) => s.running);
   }
 
@@ -310,10 +235,6 @@ export class LocalCluster {
 
   /** Stops every node (SIGTERM, waits for each to exit) and removes the temp dir. */
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.admin.closeAll();
-    await Promise.all(this.servers.map((s) => s.stop()));
-    if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
+    await this.group.stop();
   }
 }

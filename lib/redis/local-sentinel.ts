@@ -1,8 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { AdminConnections, parseInfo, pollUntil, startAll } from './local-cluster';
-import { PrivateRedis } from './server';
+import { HOST, LocalServers, parseInfo, pollUntil } from './local-servers';
+import type { PrivateRedis } from './server';
 
 /**
  * A real Sentinel setup on this machine, no Docker: a master, one replica of it, and
@@ -24,8 +23,6 @@ export interface LocalSentinelOptions {
   startTimeoutMs?: number;
 }
 
-const HOST = '127.0.0.1';
-
 /** `SENTINEL MASTER` and friends answer flat [field, value, ...] arrays. */
 function fields(reply: unknown): Record<string, string> {
   const arr = reply as string[];
@@ -39,16 +36,20 @@ export class LocalSentinel {
   masterAddress: string;
   /** The master's replica; none once it has taken over (the killed master stays down). */
   replicaAddress: string | null;
-  private readonly admin = new AdminConnections();
-  private stopped = false;
+  /** The parent of every process's directory. */
+  readonly dir: string;
 
   private constructor(
-    readonly masterName: string, readonly dir: string, private readonly ownsDir: boolean,
+    readonly masterName: string, private readonly group: LocalServers,
     private master: PrivateRedis, private replica: PrivateRedis | null, private readonly sentinelServers: PrivateRedis[],
-    private readonly all: PrivateRedis[],
   ) {
+    this.dir = group.dir;
     this.masterAddress = `${HOST}:${master.port}`;
     this.replicaAddress = replica && `${HOST}:${replica.port}`;
+  }
+
+  private get admin() {
+    return this.group.admin;
   }
 
   static async start(opts: LocalSentinelOptions = {}): Promise<LocalSentinel> {
@@ -56,21 +57,17 @@ export class LocalSentinel {
     const count = opts.sentinels ?? 3;
     const quorum = opts.quorum ?? Math.floor(count / 2) + 1;
     const startTimeout = opts.startTimeoutMs ?? 30_000;
-    const ownsDir = !opts.dir;
-    const dir = opts.dir ?? mkdtempSync(path.join(os.tmpdir(), 'tc-sentinel-'));
-    mkdirSync(dir, { recursive: true });
-    const all: PrivateRedis[] = [];
-    const admin = new AdminConnections();
+    const group = LocalServers.inDir(opts.dir, 'tc-sentinel-');
+    const dir = group.dir;
+    const admin = group.admin;
     let ls: LocalSentinel | null = null;
     try {
       // a replica's first sync starts at once, not after the default 5 s wait for more replicas
       const noSyncDelay = ['--repl-diskless-sync-delay', '0'];
-      await startAll(all, [{ dir: path.join(dir, 'master'), extraArgs: noSyncDelay }]);
-      const master = all[0];
-      await startAll(all, [{
+      const [master] = await group.start([{ dir: path.join(dir, 'master'), extraArgs: noSyncDelay }]);
+      const [replica] = await group.start([{
         dir: path.join(dir, 'replica'), extraArgs: [...noSyncDelay, '--replicaof', HOST, String(master.port)],
       }]);
-      const replica = all[1];
       // Sentinels find replicas in the master's INFO, asked every 10 s: the replica must be
       // there the first time, or start() would wait for the second.
       await pollUntil(async () => {
@@ -94,17 +91,13 @@ export class LocalSentinel {
         ].join('\n'));
         return { dir: sdir, configFile, extraArgs: ['--sentinel'] };
       });
-      await startAll(all, configs);
-      ls = new LocalSentinel(name, dir, ownsDir, master, replica, all.slice(2), all);
+      const sentinels = await group.start(configs);
+      ls = new LocalSentinel(name, group, master, replica, sentinels);
       await pollUntil(() => ls!.settled(), 'every sentinel to know the master, its replica and the other sentinels', startTimeout);
       return ls;
     } catch (err) {
-      admin.closeAll();
       if (ls) await ls.stop();
-      else {
-        await Promise.all(all.map((s) => s.stop()));
-        if (ownsDir) rmSync(dir, { recursive: true, force: true });
-      }
+      else await group.stop();
       throw err;
     }
   }
@@ -121,7 +114,7 @@ export class LocalSentinel {
 
   /** The process ids of every process started (master, replica, sentinels), killed ones included; empty once stopped. */
   get pids(): number[] {
-    return this.all.map((s) => s.pid).filter((p): p is number => p !== undefined);
+    return this.group.pids;
   }
 
   private async settled(): Promise<true | string> {
@@ -167,12 +160,7 @@ export class LocalSentinel {
 
   /** Stops every process (SIGTERM, waits for each to exit) and removes the temp dir. */
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    this.admin.closeAll();
     // sentinels first, so none starts a failover while the master stops
-    await Promise.all(this.sentinelServers.map((s) => s.stop()));
-    await Promise.all(this.all.map((s) => s.stop()));
-    if (this.ownsDir) rmSync(this.dir, { recursive: true, force: true });
+    await this.group.stop(this.sentinelServers);
   }
 }
