@@ -4,14 +4,12 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/livekit/livekit-server/pkg/telemetry"
 	"github.com/livekit/protocol/livekit"
 
-	"telemetry-coordinator/clients/go/internal/fleet"
 	"telemetry-coordinator/clients/go/telemetryclient"
 )
 
@@ -19,19 +17,13 @@ import (
 // and the HTTP request, against a stub that answers 200 at once (the fleet's own cost is
 // left out). allocs/op and B/op are per call.
 func benchmarkCalls(b *testing.B, call func(c *telemetryclient.Client, i int)) {
-	stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	stub := serve(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(200)
 	}))
-	defer stub.Close()
-	c, err := telemetryclient.New(telemetryclient.Options{
-		URLs: []string{stub.URL}, NodeID: "sfu-bench", APIKey: fleet.APIKey, APISecret: fleet.APISecret,
-		HeartbeatInterval: -1, MaxBuffered: 1 << 30,
+	c := newClient(b, "sfu-bench", func(o *telemetryclient.Options) {
+		o.URLs, o.MaxBuffered = []string{stub}, 1<<30
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Destroy()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
@@ -85,14 +77,9 @@ func BenchmarkParticipantActive(b *testing.B) {
 // until the node answered them all. scripts/bench-go-client.ts runs the same beside
 // TelemetryClient.
 func BenchmarkTrackStatsOneNode(b *testing.B) {
-	c, err := telemetryclient.New(telemetryclient.Options{
-		URLs: []string{coord.Nodes[0].URL()}, NodeID: "sfu-bench-node", APIKey: fleet.APIKey, APISecret: fleet.APISecret,
-		HeartbeatInterval: -1, MaxBuffered: 1 << 30,
+	c := newClient(b, "sfu-bench-node", func(o *telemetryclient.Options) {
+		o.URLs, o.MaxBuffered = []string{coord.Nodes[0].URL()}, 1<<30
 	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Destroy()
 	stat := benchStat()
 	b.ReportAllocs()
 	b.ResetTimer()

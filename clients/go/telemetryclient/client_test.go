@@ -255,18 +255,12 @@ func TestCutAnswerRetriedOnOtherNodeAppliedOnce(t *testing.T) {
 			}
 		},
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: proxy}
-	go func() { _ = srv.Serve(l) }()
-	defer srv.Close()
+	front := serve(t, proxy)
 
 	var mu sync.Mutex
 	var statuses []int
 	sfu := newClient(t, "sfu-cut", func(o *telemetryclient.Options) {
-		o.URLs = []string{"http://" + l.Addr().String(), coord.Nodes[1].URL()}
+		o.URLs = []string{front, coord.Nodes[1].URL()}
 		o.OnRequest = func(r telemetryclient.RequestReport) { mu.Lock(); statuses = append(statuses, r.Status); mu.Unlock() }
 	})
 	room := &livekit.Room{Sid: "RM_cut", Name: "room-cut"}
@@ -351,23 +345,17 @@ func TestFullBufferDropsStatsNeverLifecycle(t *testing.T) {
 	var refusals atomic.Int32
 	target, _ := url.Parse(coord.Nodes[0].URL())
 	fwd := httputil.NewSingleHostReverseProxy(target)
-	gate := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	gate := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !open.Load() {
 			refusals.Add(1)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		fwd.ServeHTTP(w, r)
-	})}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = gate.Serve(l) }()
-	defer gate.Close()
+	}))
 
 	sfu := newClient(t, "sfu-full", func(o *telemetryclient.Options) {
-		o.URLs = []string{"http://" + l.Addr().String()}
+		o.URLs = []string{gate}
 		o.MaxBuffered = 10
 		o.MaxBackoff = 50 * time.Millisecond
 	})

@@ -3,6 +3,8 @@ package telemetryclient_test
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"slices"
 	"testing"
@@ -34,8 +36,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// newClient is a client of the fleet for one SFU node, heartbeats off unless set.
-func newClient(t *testing.T, nodeID string, set func(*telemetryclient.Options)) *telemetryclient.Client {
+// newClient is a client of the fleet for one SFU node, heartbeats off unless set;
+// destroyed when the test or benchmark ends.
+func newClient(t testing.TB, nodeID string, set func(*telemetryclient.Options)) *telemetryclient.Client {
 	t.Helper()
 	o := telemetryclient.Options{
 		URLs: coord.URLs(), NodeID: nodeID, APIKey: fleet.APIKey, APISecret: fleet.APISecret,
@@ -50,6 +53,20 @@ func newClient(t *testing.T, nodeID string, set func(*telemetryclient.Options)) 
 	}
 	t.Cleanup(c.Destroy)
 	return c
+}
+
+// serve runs h on a port of its own until the test ends and returns its URL: a proxy or
+// stub the test puts in front of the fleet.
+func serve(t testing.TB, h http.Handler) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + l.Addr().String()
 }
 
 // flush waits until the fleet answered every call made so far.

@@ -221,78 +221,97 @@ func (c *Client) TrackSubscribeRTPStats(_ context.Context, room *livekit.Room, p
 	c.enqueue(w, true)
 }
 
-func (c *Client) infoEvent(m string, info proto.Message) {
-	w := c.begin(m)
-	w.required("info", m, info)
-	c.enqueue(w, false)
+// The methods whose only argument is one message, required: the fleet's method, the
+// message's field, and whether the call is a stat (the first thing dropped past
+// MaxBuffered). Each is written by sendMessage.
+type messageMethod struct {
+	name, field string
+	stat        bool
+}
+
+var (
+	egressStarted  = messageMethod{name: "egressStarted", field: "info"}
+	egressUpdated  = messageMethod{name: "egressUpdated", field: "info"}
+	egressEnded    = messageMethod{name: "egressEnded", field: "info"}
+	ingressCreated = messageMethod{name: "ingressCreated", field: "info"}
+	ingressDeleted = messageMethod{name: "ingressDeleted", field: "info"}
+	ingressStarted = messageMethod{name: "ingressStarted", field: "info"}
+	ingressUpdated = messageMethod{name: "ingressUpdated", field: "info"}
+	ingressEnded   = messageMethod{name: "ingressEnded", field: "info"}
+	// a periodic sample of the node's rooms
+	localRoomState = messageMethod{name: "localRoomState", field: "info", stat: true}
+	report         = messageMethod{name: "report", field: "reportInfo"}
+	apiCall        = messageMethod{name: "apiCall", field: "apiCallInfo"}
+	webhookCall    = messageMethod{name: "webhook", field: "webhookInfo"}
+)
+
+func (c *Client) sendMessage(m messageMethod, msg proto.Message) {
+	w := c.begin(m.name)
+	w.required(m.field, m.name, msg)
+	c.enqueue(w, m.stat)
 }
 
 func (c *Client) EgressStarted(_ context.Context, info *livekit.EgressInfo) {
-	c.infoEvent("egressStarted", info)
+	c.sendMessage(egressStarted, info)
 }
 func (c *Client) EgressUpdated(_ context.Context, info *livekit.EgressInfo) {
-	c.infoEvent("egressUpdated", info)
+	c.sendMessage(egressUpdated, info)
 }
 func (c *Client) EgressEnded(_ context.Context, info *livekit.EgressInfo) {
-	c.infoEvent("egressEnded", info)
+	c.sendMessage(egressEnded, info)
 }
 
 func (c *Client) IngressCreated(_ context.Context, info *livekit.IngressInfo) {
-	c.infoEvent("ingressCreated", info)
+	c.sendMessage(ingressCreated, info)
 }
 func (c *Client) IngressDeleted(_ context.Context, info *livekit.IngressInfo) {
-	c.infoEvent("ingressDeleted", info)
+	c.sendMessage(ingressDeleted, info)
 }
 func (c *Client) IngressStarted(_ context.Context, info *livekit.IngressInfo) {
-	c.infoEvent("ingressStarted", info)
+	c.sendMessage(ingressStarted, info)
 }
 func (c *Client) IngressUpdated(_ context.Context, info *livekit.IngressInfo) {
-	c.infoEvent("ingressUpdated", info)
+	c.sendMessage(ingressUpdated, info)
 }
 func (c *Client) IngressEnded(_ context.Context, info *livekit.IngressInfo) {
-	c.infoEvent("ingressEnded", info)
+	c.sendMessage(ingressEnded, info)
 }
 
 // LocalRoomState is a periodic sample of the node's rooms: a stat.
 func (c *Client) LocalRoomState(_ context.Context, info *livekit.AnalyticsNodeRooms) {
-	w := c.begin("localRoomState")
-	w.required("info", "localRoomState", info)
-	c.enqueue(w, true)
+	c.sendMessage(localRoomState, info)
 }
 
 func (c *Client) Report(_ context.Context, reportInfo *livekit.ReportInfo) {
-	w := c.begin("report")
-	w.required("reportInfo", "report", reportInfo)
-	c.enqueue(w, false)
+	c.sendMessage(report, reportInfo)
 }
 
 func (c *Client) APICall(_ context.Context, apiCallInfo *livekit.APICallInfo) {
-	w := c.begin("apiCall")
-	w.required("apiCallInfo", "apiCall", apiCallInfo)
-	c.enqueue(w, false)
+	c.sendMessage(apiCall, apiCallInfo)
 }
 
 func (c *Client) Webhook(_ context.Context, webhookInfo *livekit.WebhookInfo) {
-	w := c.begin("webhook")
-	w.required("webhookInfo", "webhook", webhookInfo)
-	c.enqueue(w, false)
+	c.sendMessage(webhookCall, webhookInfo)
 }
 
 // NotifyEgressEvent is LiveKit's webhook-only egress notice (an egress that failed to
 // start). The fleet raises egress webhooks from its egress methods, so the notice becomes
 // the method of the same name: the webhook goes out, with an analytics event beside it
 // that livekit-server's own service would not write.
-func (c *Client) NotifyEgressEvent(ctx context.Context, event string, info *livekit.EgressInfo) {
-	switch event {
-	case webhook.EventEgressStarted:
-		c.EgressStarted(ctx, info)
-	case webhook.EventEgressUpdated:
-		c.EgressUpdated(ctx, info)
-	case webhook.EventEgressEnded:
-		c.EgressEnded(ctx, info)
-	default:
+func (c *Client) NotifyEgressEvent(_ context.Context, event string, info *livekit.EgressInfo) {
+	m, ok := egressByEvent[event]
+	if !ok {
 		c.refuse(&RefusedError{Method: "notifyEgressEvent", Code: "invalid_field", Message: "event: " + event + " is not an egress event"})
+		return
 	}
+	c.sendMessage(m, info)
+}
+
+// The egress method of each egress webhook event.
+var egressByEvent = map[string]messageMethod{
+	webhook.EventEgressStarted: egressStarted,
+	webhook.EventEgressUpdated: egressUpdated,
+	webhook.EventEgressEnded:   egressEnded,
 }
 
 // FlushStats sends every call made so far and waits, up to RequestTimeout, until the
