@@ -46,4 +46,14 @@ export class RecordingAnalytics implements AnalyticsSink {
   allStats(): AnalyticsStat[] {
     return this.stats.flat();
   }
+
+  /**
+   * Forgets what was recorded (between tests), not the batch ids already written: a batch
+   * sent again after a clear is still not written twice, as the sink's contract says.
+   */
+  clear(): void {
+    this.events.length = 0;
+    this.stats.length = 0;
+    this.nodeRooms.length = 0;
+  }
 }

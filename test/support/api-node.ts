@@ -5,7 +5,7 @@ import { Coordinator } from '../../lib/coordinator';
 import { buildServer } from '../../lib/http/server';
 import { createLogger } from '../../lib/log';
 import type { RedisClient } from '../../lib/redis/connection';
-import { RecordingNotifier } from '../../lib/webhooks/notifier';
+import { RecordingNotifier } from './fakes';
 import { usePrivateRedis } from './redis';
 
 export const API_KEY = 'api-key';
@@ -14,7 +14,8 @@ export const API_SECRET = 'api-secret-long-enough-for-hs256-signing';
 /**
  * The HTTP API in-process, on a private redis-server, for one `describe` block: a real
  * Coordinator (analytics to Redis Streams, webhooks recorded), no periodic work running, so
- * Redis changes only through the requests a test makes. `snapshot()` digests every key.
+ * Redis changes only through the requests a test makes, and the webhooks it records are
+ * cleared before each test. `snapshot()` digests every key.
  */
 export function useApiNode(env: Record<string, string> = {}) {
   const redis = usePrivateRedis({ debugCommands: true });
@@ -54,6 +55,7 @@ export function useApiNode(env: Record<string, string> = {}) {
     const now = Math.floor(Date.now() / 1000);
     ctx.token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY).setExpirationTime(now + 3600).sign(new TextEncoder().encode(API_SECRET));
   });
+  beforeEach(() => ctx.notifier.clear());
   redis.cleanups.push(async () => {
     await ctx.app.close();
     await ctx.coordinator.close();

@@ -2,6 +2,7 @@ import { LocalCluster } from '../../lib/redis/local-cluster';
 import { PrivateRedis, type PrivateRedisOptions } from '../../lib/redis/server';
 import { createRedis, type RedisClient, type RedisTarget } from '../../lib/redis/connection';
 import { Cluster } from 'ioredis';
+import { keySlot } from '../../lib/telemetry/replica-wait';
 
 /**
  * The Redis the integration suites run on: `TEST_REDIS=cluster` runs them on a local
@@ -108,4 +109,16 @@ export async function until<T>(check: () => Promise<T> | T, what: string, timeou
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** What Redis Cluster hashes for a key's slot: its hash tag (first '{' to the next '}', if not empty), else the whole key. */
+export function hashTagOf(key: string): string {
+  const open = key.indexOf('{');
+  const close = open < 0 ? -1 : key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
+}
+
+/** Redis Cluster's hash slot of a key (CRC16/XMODEM of its hash tag), worked out here: no cluster needed. */
+export function slotOf(key: string): number {
+  return keySlot(hashTagOf(key));
 }

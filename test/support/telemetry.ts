@@ -1,15 +1,14 @@
 import { loadOptions } from '../../lib/config/options';
 import { Coordinator } from '../../lib/coordinator';
 import { createLogger } from '../../lib/log';
-import { RecordingAnalytics } from '../../lib/telemetry/analytics';
 import type { TelemetryService } from '../../lib/telemetry/types';
-import { RecordingNotifier } from '../../lib/webhooks/notifier';
+import { RecordingAnalytics, RecordingNotifier } from './fakes';
 import { usePrivateRedis } from './redis';
 
 /**
  * A real TelemetryService on a private redis-server, with recording fakes for its two
- * outputs (webhooks, analytics), for one `describe` block. No periodic jobs run: tests
- * call flushStats() themselves.
+ * outputs (webhooks, analytics), for one `describe` block. Each test starts with both
+ * fakes cleared. No periodic jobs run: tests call flushStats() themselves.
  */
 export function useTelemetry(env: Record<string, string> = {}) {
   const redis = usePrivateRedis();
@@ -20,13 +19,11 @@ export function useTelemetry(env: Record<string, string> = {}) {
     service: null as unknown as TelemetryService,
     analytics: new RecordingAnalytics(),
     notifier: new RecordingNotifier(),
-    reset() {
-      ctx.analytics.events.length = 0;
-      ctx.analytics.stats.length = 0;
-      ctx.analytics.nodeRooms.length = 0;
-      ctx.notifier.events.length = 0;
-    },
   };
+  beforeEach(() => {
+    ctx.analytics.clear();
+    ctx.notifier.clear();
+  });
   before(async () => {
     ctx.coordinator = new Coordinator({
       redis: redis.target,
