@@ -4,6 +4,7 @@ import {
 } from '@livekit/protocol';
 import { expect } from 'chai';
 import type { TelemetryService } from '../../lib/telemetry/types';
+import { ids } from '../support/fixture';
 import { useTelemetry } from '../support/telemetry';
 
 /**
@@ -12,51 +13,64 @@ import { useTelemetry } from '../support/telemetry';
  */
 describe('telemetry service: the effects of every method', () => {
   const t = useTelemetry();
-  let n = 0;
-  beforeEach(() => { t.reset(); n++; });
+  // this test's ids, made afresh before it
+  let roomId: string;
+  let roomName: string;
+  let participantId: string;
+  let identity: string;
+  let trackId: string;
+  let egressId: string;
+  let node: string;
+  beforeEach(() => {
+    ({ sid: roomId, name: roomName } = ids.roomInfo());
+    ({ sid: participantId, identity } = ids.participantInfo());
+    trackId = ids.of('TR_');
+    egressId = ids.of('EG_');
+    node = ids.node();
+  });
 
-  const room = () => new Room({ sid: `RM_${n}`, name: `room-${n}`, creationTime: 1_700_000_000n, numParticipants: 3 });
-  const participant = () => new ParticipantInfo({ sid: `PA_${n}`, identity: `alice-${n}` });
-  const track = () => new TrackInfo({ sid: `TR_${n}`, name: 'cam' });
-  const egress = () => new EgressInfo({ egressId: `EG_${n}`, roomId: `RM_${n}`, roomName: `room-${n}` });
-  const ingress = () => new IngressInfo({ ingressId: `IN_${n}`, roomName: `room-${n}` });
+  const room = () => new Room({ sid: roomId, name: roomName, creationTime: 1_700_000_000n, numParticipants: 3 });
+  const participant = () => new ParticipantInfo({ sid: participantId, identity });
+  const track = () => new TrackInfo({ sid: trackId, name: 'cam' });
+  const egress = () => new EgressInfo({ egressId, roomId, roomName });
+  const ingress = () => new IngressInfo({ ingressId: ids.of('IN_'), roomName });
 
   type Case = [string, (s: TelemetryService) => Promise<void>, string[], E[]];
   const cases: Case[] = [
     ['roomStarted', (s) => s.roomStarted({ room: room() }), ['room_started'], [E.ROOM_CREATED]],
     ['roomEnded', (s) => s.roomEnded({ room: room() }), ['room_finished'], [E.ROOM_ENDED]],
-    ['participantJoined (shouldSendEvent)', (s) => s.participantJoined({ room: room(), participant: participant(), shouldSendEvent: true, guard: 'g', nodeId: 'sfu-a' }), [], [E.PARTICIPANT_JOINED]],
-    ['participantJoined (no event)', (s) => s.participantJoined({ room: room(), participant: participant(), shouldSendEvent: false, guard: 'g', nodeId: 'sfu-a' }), [], []],
-    ['participantActive', (s) => s.participantActive({ room: room(), participant: participant(), isMigration: false, guard: 'g', nodeId: 'sfu-a' }), ['participant_joined'], [E.PARTICIPANT_ACTIVE]],
-    ['participantActive (migration: no webhook)', (s) => s.participantActive({ room: room(), participant: participant(), isMigration: true, guard: 'g', nodeId: 'sfu-a' }), [], [E.PARTICIPANT_ACTIVE]],
-    ['participantResumed', (s) => s.participantResumed({ room: room(), participant: participant(), nodeId: 'sfu-b' }), [], [E.PARTICIPANT_RESUMED]],
+    ['participantJoined (shouldSendEvent)', (s) => s.participantJoined({ room: room(), participant: participant(), shouldSendEvent: true, guard: 'g', nodeId: node }), [], [E.PARTICIPANT_JOINED]],
+    ['participantJoined (no event)', (s) => s.participantJoined({ room: room(), participant: participant(), shouldSendEvent: false, guard: 'g', nodeId: node }), [], []],
+    ['participantActive', (s) => s.participantActive({ room: room(), participant: participant(), isMigration: false, guard: 'g', nodeId: node }), ['participant_joined'], [E.PARTICIPANT_ACTIVE]],
+    ['participantActive (migration: no webhook)', (s) => s.participantActive({ room: room(), participant: participant(), isMigration: true, guard: 'g', nodeId: node }), [], [E.PARTICIPANT_ACTIVE]],
+    ['participantResumed', (s) => s.participantResumed({ room: room(), participant: participant(), nodeId: node }), [], [E.PARTICIPANT_RESUMED]],
     ['participantLeft (never active: aborted)', async (s) => {
-      await s.participantJoined({ room: room(), participant: participant(), shouldSendEvent: false, guard: 'g', nodeId: 'sfu-a' });
+      await s.participantJoined({ room: room(), participant: participant(), shouldSendEvent: false, guard: 'g', nodeId: node });
       await s.participantLeft({ room: room(), participant: participant(), shouldSendEvent: true, guard: 'g' });
     }, ['participant_connection_aborted'], [E.PARTICIPANT_CONNECTION_ABORTED]],
     ['participantLeft (active: left)', async (s) => {
-      await s.participantActive({ room: room(), participant: participant(), isMigration: true, guard: 'g', nodeId: 'sfu-a' });
+      await s.participantActive({ room: room(), participant: participant(), isMigration: true, guard: 'g', nodeId: node });
       await s.participantLeft({ room: room(), participant: participant(), shouldSendEvent: true, guard: 'g' });
     }, ['participant_left'], [E.PARTICIPANT_ACTIVE, E.PARTICIPANT_LEFT]],
     ['participantLeft (no event)', async (s) => {
-      await s.participantActive({ room: room(), participant: participant(), isMigration: true, guard: 'g', nodeId: 'sfu-a' });
+      await s.participantActive({ room: room(), participant: participant(), isMigration: true, guard: 'g', nodeId: node });
       await s.participantLeft({ room: room(), participant: participant(), shouldSendEvent: false, guard: 'g' });
     }, [], [E.PARTICIPANT_ACTIVE]],
     ['participantLeft (no worker anywhere: aborted)', (s) => s.participantLeft({ room: room(), participant: participant(), shouldSendEvent: true }), ['participant_connection_aborted'], [E.PARTICIPANT_CONNECTION_ABORTED]],
-    ['trackPublishRequested', (s) => s.trackPublishRequested({ room: room(), participantId: `PA_${n}`, identity: 'a', track: track(), shouldSendEvent: true }), [], [E.TRACK_PUBLISH_REQUESTED]],
-    ['trackPublished', (s) => s.trackPublished({ room: room(), participantId: `PA_${n}`, identity: 'a', track: track(), shouldSendEvent: true }), ['track_published'], [E.TRACK_PUBLISHED]],
-    ['trackPublished (no event)', (s) => s.trackPublished({ room: room(), participantId: `PA_${n}`, identity: 'a', track: track(), shouldSendEvent: false }), [], []],
-    ['trackUnpublished', (s) => s.trackUnpublished({ room: room(), participantId: `PA_${n}`, identity: 'a', track: track(), shouldSendEvent: true }), ['track_unpublished'], [E.TRACK_UNPUBLISHED]],
-    ['trackSubscribeRequested', (s) => s.trackSubscribeRequested({ room: room(), participantId: `PA_${n}`, track: track() }), [], [E.TRACK_SUBSCRIBE_REQUESTED]],
-    ['trackSubscribed', (s) => s.trackSubscribed({ room: room(), participantId: `PA_${n}`, track: track(), publisher: participant(), shouldSendEvent: true }), [], [E.TRACK_SUBSCRIBED]],
-    ['trackUnsubscribed', (s) => s.trackUnsubscribed({ room: room(), participantId: `PA_${n}`, track: track(), shouldSendEvent: true }), [], [E.TRACK_UNSUBSCRIBED]],
-    ['trackSubscribeFailed', (s) => s.trackSubscribeFailed({ room: room(), participantId: `PA_${n}`, trackId: `TR_${n}`, error: 'no permission', isUserError: true }), [], [E.TRACK_SUBSCRIBE_FAILED]],
-    ['trackMuted', (s) => s.trackMuted({ room: room(), participantId: `PA_${n}`, track: track() }), [], [E.TRACK_MUTED]],
-    ['trackUnmuted', (s) => s.trackUnmuted({ room: room(), participantId: `PA_${n}`, track: track() }), [], [E.TRACK_UNMUTED]],
-    ['trackPublishedUpdate', (s) => s.trackPublishedUpdate({ room: room(), participantId: `PA_${n}`, track: track() }), [], [E.TRACK_PUBLISHED_UPDATE]],
-    ['trackMaxSubscribedVideoQuality', (s) => s.trackMaxSubscribedVideoQuality({ room: room(), participantId: `PA_${n}`, track: track(), mime: 'video/VP8', maxQuality: 2 }), [], [E.TRACK_MAX_SUBSCRIBED_VIDEO_QUALITY]],
-    ['trackPublishRTPStats', (s) => s.trackPublishRTPStats({ room: room(), participantId: `PA_${n}`, trackId: `TR_${n}`, mimeType: 'video/VP8', layer: 2, stats: new RTPStats({ packets: 10 }) }), [], [E.TRACK_PUBLISH_STATS]],
-    ['trackSubscribeRTPStats', (s) => s.trackSubscribeRTPStats({ room: room(), participantId: `PA_${n}`, trackId: `TR_${n}`, mimeType: 'audio/opus', stats: new RTPStats({ packets: 10 }) }), [], [E.TRACK_SUBSCRIBE_STATS]],
+    ['trackPublishRequested', (s) => s.trackPublishRequested({ room: room(), participantId, identity: 'a', track: track(), shouldSendEvent: true }), [], [E.TRACK_PUBLISH_REQUESTED]],
+    ['trackPublished', (s) => s.trackPublished({ room: room(), participantId, identity: 'a', track: track(), shouldSendEvent: true }), ['track_published'], [E.TRACK_PUBLISHED]],
+    ['trackPublished (no event)', (s) => s.trackPublished({ room: room(), participantId, identity: 'a', track: track(), shouldSendEvent: false }), [], []],
+    ['trackUnpublished', (s) => s.trackUnpublished({ room: room(), participantId, identity: 'a', track: track(), shouldSendEvent: true }), ['track_unpublished'], [E.TRACK_UNPUBLISHED]],
+    ['trackSubscribeRequested', (s) => s.trackSubscribeRequested({ room: room(), participantId, track: track() }), [], [E.TRACK_SUBSCRIBE_REQUESTED]],
+    ['trackSubscribed', (s) => s.trackSubscribed({ room: room(), participantId, track: track(), publisher: participant(), shouldSendEvent: true }), [], [E.TRACK_SUBSCRIBED]],
+    ['trackUnsubscribed', (s) => s.trackUnsubscribed({ room: room(), participantId, track: track(), shouldSendEvent: true }), [], [E.TRACK_UNSUBSCRIBED]],
+    ['trackSubscribeFailed', (s) => s.trackSubscribeFailed({ room: room(), participantId, trackId, error: 'no permission', isUserError: true }), [], [E.TRACK_SUBSCRIBE_FAILED]],
+    ['trackMuted', (s) => s.trackMuted({ room: room(), participantId, track: track() }), [], [E.TRACK_MUTED]],
+    ['trackUnmuted', (s) => s.trackUnmuted({ room: room(), participantId, track: track() }), [], [E.TRACK_UNMUTED]],
+    ['trackPublishedUpdate', (s) => s.trackPublishedUpdate({ room: room(), participantId, track: track() }), [], [E.TRACK_PUBLISHED_UPDATE]],
+    ['trackMaxSubscribedVideoQuality', (s) => s.trackMaxSubscribedVideoQuality({ room: room(), participantId, track: track(), mime: 'video/VP8', maxQuality: 2 }), [], [E.TRACK_MAX_SUBSCRIBED_VIDEO_QUALITY]],
+    ['trackPublishRTPStats', (s) => s.trackPublishRTPStats({ room: room(), participantId, trackId, mimeType: 'video/VP8', layer: 2, stats: new RTPStats({ packets: 10 }) }), [], [E.TRACK_PUBLISH_STATS]],
+    ['trackSubscribeRTPStats', (s) => s.trackSubscribeRTPStats({ room: room(), participantId, trackId, mimeType: 'audio/opus', stats: new RTPStats({ packets: 10 }) }), [], [E.TRACK_SUBSCRIBE_STATS]],
     ['egressStarted', (s) => s.egressStarted({ info: egress() }), ['egress_started'], [E.EGRESS_STARTED]],
     ['egressUpdated', (s) => s.egressUpdated({ info: egress() }), ['egress_updated'], [E.EGRESS_UPDATED]],
     ['egressEnded', (s) => s.egressEnded({ info: egress() }), ['egress_ended'], [E.EGRESS_ENDED]],
@@ -79,25 +93,25 @@ describe('telemetry service: the effects of every method', () => {
   }
 
   it('localRoomState sends node room states', async () => {
-    await t.service.localRoomState({ info: new AnalyticsNodeRooms({ nodeId: 'sfu-a' }) });
+    await t.service.localRoomState({ info: new AnalyticsNodeRooms({ nodeId: node }) });
     expect(t.analytics.nodeRooms).to.have.length(1);
     expect(t.notifier.events).to.have.length(0);
   });
 
   it('track events carry a minimal room (sid, name)', async () => {
-    await t.service.trackMuted({ room: room(), participantId: `PA_${n}`, track: track() });
+    await t.service.trackMuted({ room: room(), participantId, track: track() });
     const [ev] = t.analytics.events;
-    expect(ev.room?.toJson()).to.deep.equal({ sid: `RM_${n}`, name: `room-${n}` });
-    expect(ev.participantId).to.equal(`PA_${n}`);
-    expect(ev.trackId).to.equal(`TR_${n}`);
+    expect(ev.room?.toJson()).to.deep.equal({ sid: roomId, name: roomName });
+    expect(ev.participantId).to.equal(participantId);
+    expect(ev.trackId).to.equal(trackId);
   });
 
   it('egress webhooks carry the egress and its room; egress events key on the egress id', async () => {
     await t.service.egressEnded({ info: egress() });
     const [w] = t.notifier.events;
-    expect(w.egressInfo?.egressId).to.equal(`EG_${n}`);
-    expect(w.room?.toJson()).to.deep.equal({ sid: `RM_${n}`, name: `room-${n}` });
-    expect(t.analytics.events[0].egressId).to.equal(`EG_${n}`);
+    expect(w.egressInfo?.egressId).to.equal(egressId);
+    expect(w.room?.toJson()).to.deep.equal({ sid: roomId, name: roomName });
+    expect(t.analytics.events[0].egressId).to.equal(egressId);
   });
 
   it('the room_started analytics event is stamped with the room creation time', async () => {
@@ -106,10 +120,10 @@ describe('telemetry service: the effects of every method', () => {
   });
 
   it('participant webhooks carry the room and the participant', async () => {
-    await t.service.participantActive({ room: room(), participant: participant(), isMigration: false, guard: 'g', nodeId: 'sfu-a' });
+    await t.service.participantActive({ room: room(), participant: participant(), isMigration: false, guard: 'g', nodeId: node });
     const [w] = t.notifier.events;
-    expect(w.room?.sid).to.equal(`RM_${n}`);
-    expect(w.participant?.identity).to.equal(`alice-${n}`);
+    expect(w.room?.sid).to.equal(roomId);
+    expect(w.participant?.identity).to.equal(identity);
     expect(w.id).to.match(/^EV_/);
   });
 });

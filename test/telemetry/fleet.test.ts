@@ -7,9 +7,11 @@ import { Coordinator } from '../../lib/coordinator';
 import { TELEMETRY_QUEUE } from '../../lib/jobs/periodic';
 import { bullConnection, closeBullConnection } from '../../lib/redis/connection';
 import { createLogger } from '../../lib/log';
-import { RecordingNotifier } from '../../lib/webhooks/notifier';
+import { RecordingNotifier } from '../support/fakes';
+import { ids } from '../support/fixture';
 import { startNodeProcess, stopNodeProcess } from '../support/processes';
 import { until, usePrivateRedis } from '../support/redis';
+import { analyticsStats } from '../support/streams';
 
 /**
  * Two coordinator node processes share one redis-server and run the periodic work on
@@ -35,8 +37,7 @@ describe('a fleet of two node processes on BullMQ job schedulers', function () {
   });
 
   const stat = () => new AnalyticsStat({ score: 4, streams: [new AnalyticsStream({ primaryBytes: 100n, primaryPackets: 1 })] });
-  const streamStats = async () => (await redis.client().xrange(entry.registry.keys.analyticsStream('stats'), '-', '+'))
-    .map(([, f]) => AnalyticsStat.fromJsonString(f[1]));
+  const streamStats = () => analyticsStats(redis.client(), entry.registry.keys);
   const webhooks = async () => Object.values(await redis.client().hgetall('test:webhooks')).map((j) => WebhookEvent.fromJsonString(j));
 
   it('declares flush, reap and expire-nodes as job schedulers', async () => {
@@ -55,7 +56,8 @@ describe('a fleet of two node processes on BullMQ job schedulers', function () {
   it('each interval\'s stats arrive once, flushed by the nodes, across 6 intervals', async () => {
     const room = new Room({ sid: 'RM_fleet', name: 'fleet' });
     const people = Array.from({ length: 40 }, (_, i) => new ParticipantInfo({ sid: `PA_f${i}`, identity: `u${i}` }));
-    for (const p of people) await entry.service.participantJoined({ room, participant: p, shouldSendEvent: false, guard: 'g', nodeId: 'sfu-a' });
+    const node = ids.node();
+    for (const p of people) await entry.service.participantJoined({ room, participant: p, shouldSendEvent: false, guard: 'g', nodeId: node });
     let sent = 0;
     for (let interval = 0; interval < 6; interval++) {
       for (const p of people) {
@@ -75,20 +77,22 @@ describe('a fleet of two node processes on BullMQ job schedulers', function () {
     const room = new Room({ sid: 'RM_dead', name: 'dead' });
     const stays = new ParticipantInfo({ sid: 'PA_stays', identity: 'stays' });
     const moved = new ParticipantInfo({ sid: 'PA_moved', identity: 'moved' });
-    await entry.registry.heartbeat('sfu-dead');
+    const dead = ids.node('dead');
+    const alive = ids.node('alive');
+    await entry.registry.heartbeat(dead);
     for (const p of [stays, moved]) {
-      await entry.service.participantJoined({ room, participant: p, shouldSendEvent: true, guard: `sig-${p.sid}`, nodeId: 'sfu-dead' });
-      await entry.service.participantActive({ room, participant: p, isMigration: false, guard: `media-${p.sid}`, nodeId: 'sfu-dead' });
+      await entry.service.participantJoined({ room, participant: p, shouldSendEvent: true, guard: `sig-${p.sid}`, nodeId: dead });
+      await entry.service.participantActive({ room, participant: p, isMigration: false, guard: `media-${p.sid}`, nodeId: dead });
     }
     // `moved` resumes on another SFU node, which stays alive
-    await entry.registry.heartbeat('sfu-alive');
-    await entry.service.participantJoined({ room, participant: moved, shouldSendEvent: false, guard: 'sig-moved-b', nodeId: 'sfu-alive' });
-    const keepAlive = setInterval(() => void entry.registry.heartbeat('sfu-alive'), 200);
+    await entry.registry.heartbeat(alive);
+    await entry.service.participantJoined({ room, participant: moved, shouldSendEvent: false, guard: 'sig-moved-b', nodeId: alive });
+    const keepAlive = setInterval(() => void entry.registry.heartbeat(alive), 200);
     try {
-      // sfu-dead says nothing more; the nodes' expire-nodes job finds it
+      // the dead node says nothing more; the nodes' expire-nodes job finds it
       await until(async () => (await webhooks()).some((w) => w.event === 'participant_left' && w.room?.sid === room.sid), 'participant_left', 20_000);
       // give a duplicate every chance to show up: two more expiry rounds
-      const lapsedSeen = await until(async () => (await entry.registry.lapsedNodes(1000)).every((l) => l.nodeId !== 'sfu-dead') && (await redis.client().zscore(entry.registry.keys.nodesSeen(), 'sfu-dead')) === null, 'the dead node to be forgotten', 20_000);
+      const lapsedSeen = await until(async () => (await entry.registry.lapsedNodes(1000)).every((l) => l.nodeId !== dead) && (await redis.client().zscore(entry.registry.keys.nodesSeen(), dead)) === null, 'the dead node to be forgotten', 20_000);
       expect(lapsedSeen).to.equal(true);
       const mine = (await webhooks()).filter((w) => w.room?.sid === room.sid && w.event.startsWith('participant_'));
       expect(mine.filter((w) => w.event === 'participant_left').map((w) => w.participant?.identity)).to.deep.equal(['stays']);
@@ -103,13 +107,14 @@ describe('a fleet of two node processes on BullMQ job schedulers', function () {
     const room = new Room({ sid: 'RM_reap', name: 'reap' });
     const gone = new ParticipantInfo({ sid: 'PA_gone', identity: 'gone' });
     const back = new ParticipantInfo({ sid: 'PA_back', identity: 'back' });
+    const node = ids.node();
     for (const p of [gone, back]) {
-      await entry.service.participantActive({ room, participant: p, isMigration: false, guard: 'g', nodeId: 'sfu-a' });
+      await entry.service.participantActive({ room, participant: p, isMigration: false, guard: 'g', nodeId: node });
       await entry.service.participantLeft({ room, participant: p, shouldSendEvent: true, guard: 'g' });
     }
     // a last stat arrives after the leave, while the worker is closed but not reaped
     await entry.service.trackStats({ roomId: room.sid, roomName: room.name, key: { streamType: 'UPSTREAM', participantId: gone.sid, trackId: 'TR_last', track: true }, stat: stat() });
-    await entry.service.participantJoined({ room, participant: back, shouldSendEvent: false, guard: 'g2', nodeId: 'sfu-a' });
+    await entry.service.participantJoined({ room, participant: back, shouldSendEvent: false, guard: 'g2', nodeId: node });
     await until(async () => (await entry.registry.get({ roomId: room.sid, participantId: gone.sid })) === null, 'the closed worker to be reaped', 20_000);
     expect((await streamStats()).filter((s) => s.participantId === gone.sid).map((s) => s.trackId)).to.deep.equal(['TR_last']);
     expect((await entry.registry.get({ roomId: room.sid, participantId: back.sid }))?.closedAt).to.equal(null);
@@ -119,7 +124,7 @@ describe('a fleet of two node processes on BullMQ job schedulers', function () {
     await stopNodeProcess(nodes[0], 'SIGKILL');
     const room = new Room({ sid: 'RM_after_kill', name: 'k' });
     const p = new ParticipantInfo({ sid: 'PA_k', identity: 'k' });
-    await entry.service.participantJoined({ room, participant: p, shouldSendEvent: false, guard: 'g', nodeId: 'sfu-a' });
+    await entry.service.participantJoined({ room, participant: p, shouldSendEvent: false, guard: 'g', nodeId: ids.node() });
     await entry.service.trackStats({ roomId: room.sid, roomName: room.name, key: { streamType: 'DOWNSTREAM', participantId: p.sid, trackId: 'TR_k', track: true }, stat: stat() });
     await until(async () => (await streamStats()).some((s) => s.roomId === room.sid), 'the stat to be flushed by the surviving node', 30_000);
     expect((await streamStats()).filter((s) => s.roomId === room.sid)).to.have.length(1);

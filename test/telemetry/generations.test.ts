@@ -1,7 +1,7 @@
-import { ParticipantInfo, Room } from '@livekit/protocol';
 import { expect } from 'chai';
-import { useTelemetry } from '../support/telemetry';
+import { ids } from '../support/fixture';
 import { until } from '../support/redis';
+import { useTelemetry } from '../support/telemetry';
 
 /**
  * A participant session is one worker generation, and its leave's webhook id is made from
@@ -11,12 +11,13 @@ import { until } from '../support/redis';
 describe('worker generations never repeat', function () {
   this.timeout(30_000);
   const t = useTelemetry();
-  const room = new Room({ sid: 'RM_gen', name: 'room-gen' });
-  const alice = new ParticipantInfo({ sid: 'PA_gen', identity: 'alice' });
+  const room = ids.roomInfo('gen');
+  const alice = ids.participantInfo('alice');
+  const node = ids.node();
 
   const session = async (guard: string) => {
-    await t.service.participantJoined({ room, participant: alice, shouldSendEvent: true, guard, nodeId: 'sfu-a' });
-    await t.service.participantActive({ room, participant: alice, isMigration: false, guard: `${guard}-media`, nodeId: 'sfu-a' });
+    await t.service.participantJoined({ room, participant: alice, shouldSendEvent: true, guard, nodeId: node });
+    await t.service.participantActive({ room, participant: alice, isMigration: false, guard: `${guard}-media`, nodeId: node });
     await t.service.participantLeft({ room, participant: alice, shouldSendEvent: true, guard });
     await t.service.participantLeft({ room, participant: alice, shouldSendEvent: true, guard: `${guard}-media` });
   };
@@ -43,15 +44,15 @@ describe('worker generations never repeat', function () {
 
   it('a Redis that lost its data does not hand out an old generation again', async () => {
     const registry = t.coordinator.registry;
-    const ref = { roomId: 'RM_flushed', participantId: 'PA_f' };
-    const first = await registry.open({ ...ref, roomName: 'r', identity: 'f', guard: 'g', nodeId: 'sfu-a' });
+    const ref = { roomId: ids.room('flushed'), participantId: ids.participant() };
+    const first = await registry.open({ ...ref, roomName: 'r', identity: 'f', guard: 'g', nodeId: node });
     await t.redis.flushAll(t.coordinator.redis);
     // generations are Redis time in ms: the first millisecond after the first one is enough
     await until(async () => {
       const [sec, usec] = await t.coordinator.redis.time();
       return Number(sec) * 1000 + Math.floor(Number(usec) / 1000) > first.generation;
     }, 'Redis time past the first generation');
-    const second = await registry.open({ ...ref, roomName: 'r', identity: 'f', guard: 'g', nodeId: 'sfu-a' });
+    const second = await registry.open({ ...ref, roomName: 'r', identity: 'f', guard: 'g', nodeId: node });
     expect(second.generation).to.be.above(first.generation);
     expect(second.outcome).to.equal('created');
   });

@@ -1,7 +1,8 @@
-import { ParticipantInfo, Room } from '@livekit/protocol';
+import type { ParticipantInfo, Room } from '@livekit/protocol';
 import { expect } from 'chai';
 import { stableId } from '../../lib/ids';
 import { raisedLeaves } from '../../lib/registry/registry';
+import { ids } from '../support/fixture';
 import { until } from '../support/redis';
 import { useTelemetry } from '../support/telemetry';
 
@@ -12,14 +13,16 @@ import { useTelemetry } from '../support/telemetry';
  */
 describe('telemetry service: the one leave of a participant', () => {
   const t = useTelemetry({ NODE_LEASE: '1s' });
-  let n = 0;
   let room: Room;
   let participant: ParticipantInfo;
+  // two SFU nodes: a participant's session may move from A to B
+  let nodeA: string;
+  let nodeB: string;
   beforeEach(() => {
-    t.reset();
-    n++;
-    room = new Room({ sid: `RM_l${n}`, name: `room-${n}` });
-    participant = new ParticipantInfo({ sid: `PA_l${n}`, identity: `alice-${n}` });
+    room = ids.roomInfo();
+    participant = ids.participantInfo();
+    nodeA = ids.node('a');
+    nodeB = ids.node('b');
   });
   const leaves = () => t.notifier.names().filter((e) => e.startsWith('participant_left') || e === 'participant_connection_aborted');
 
@@ -30,15 +33,15 @@ describe('telemetry service: the one leave of a participant', () => {
 
   for (const order of ['after', 'before'] as const) {
     it(`resume on node B, A's old connection leaves ${order} B joined: exactly one participant_left`, async () => {
-      await activeOn('sfu-a', 'sig-a', 'media-a');
+      await activeOn(nodeA, 'sig-a', 'media-a');
       const oldLeaves = async () => {
         // the old signal and media connections close: not the participant's leave
         await t.service.participantLeft({ room, participant, shouldSendEvent: false, guard: 'sig-a' });
         await t.service.participantLeft({ room, participant, shouldSendEvent: false, guard: 'media-a' });
       };
       const resumeOnB = async () => {
-        await t.service.participantJoined({ room, participant, shouldSendEvent: false, guard: 'sig-b', nodeId: 'sfu-b' });
-        await t.service.participantResumed({ room, participant, nodeId: 'sfu-b' });
+        await t.service.participantJoined({ room, participant, shouldSendEvent: false, guard: 'sig-b', nodeId: nodeB });
+        await t.service.participantResumed({ room, participant, nodeId: nodeB });
       };
       if (order === 'after') { await resumeOnB(); await oldLeaves(); } else { await oldLeaves(); await resumeOnB(); }
       // stats keep flowing to the worker after the resume
@@ -52,29 +55,29 @@ describe('telemetry service: the one leave of a participant', () => {
   }
 
   it('a node whose lease lapses with an active participant: exactly one participant_left, from the info last seen', async () => {
-    await t.coordinator.registry.heartbeat('sfu-dead');
-    await activeOn('sfu-dead', 'sig', 'media');
-    const lapsed = await until(async () => (await t.coordinator.registry.lapsedNodes(1000)).find((l) => l.nodeId === 'sfu-dead'), 'the lease to lapse');
+    await t.coordinator.registry.heartbeat(nodeA);
+    await activeOn(nodeA, 'sig', 'media');
+    const lapsed = await until(async () => (await t.coordinator.registry.lapsedNodes(1000)).find((l) => l.nodeId === nodeA), 'the lease to lapse');
     const [a, b] = await Promise.all([t.coordinator.registry.expireNode(lapsed), t.coordinator.registry.expireNode(lapsed)]);
     await t.coordinator.service.relayLeaves(raisedLeaves([...a, ...b]));
     expect(leaves()).to.deep.equal(['participant_left']);
     const [w] = t.notifier.events.filter((e) => e.event === 'participant_left');
-    expect(w.participant?.identity).to.equal(`alice-${n}`);
+    expect(w.participant?.identity).to.equal(participant.identity);
     expect(w.room?.sid).to.equal(room.sid);
   });
 
   it('a dead node raises nothing for a participant that resumed elsewhere', async () => {
-    await t.coordinator.registry.heartbeat('sfu-gone');
-    await activeOn('sfu-gone', 'sig', 'media');
-    await t.service.participantJoined({ room, participant, shouldSendEvent: false, guard: 'sig-b', nodeId: 'sfu-b' });
-    const orphans = await t.coordinator.registry.departNode('sfu-gone');
+    await t.coordinator.registry.heartbeat(nodeA);
+    await activeOn(nodeA, 'sig', 'media');
+    await t.service.participantJoined({ room, participant, shouldSendEvent: false, guard: 'sig-b', nodeId: nodeB });
+    const orphans = await t.coordinator.registry.departNode(nodeA);
     await t.coordinator.service.relayLeaves(raisedLeaves(orphans));
     expect(orphans).to.deep.equal([]);
     expect(leaves()).to.deep.equal([]);
   });
 
   it('a leave whose relay died is relayed by the sweep, once, under the same webhook id', async () => {
-    await activeOn('sfu-a', 'sig', 'media');
+    await activeOn(nodeA, 'sig', 'media');
     // the release decides the leave and records it, then the relaying node dies
     const r = await t.coordinator.registry.release({
       roomId: room.sid, participantId: participant.sid, guard: 'sig', raiseLeave: true,

@@ -2,6 +2,7 @@ import {
   AnalyticsClientMeta, AnalyticsEventType as E, ClientInfo, ParticipantInfo, Room, TrackInfo, TrackType, VideoLayer, VideoQuality,
 } from '@livekit/protocol';
 import { expect } from 'chai';
+import { ids } from '../support/fixture';
 import { useTelemetry } from '../support/telemetry';
 
 /**
@@ -10,19 +11,18 @@ import { useTelemetry } from '../support/telemetry';
  * queue; every call here resolves once its effects are stored, so assertions follow the
  * awaited call directly. Go's `SendEventCallCount` / `SendEventArgsForCall(i)` are
  * `t.analytics.events.length` / `t.analytics.events[i]`. The Go fixture has no notifier,
- * so these tests, like Go's, say nothing about webhooks. Room and participant ids carry a
- * per-test suffix because one redis-server serves the whole file.
+ * so these tests, like Go's, say nothing about webhooks. Room and participant ids are Go's
+ * names with a tag unique to the test (test/support/fixture.ts): one Redis serves the file.
  */
 describe('ported from LiveKit events_test.go', () => {
   const t = useTelemetry();
-  let n = 0;
   let room: Room;
   let partSID: string;
+  let node: string;
   beforeEach(() => {
-    t.reset();
-    n++;
-    room = new Room({ sid: `RoomSid_ev${n}`, name: `RoomName_ev${n}` });
-    partSID = `part1_ev${n}`;
+    room = new Room({ sid: ids.of('RoomSid_'), name: ids.of('RoomName_') });
+    partSID = ids.of('part1_');
+    node = ids.node();
   });
   const clientInfo = () => new ClientInfo({ sdk: 2, version: 'v1', os: 'mac', osVersion: 'v1', deviceModel: 'DM1', browser: 'chrome', browserVersion: '97.0.1' });
 
@@ -31,7 +31,7 @@ describe('ported from LiveKit events_test.go', () => {
     const info = clientInfo();
     const clientMeta = new AnalyticsClientMeta({ region: 'dark-side', node: 'moon', clientAddr: '127.0.0.1', clientConnectTime: 420 });
     const participantInfo = new ParticipantInfo({ sid: partSID });
-    await t.service.participantJoined({ room, participant: participantInfo, clientInfo: info, clientMeta, shouldSendEvent: true, guard: 'guard', nodeId: 'sfu-a' });
+    await t.service.participantJoined({ room, participant: participantInfo, clientInfo: info, clientMeta, shouldSendEvent: true, guard: 'guard', nodeId: node });
 
     expect(t.analytics.events).to.have.length(1);
     const [event] = t.analytics.events;
@@ -58,7 +58,7 @@ describe('ported from LiveKit events_test.go', () => {
   // from events_test.go: Test_OnParticipantLeft_EventIsSent
   it('Test_OnParticipantLeft_EventIsSent', async () => {
     const participantInfo = new ParticipantInfo({ sid: partSID });
-    await t.service.participantActive({ room, participant: participantInfo, clientMeta: new AnalyticsClientMeta(), isMigration: false, isWarp: false, guard: 'guard', nodeId: 'sfu-a' });
+    await t.service.participantActive({ room, participant: participantInfo, clientMeta: new AnalyticsClientMeta(), isMigration: false, isWarp: false, guard: 'guard', nodeId: node });
     await t.service.participantLeft({ room, participant: participantInfo, shouldSendEvent: true, guard: 'guard' });
 
     expect(t.analytics.events).to.have.length(2);
@@ -71,7 +71,7 @@ describe('ported from LiveKit events_test.go', () => {
 
   // from events_test.go: Test_OnTrackUpdate_EventIsSent
   it('Test_OnTrackUpdate_EventIsSent', async () => {
-    const roomID = `room1_ev${n}`;
+    const roomID = ids.of('room1_');
     const partID = partSID;
     const trackID = 'track1';
     const layer = new VideoLayer({ quality: VideoQuality.HIGH, width: 360, height: 720, bitrate: 2048 });
@@ -93,13 +93,13 @@ describe('ported from LiveKit events_test.go', () => {
   it('Test_OnParticipantActive_EventIsSent', async () => {
     const participantInfo = new ParticipantInfo({ sid: partSID });
     const clientMeta = new AnalyticsClientMeta({ region: 'dark-side', node: 'moon', clientAddr: '127.0.0.1' });
-    await t.service.participantJoined({ room, participant: participantInfo, clientInfo: clientInfo(), clientMeta, shouldSendEvent: true, guard: 'guard', nodeId: 'sfu-a' });
+    await t.service.participantJoined({ room, participant: participantInfo, clientInfo: clientInfo(), clientMeta, shouldSendEvent: true, guard: 'guard', nodeId: node });
 
     expect(t.analytics.events).to.have.length(1);
     const [event] = t.analytics.events;
 
     const clientMetaConnect = new AnalyticsClientMeta({ clientConnectTime: 420 });
-    await t.service.participantActive({ room, participant: participantInfo, clientMeta: clientMetaConnect, isMigration: false, isWarp: false, guard: 'guard', nodeId: 'sfu-a' });
+    await t.service.participantActive({ room, participant: participantInfo, clientMeta: clientMetaConnect, isMigration: false, isWarp: false, guard: 'guard', nodeId: node });
 
     expect(t.analytics.events).to.have.length(2);
     const eventActive = t.analytics.events[1];
@@ -112,11 +112,11 @@ describe('ported from LiveKit events_test.go', () => {
 
   // from events_test.go: Test_OnTrackSubscribed_EventIsSent
   it('Test_OnTrackSubscribed_EventIsSent', async () => {
-    const publisherInfo = new ParticipantInfo({ sid: `pub1_ev${n}`, identity: 'publisher' });
+    const publisherInfo = new ParticipantInfo({ sid: ids.of('pub1_'), identity: 'publisher' });
     const trackInfo = new TrackInfo({ sid: 'tr1', type: TrackType.VIDEO });
     const clientMeta = new AnalyticsClientMeta({ region: 'dark-side', node: 'moon', clientAddr: '127.0.0.1' });
     const participantInfo = new ParticipantInfo({ sid: partSID });
-    await t.service.participantJoined({ room, participant: participantInfo, clientInfo: clientInfo(), clientMeta, shouldSendEvent: true, guard: 'guard', nodeId: 'sfu-a' });
+    await t.service.participantJoined({ room, participant: participantInfo, clientInfo: clientInfo(), clientMeta, shouldSendEvent: true, guard: 'guard', nodeId: node });
 
     expect(t.analytics.events).to.have.length(1);
     expect(t.analytics.events[0].room?.equals(room), 'event.Room').to.equal(true);

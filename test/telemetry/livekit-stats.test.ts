@@ -1,6 +1,7 @@
 import { AnalyticsStat, AnalyticsStream, ClientInfo, ParticipantInfo, Room, StreamType, TrackInfo } from '@livekit/protocol';
 import { expect } from 'chai';
 import type { StatsKey } from '../../lib/telemetry/types';
+import { ids } from '../support/fixture';
 import { useTelemetry } from '../support/telemetry';
 
 /**
@@ -15,23 +16,23 @@ import { useTelemetry } from '../support/telemetry';
  *   slice of that list that the flush added.
  * - `StatsKeyForData("test", ...)` is `track: false`; in LiveKit that flag only chooses
  *   which prometheus metrics are recorded, which this service does not have.
- * - Room and participant ids carry a per-test suffix: one redis-server serves the file.
+ * - Room and participant ids are Go's names with a tag unique to the test
+ *   (test/support/fixture.ts): one Redis serves the file.
  */
 describe('ported from LiveKit stats_test.go', () => {
   const t = useTelemetry();
-  let n = 0;
   let room: Room;
   let partSID: string;
+  let node: string;
   beforeEach(() => {
-    t.reset();
-    n++;
-    room = new Room({ sid: `RoomSid_st${n}`, name: `RoomName_st${n}` });
-    partSID = `part1_st${n}`;
+    room = new Room({ sid: ids.of('RoomSid_'), name: ids.of('RoomName_') });
+    partSID = ids.of('part1_');
+    node = ids.node();
   });
 
   /** fixture.sut.ParticipantJoined(ctx, room, participantInfo, clientInfo, nil, true, guard) */
   const join = (participant: ParticipantInfo, clientInfo?: ClientInfo) =>
-    t.service.participantJoined({ room, participant, clientInfo, shouldSendEvent: true, guard: 'guard', nodeId: 'sfu-a' });
+    t.service.participantJoined({ room, participant, clientInfo, shouldSendEvent: true, guard: 'guard', nodeId: node });
   /** telemetry.StatsKeyForData("test", streamType, partSID, trackID) */
   const statsKeyForData = (streamType: 'UPSTREAM' | 'DOWNSTREAM', trackId: string): StatsKey =>
     ({ country: 'test', streamType, participantId: partSID, trackId, track: false });

@@ -1,6 +1,6 @@
-import { ParticipantInfo, Room } from '@livekit/protocol';
 import { expect } from 'chai';
 import { WorkerRegistry } from '../../lib/registry/registry';
+import { ids } from '../support/fixture';
 import { usePrivateRedis } from '../support/redis';
 import { useTelemetry } from '../support/telemetry';
 
@@ -20,9 +20,10 @@ describe('ported from LiveKit statsworker_test.go', () => {
     // false; Close(&g0) leaves g1 holding it; Close(&g1) closes it; Closed(&g1) is then true.
     it('TestStatsWorker: reference counted close works', async () => {
       const reg = new WorkerRegistry(redis.client(), { prefix: 'tc', shards: 2 });
-      const ref = { roomId: 'RM_sw', participantId: 'PA_sw', roomName: '', identity: '' };
-      expect((await reg.open({ ...ref, guard: 'g0', nodeId: 'sfu' })).outcome).to.equal('created'); // newStatsWorker(.., &g0)
-      expect((await reg.open({ ...ref, guard: 'g1', nodeId: 'sfu' })).outcome).to.equal('open'); // require.False(w.Closed(&g1))
+      const ref = { roomId: ids.room('sw'), participantId: ids.participant('sw'), roomName: '', identity: '' };
+      const node = ids.node();
+      expect((await reg.open({ ...ref, guard: 'g0', nodeId: node })).outcome).to.equal('created'); // newStatsWorker(.., &g0)
+      expect((await reg.open({ ...ref, guard: 'g1', nodeId: node })).outcome).to.equal('open'); // require.False(w.Closed(&g1))
       expect((await reg.release({ ...ref, guard: 'g0' })).closed).to.equal(false); // require.False(w.Close(&g0))
       expect((await reg.get(ref))!.closedAt).to.equal(null); // require.False(w.Closed(&g1))
       expect((await reg.release({ ...ref, guard: 'g1' })).closed).to.equal(true); // require.True(w.Close(&g1))
@@ -32,7 +33,6 @@ describe('ported from LiveKit statsworker_test.go', () => {
 
   describe('through the telemetry service', () => {
     const t = useTelemetry();
-    beforeEach(() => t.reset());
 
     // from statsworker_test.go: TestStatsWorker / "reference counted close works", with
     // the guards taken by participantJoined and released by participantLeft. Go's last
@@ -40,13 +40,14 @@ describe('ported from LiveKit statsworker_test.go', () => {
     // new worker, here get-or-create re-opens it as a new generation (docs/registry.md), so the
     // port checks that it is closed and stays closed until someone opens it again.
     it('TestStatsWorker: reference counted close works (participantJoined / participantLeft)', async () => {
-      const room = new Room({ sid: 'RM_sw_svc', name: 'sw-svc' });
-      const participant = new ParticipantInfo({ sid: 'PA_sw_svc', identity: 'sw' });
+      const room = ids.roomInfo('sw-svc');
+      const participant = ids.participantInfo('sw');
+      const node = ids.node();
       const ref = { roomId: room.sid, participantId: participant.sid };
       const worker = () => t.coordinator.registry.get(ref);
 
-      await t.service.participantJoined({ room, participant, shouldSendEvent: false, guard: 'g0', nodeId: 'sfu-a' });
-      await t.service.participantJoined({ room, participant, shouldSendEvent: false, guard: 'g1', nodeId: 'sfu-a' });
+      await t.service.participantJoined({ room, participant, shouldSendEvent: false, guard: 'g0', nodeId: node });
+      await t.service.participantJoined({ room, participant, shouldSendEvent: false, guard: 'g1', nodeId: node });
       expect((await worker())!.closedAt).to.equal(null); // require.False(w.Closed(&g1))
       expect((await worker())!.refCount).to.equal(2);
 

@@ -1,4 +1,4 @@
-import { AnalyticsStat, AnalyticsStream, ParticipantInfo, Room } from '@livekit/protocol';
+import { AnalyticsStat, AnalyticsStream, Room } from '@livekit/protocol';
 import { Timestamp } from '@bufbuild/protobuf';
 import { expect } from 'chai';
 import { loadOptions } from '../../lib/config/options';
@@ -6,14 +6,15 @@ import { Coordinator } from '../../lib/coordinator';
 import { createLogger } from '../../lib/log';
 import { RedisStreamsAnalytics } from '../../lib/telemetry/analytics-streams';
 import { newId } from '../../lib/ids';
-import { RecordingNotifier } from '../../lib/webhooks/notifier';
+import { RecordingNotifier } from '../support/fakes';
+import { ids } from '../support/fixture';
 import { usePrivateRedis } from '../support/redis';
+import { analyticsStats } from '../support/streams';
 
 /** Stats buffered in Redis, flushed once to the analytics stream, even through a killed flush. */
 describe('stats: buffered in Redis, flushed exactly once to the analytics stream', () => {
   const redis = usePrivateRedis();
   let c: Coordinator;
-  let n = 0;
   before(() => {
     c = new Coordinator({
       redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'coord-1', ANALYTICS_MAXLEN: '100000' }),
@@ -25,14 +26,14 @@ describe('stats: buffered in Redis, flushed exactly once to the analytics stream
   const stat = (bytes: number, end: number) => new AnalyticsStat({
     score: 4, streams: [new AnalyticsStream({ primaryBytes: BigInt(bytes), primaryPackets: 1, startTime: Timestamp.fromDate(new Date(end - 1000)), endTime: Timestamp.fromDate(new Date(end)) })],
   });
-  const streamStats = async () => (await redis.client().xrange(c.registry.keys.analyticsStream('stats'), '-', '+'))
-    .map(([, fields]) => AnalyticsStat.fromJsonString(fields[1]));
+  const streamStats = () => analyticsStats(redis.client(), c.registry.keys);
 
+  /** A new room with `count` participants joined on one SFU node. */
   async function participants(count: number) {
-    n++;
-    const room = new Room({ sid: `RM_s${n}`, name: `room-${n}` });
-    const refs = Array.from({ length: count }, (_, i) => new ParticipantInfo({ sid: `PA_${n}_${i}`, identity: `u${i}` }));
-    for (const p of refs) await c.service.participantJoined({ room, participant: p, shouldSendEvent: false, guard: 'g', nodeId: 'sfu-a' });
+    const room = ids.roomInfo();
+    const node = ids.node();
+    const refs = Array.from({ length: count }, (_, i) => ids.participantInfo(`u${i}`));
+    for (const p of refs) await c.service.participantJoined({ room, participant: p, shouldSendEvent: false, guard: 'g', nodeId: node });
     return { room, refs };
   }
 

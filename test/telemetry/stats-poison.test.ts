@@ -1,13 +1,14 @@
-import { AnalyticsStat, ParticipantInfo, Room, type AnalyticsEvent } from '@livekit/protocol';
+import { ParticipantInfo, Room } from '@livekit/protocol';
 import { expect } from 'chai';
 import Redis from 'ioredis';
 import { loadOptions } from '../../lib/config/options';
 import { Coordinator } from '../../lib/coordinator';
 import { createLogger } from '../../lib/log';
-import type { AnalyticsSink, OutgoingStat } from '../../lib/telemetry/analytics';
 import type { StatsKey } from '../../lib/telemetry/types';
-import { RecordingNotifier } from '../../lib/webhooks/notifier';
-import { until, usePrivateRedis } from '../support/redis';
+import { FlakyAnalytics, RecordingNotifier } from '../support/fakes';
+import { ids } from '../support/fixture';
+import { slotOf, until, usePrivateRedis } from '../support/redis';
+import { analyticsStats, rejectedStats } from '../support/streams';
 
 /** What SFUs sent and got buffered, and no flush can coalesce (or LiveKit's isValid skips). */
 const BAD_STATS = [
@@ -24,9 +25,6 @@ const good = (bytes: number) => JSON.stringify({
   score: 4, streams: [{ primaryBytes: String(bytes), primaryPackets: 1, startTime: '2024-01-01T00:00:00Z', endTime: '2024-01-01T00:00:01Z' }],
 });
 
-/** A stream entry's fields as an object. */
-const fieldsOf = (flat: string[]) => Object.fromEntries(Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]]));
-
 /**
  * A stat the flush cannot coalesce, and a batch whose flush keeps failing, end in the
  * stats dead-letter stream with their reason; nothing else of their batch is held up.
@@ -34,7 +32,6 @@ const fieldsOf = (flat: string[]) => Object.fromEntries(Array.from({ length: fla
 describe('stats: a bad stat never holds up the others', () => {
   const redis = usePrivateRedis();
   let c: Coordinator;
-  let n = 0;
   before(() => {
     c = new Coordinator({
       redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'coord-p' }),
@@ -44,15 +41,15 @@ describe('stats: a bad stat never holds up the others', () => {
   redis.cleanups.push(() => c.close());
 
   const keys = () => c.registry.keys;
-  const streamStats = async () => (await redis.client().xrange(keys().analyticsStream('stats'), '-', '+'))
-    .map(([, f]) => AnalyticsStat.fromJsonString(fieldsOf(f).data));
-  const deadLetters = async () => (await redis.client().xrange(keys().statsRejectedStream(), '-', '+')).map(([, f]) => fieldsOf(f));
+  const streamStats = () => analyticsStats(redis.client(), keys());
+  const deadLetters = () => rejectedStats(redis.client(), keys());
 
+  /** A new room with `people` participants joined on one SFU node, and its shard. */
   async function room(people: number) {
-    n++;
-    const r = new Room({ sid: `RM_p${n}`, name: `room-${n}` });
-    const refs = Array.from({ length: people }, (_, i) => new ParticipantInfo({ sid: `PA_p${n}_${i}`, identity: `u${i}` }));
-    for (const p of refs) await c.service.participantJoined({ room: r, participant: p, shouldSendEvent: false, guard: 'g', nodeId: 'sfu-a' });
+    const r = ids.roomInfo();
+    const node = ids.node();
+    const refs = Array.from({ length: people }, (_, i) => ids.participantInfo(`u${i}`));
+    for (const p of refs) await c.service.participantJoined({ room: r, participant: p, shouldSendEvent: false, guard: 'g', nodeId: node });
     return { room: r, refs, shard: keys().shardOf(r.sid) };
   }
   const key = (participantId: string, trackId: string, streamType: StatsKey['streamType'] = 'UPSTREAM'): StatsKey => ({ streamType, participantId, trackId, track: true });
@@ -173,19 +170,6 @@ describe('stats: a bad stat never holds up the others', () => {
   });
 });
 
-/** Redis Cluster's hash slot of a key (CRC16/XMODEM of its hash tag, or of the whole key). */
-function slotOf(key: string): number {
-  const open = key.indexOf('{');
-  const close = open >= 0 ? key.indexOf('}', open + 1) : -1;
-  const tagged = close > open + 1 ? key.slice(open + 1, close) : key;
-  let crc = 0;
-  for (const byte of Buffer.from(tagged)) {
-    crc ^= byte << 8;
-    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc % 16384;
-}
-
 describe('stats scripts: each stays in one hash slot', () => {
   // MONITOR: one server sees every script run
   const redis = usePrivateRedis({ standalone: true });
@@ -214,9 +198,10 @@ describe('stats scripts: each stays in one hash slot', () => {
     });
 
     const rooms = Array.from({ length: 16 }, (_, i) => new Room({ sid: `RM_slot${i}`, name: `slot-${i}` }));
+    const node = ids.node();
     for (const r of rooms) {
       const p = new ParticipantInfo({ sid: `PA_${r.sid}`, identity: 'x' });
-      await c.service.participantJoined({ room: r, participant: p, shouldSendEvent: false, guard: 'g', nodeId: 'sfu-a' });
+      await c.service.participantJoined({ room: r, participant: p, shouldSendEvent: false, guard: 'g', nodeId: node });
       const k = { streamType: 'UPSTREAM' as const, participantId: p.sid, trackId: 'TR_1', track: true };
       await Promise.all([c.stats.add(r.sid, k, JSON.parse(good(1)), good(1)), c.stats.add(r.sid, { ...k, trackId: 'TR_2' }, { score: 'x' } as never, '{"score":"x"}')]);
     }
@@ -225,8 +210,7 @@ describe('stats scripts: each stays in one hash slot', () => {
     const stuck = await c.stats.claim(shard, 'SB_stuck', 1, 1);
     await redis.client().hset(c.registry.keys.inflightClaims(shard), stuck!.id, 99);
     await c.service.flushStats();
-    expect((await redis.client().xrange(c.registry.keys.statsRejectedStream(), '-', '+')).map(([, f]) => fieldsOf(f).reason))
-      .to.include('flush failed 99 times');
+    expect((await rejectedStats(redis.client(), c.registry.keys)).map((d) => d.reason)).to.include('flush failed 99 times');
 
     const ping = await redis.client().ping();
     await until(() => clientCalls > 10 && ping === 'PONG', 'MONITOR to catch up');
@@ -237,21 +221,9 @@ describe('stats scripts: each stays in one hash slot', () => {
   });
 });
 
-/** An analytics sink that is down until told otherwise. */
-class FlakySink implements AnalyticsSink {
-  failing = true;
-  readonly stats: OutgoingStat[] = [];
-  async sendEvent(_e: AnalyticsEvent): Promise<void> {}
-  async sendNodeRoomStates(): Promise<void> {}
-  async sendStats(stats: OutgoingStat[]): Promise<void> {
-    if (this.failing) throw new Error('analytics down');
-    this.stats.push(...stats);
-  }
-}
-
 describe('stats: a batch whose flush keeps failing', () => {
   const redis = usePrivateRedis();
-  const sink = new FlakySink();
+  const sink = new FlakyAnalytics(); // down until told otherwise
   let c: Coordinator;
   before(() => {
     c = new Coordinator({
@@ -262,9 +234,10 @@ describe('stats: a batch whose flush keeps failing', () => {
   redis.cleanups.push(() => c.close());
 
   it('is moved whole to the dead-letter stream after 5 failed flushes, and leaves inflight', async () => {
-    const r = new Room({ sid: 'RM_fail', name: 'fail' });
-    const people = ['PA_f1', 'PA_f2', 'PA_f3'].map((sid) => new ParticipantInfo({ sid, identity: sid }));
-    for (const p of people) await c.service.participantJoined({ room: r, participant: p, shouldSendEvent: false, guard: 'g', nodeId: 'sfu-a' });
+    const r = ids.roomInfo('fail');
+    const people = Array.from({ length: 3 }, (_, i) => ids.participantInfo(`f${i + 1}`));
+    const node = ids.node();
+    for (const p of people) await c.service.participantJoined({ room: r, participant: p, shouldSendEvent: false, guard: 'g', nodeId: node });
     const shard = c.registry.keys.shardOf(r.sid);
     const jsons = people.map((_, i) => good(i + 1));
     await Promise.all(people.map((p, i) => c.stats.add(r.sid, { streamType: 'UPSTREAM', participantId: p.sid, trackId: 'TR_x', track: true }, JSON.parse(jsons[i]), jsons[i])));
@@ -276,7 +249,7 @@ describe('stats: a batch whose flush keeps failing', () => {
     }, 'the failing batch to leave inflight');
     expect(failures).to.equal(5);
 
-    const dead = (await redis.client().xrange(c.registry.keys.statsRejectedStream(), '-', '+')).map(([, f]) => fieldsOf(f));
+    const dead = await rejectedStats(redis.client(), c.registry.keys);
     expect(dead.map((d) => [d.participantId, d.trackId, d.kind, d.data, d.reason]).sort()).to.deep.equal(
       people.map((p, i) => [p.sid, 'TR_x', 'UPSTREAM', jsons[i], 'flush failed 5 times']).sort());
     expect(new Set(dead.map((d) => d.batchId)).size).to.equal(1);
@@ -285,8 +258,8 @@ describe('stats: a batch whose flush keeps failing', () => {
 
     // the sink is back: later stats flush as usual
     sink.failing = false;
-    await c.stats.add(r.sid, { streamType: 'UPSTREAM', participantId: 'PA_f1', trackId: 'TR_y', track: true }, JSON.parse(good(3)), good(3));
+    await c.stats.add(r.sid, { streamType: 'UPSTREAM', participantId: people[0].sid, trackId: 'TR_y', track: true }, JSON.parse(good(3)), good(3));
     await c.flusher.flushShard(shard);
-    expect(sink.stats.map((s) => (s as { trackId?: string }).trackId)).to.deep.equal(['TR_y']);
+    expect(sink.allStats().map((s) => s.trackId)).to.deep.equal(['TR_y']);
   });
 });
