@@ -10,22 +10,16 @@ import { EventClaims } from '../../lib/telemetry/event-claims';
 import { StatsBuffer } from '../../lib/telemetry/stats-buffer';
 import type { AnalyticsStatJson } from '../../lib/telemetry/types';
 import { StatsFlusher, FLUSH_DEFAULTS } from '../../lib/telemetry/stats-flush';
-import { until, usePrivateRedis } from '../support/redis';
+import { ids } from '../support/fixture';
+import { TestReceiver } from '../support/receiver';
+import { hashTagOf, until, usePrivateRedis } from '../support/redis';
 import { joined, useDeliveries } from '../webhooks/harness';
-import { TestReceiver } from '../webhooks/receiver';
 
 /** One script run as MONITOR saw it: the keys its caller declared, and the keys its commands touched. */
 interface Run {
   name: string;
   declared: string[];
   touched: string[];
-}
-
-/** What Redis Cluster hashes for a key's slot: its hash tag (first '{' to the next '}', if not empty), else the whole key. */
-function tagOf(key: string): string {
-  const open = key.indexOf('{');
-  const close = open < 0 ? -1 : key.indexOf('}', open + 1);
-  return close > open + 1 ? key.slice(open + 1, close) : key;
 }
 
 /**
@@ -79,21 +73,22 @@ describe('every script declares every key it touches, all in one hash slot', () 
     const client = redis.client();
     const reg = new WorkerRegistry(client, { prefix: keys.prefix, shards: keys.shards });
     const refs = Array.from({ length: 64 }, (_, i) => ({ roomId: `RM_${i}`, participantId: `PA_${i}` }));
-    await reg.heartbeat('sfu-a');
-    await reg.heartbeat('sfu-b');
+    const [nodeA, nodeB] = [ids.node('a'), ids.node('b')];
+    await reg.heartbeat(nodeA);
+    await reg.heartbeat(nodeB);
     for (const ref of refs) {
-      await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g1', nodeId: 'sfu-a', connect: true });
-      await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g2', nodeId: 'sfu-b' });
-      await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g2', nodeId: 'sfu-a' }); // the guard moves node
+      await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g1', nodeId: nodeA, connect: true });
+      await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g2', nodeId: nodeB });
+      await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g2', nodeId: nodeA }); // the guard moves node
       await reg.markConnected(ref);
       await reg.release({ ...ref, guard: 'g2', raiseLeave: true });
-      await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g3', nodeId: 'sfu-b' });
+      await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g3', nodeId: nodeB });
     }
     const leaves = (await Promise.all(Array.from({ length: keys.shards }, (_, s) => reg.pendingLeaves(s, 0)))).flat();
     expect(leaves).to.have.length(64);
     for (const l of leaves) await reg.ackLeave(l);
-    await reg.departNode('sfu-b');
-    const lapsed = (await reg.lapsedNodes(0)).filter((n) => n.nodeId === 'sfu-a' || n.nodeId === 'sfu-b');
+    await reg.departNode(nodeB);
+    const lapsed = (await reg.lapsedNodes(0)).filter((n) => n.nodeId === nodeA || n.nodeId === nodeB);
     const orphans = (await Promise.all(lapsed.map((n) => reg.expireNode(n)))).flat();
     expect(orphans).to.have.length(64);
 
@@ -121,10 +116,10 @@ describe('every script declares every key it touches, all in one hash slot', () 
 
     // event ids: claimed, renewed while applied, settled
     const claims = new EventClaims(client, keys, { windowMs: 60_000, leaseMs: 300, waitMs: 1000 });
-    expect(await claims.claim('sfu-a', ['e1', 'e2'], 't1')).to.deep.equal([true, true]);
-    await claims.holding('sfu-a', ['e1', 'e2'], 't1', () => until(() => runs.some((r) => r.name === 'settleEvents'), 'a renewal'));
-    await claims.done('sfu-a', ['e1'], 't1');
-    await claims.release('sfu-a', ['e2'], 't1');
+    expect(await claims.claim(nodeA, ['e1', 'e2'], 't1')).to.deep.equal([true, true]);
+    await claims.holding(nodeA, ['e1', 'e2'], 't1', () => until(() => runs.some((r) => r.name === 'settleEvents'), 'a renewal'));
+    await claims.done(nodeA, ['e1'], 't1');
+    await claims.release(nodeA, ['e2'], 't1');
 
     // webhooks: a lane queued and moved on as its head is delivered
     const d = await deliveries.make([rx.url]);
@@ -149,7 +144,7 @@ describe('every script declares every key it touches, all in one hash slot', () 
       const declared = new Set(run.declared);
       const undeclared = run.touched.filter((k) => !declared.has(k));
       expect(undeclared, `${run.name} touched keys it did not declare (KEYS: ${run.declared.join(', ')})`).to.deep.equal([]);
-      const runTags = new Set(run.declared.map(tagOf));
+      const runTags = new Set(run.declared.map(hashTagOf));
       expect(runTags.size, `${run.name} declared keys of several hash tags: ${run.declared.join(', ')}`).to.equal(1);
       tags.add([...runTags][0]);
     }

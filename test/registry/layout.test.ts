@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { ParticipantInfo, ParticipantInfo_State, ParticipantPermission, TrackInfo, TrackType } from '@livekit/protocol';
 import { packInfo, unpackInfo } from '../../lib/registry/info-codec';
 import { WorkerRegistry } from '../../lib/registry/registry';
+import { ids } from '../support/fixture';
 import { usePrivateRedis } from '../support/redis';
 
 const participant = (sid: string, metadata = '') => new ParticipantInfo({
@@ -42,7 +43,7 @@ describe('the worker hash stays compact (a listpack) whatever the lengths it is 
     const roomName = 'r'.repeat(300);
     const identity = `id-${'é'.repeat(100)}`; // two bytes a character in Redis
     const info = participant('PA_long', 'm'.repeat(500));
-    await reg.open({ ...ref, roomName, identity, info, guard: 'g1', nodeId: 'sfu-a', connect: true });
+    await reg.open({ ...ref, roomName, identity, info, guard: 'g1', nodeId: ids.node(), connect: true });
 
     expect(await client.object('ENCODING', hashOf(ref))).to.equal('listpack');
     const stored = await client.hgetallBuffer(hashOf(ref));
@@ -64,17 +65,19 @@ describe('the worker hash stays compact (a listpack) whatever the lengths it is 
     expect(leave).to.deep.include({ roomName, identity, info });
 
     const other = { roomId: 'RM_long', participantId: 'PA_other' };
-    await reg.open({ ...other, roomName, identity, info, guard: 'g2', nodeId: 'sfu-b' });
-    const [orphan] = await reg.departNode('sfu-b');
+    const departing = ids.node('departing');
+    await reg.open({ ...other, roomName, identity, info, guard: 'g2', nodeId: departing });
+    const [orphan] = await reg.departNode(departing);
     expect(orphan.leave).to.deep.include({ ...other, roomName, identity, info });
   });
 
   it('records created at and generation across re-opens', async () => {
     const ref = { roomId: 'RM_gen', participantId: 'PA_gen' };
-    const created = await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g', nodeId: 'sfu-a' });
+    const node = ids.node();
+    const created = await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g', nodeId: node });
     for (let i = 1; i <= 3; i++) {
       await reg.release({ ...ref, guard: 'g', raiseLeave: true });
-      expect(await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g', nodeId: 'sfu-a' })).to.deep.include({ outcome: 'reopened', generation: created.generation + i });
+      expect(await reg.open({ ...ref, roomName: 'r', identity: 'i', guard: 'g', nodeId: node })).to.deep.include({ outcome: 'reopened', generation: created.generation + i });
     }
     expect(await reg.get(ref)).to.deep.include({ generation: created.generation + 3, createdAt: created.generation, leaveRaised: false });
   });

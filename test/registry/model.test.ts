@@ -244,7 +244,7 @@ describe('registry against a sequential model (randomized, several connections)'
     for (let s = 0; s < 4; s++) {
       const base = reg.keys.shardBase(s);
       const modelled = [...model.workers.values()].filter((w) => w.shard === base).length;
-      const stored = { count: Number((await admin.get(reg.keys.workers(s))) ?? 0), hashes: (await admin.keys(`${base}w:*`)).length };
+      const stored = { count: Number((await admin.get(reg.keys.workers(s))) ?? 0), hashes: (await redis.keys(`${base}w:*`, admin)).length };
       expect(stored, `worker count of shard ${s} (seed ${SEED})`).to.deep.equal({ count: modelled, hashes: modelled });
     }
     const closed = [...model.workers.values()].filter((w) => w.closed).length;

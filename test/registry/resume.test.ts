@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { WorkerRegistry } from '../../lib/registry/registry';
+import { ids } from '../support/fixture';
 import { usePrivateRedis } from '../support/redis';
 
 /**
@@ -12,6 +13,13 @@ describe('resume across nodes (both orders, many interleavings)', () => {
   const redis = usePrivateRedis();
   let a: WorkerRegistry; // calls that reach coordinator node 1
   let b: WorkerRegistry; // calls that reach coordinator node 2
+  // the SFU nodes the participant moves from (A) and to (B)
+  let nodeA: string;
+  let nodeB: string;
+  beforeEach(() => {
+    nodeA = ids.node('a');
+    nodeB = ids.node('b');
+  });
 
   before(() => {
     a = new WorkerRegistry(redis.client(), { prefix: 'tc', shards: 8 });
@@ -20,8 +28,8 @@ describe('resume across nodes (both orders, many interleavings)', () => {
 
   async function activeOnA(roomId: string) {
     const ref = { roomId, participantId: 'PA_1' };
-    await a.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'sig-A', nodeId: 'sfu-a' });
-    await a.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'media-A', nodeId: 'sfu-a', connect: true });
+    await a.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'sig-A', nodeId: nodeA });
+    await a.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'media-A', nodeId: nodeA, connect: true });
     return ref;
   }
 
@@ -29,7 +37,7 @@ describe('resume across nodes (both orders, many interleavings)', () => {
     const w = (await b.get(ref))!;
     expect(w.closedAt, 'open').to.equal(null);
     expect(w.connected, 'connected').to.equal(true);
-    expect(w.guards.map((g) => g.nodeId)).to.deep.equal(['sfu-b', 'sfu-b']);
+    expect(w.guards.map((g) => g.nodeId)).to.deep.equal([nodeB, nodeB]);
     // the participant then leaves for good: both of B's connections go, one leave, participant_left
     const first = await a.release({ ...ref, guard: 'sig-B', raiseLeave: true });
     const last = await b.release({ ...ref, guard: 'media-B', raiseLeave: true });
@@ -39,8 +47,8 @@ describe('resume across nodes (both orders, many interleavings)', () => {
 
   it('new connection joins before the old one leaves', async () => {
     const ref = await activeOnA('RM_before');
-    await b.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'sig-B', nodeId: 'sfu-b' });
-    await b.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'media-B', nodeId: 'sfu-b', connect: true });
+    await b.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'sig-B', nodeId: nodeB });
+    await b.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'media-B', nodeId: nodeB, connect: true });
     await a.release({ ...ref, guard: 'sig-A' });
     await a.release({ ...ref, guard: 'media-A' });
     await expectOneOpenConnectedWorker(ref);
@@ -51,9 +59,9 @@ describe('resume across nodes (both orders, many interleavings)', () => {
     await a.release({ ...ref, guard: 'sig-A' });
     expect((await a.release({ ...ref, guard: 'media-A' })).closed).to.equal(true);
     // B joins on its signal connection first: re-opened, connected carried over
-    expect(await b.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'sig-B', nodeId: 'sfu-b' }))
+    expect(await b.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'sig-B', nodeId: nodeB }))
       .to.deep.include({ outcome: 'reopened', connected: true });
-    await b.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'media-B', nodeId: 'sfu-b', connect: true });
+    await b.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'media-B', nodeId: nodeB, connect: true });
     await expectOneOpenConnectedWorker(ref);
   });
 
@@ -61,8 +69,8 @@ describe('resume across nodes (both orders, many interleavings)', () => {
     for (let i = 0; i < 300; i++) {
       const ref = await activeOnA(`RM_race_${i}`);
       const join = async () => {
-        await b.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'sig-B', nodeId: 'sfu-b' });
-        await b.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'media-B', nodeId: 'sfu-b', connect: i % 2 === 0 });
+        await b.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'sig-B', nodeId: nodeB });
+        await b.open({ ...ref, roomName: 'demo', identity: 'alice', guard: 'media-B', nodeId: nodeB, connect: i % 2 === 0 });
       };
       const leave = async () => {
         await a.release({ ...ref, guard: 'sig-A' });
