@@ -1,4 +1,4 @@
-import { ParticipantInfo, Room, type AnalyticsEvent } from '@livekit/protocol';
+import { ParticipantInfo, Room } from '@livekit/protocol';
 import { expect } from 'chai';
 import client from 'prom-client';
 import { loadOptions } from '../../lib/config/options';
@@ -8,19 +8,11 @@ import { PERIODIC_DEFAULTS, PeriodicWork, type JobDone } from '../../lib/jobs/pe
 import { createLogger } from '../../lib/log';
 import { WorkerRegistry } from '../../lib/registry/registry';
 import type { LapsedNode, OrphanedWorker } from '../../lib/registry/types';
-import type { AnalyticsSink, OutgoingStat } from '../../lib/telemetry/analytics';
-import { RecordingNotifier } from '../../lib/webhooks/notifier';
+import { FlakyAnalytics, RecordingNotifier } from '../support/fakes';
+import { ids } from '../support/fixture';
 import { until, usePrivateRedis } from '../support/redis';
 
 const goodStat = (bytes: number) => JSON.stringify({ score: 4, streams: [{ primaryBytes: String(bytes), primaryPackets: 1 }] });
-
-/** Analytics whose stats writes always fail; events go through. */
-class StatsDownSink implements AnalyticsSink {
-  readonly events: AnalyticsEvent[] = [];
-  async sendEvent(e: AnalyticsEvent): Promise<void> { this.events.push(e); }
-  async sendNodeRoomStates(): Promise<void> {}
-  async sendStats(_s: OutgoingStat[]): Promise<void> { throw new Error('analytics down'); }
-}
 
 describe('periodic jobs: a failing flush holds up neither the leave sweep nor the reap', function () {
   this.timeout(60_000);
@@ -31,7 +23,7 @@ describe('periodic jobs: a failing flush holds up neither the leave sweep nor th
     c = new Coordinator({
       redis: redis.target,
       options: loadOptions({ REGISTRY_SHARDS: '2', NODE_ID: 'coord-ff', FLUSH_INTERVAL: '100ms', WORKER_CLEANUP_WAIT: '0ms' }),
-      log: createLogger('silent'), notifier, analytics: new StatsDownSink(),
+      log: createLogger('silent'), notifier, analytics: new FlakyAnalytics(), // stats writes always fail; events go through
       // a lease of 0: the failing batch is handed out again to every flush, so every flush fails
       flush: { leaseMs: 0, maxTries: 1_000_000 },
       periodic: { leaveSweepAgeMs: 0 },
@@ -43,8 +35,9 @@ describe('periodic jobs: a failing flush holds up neither the leave sweep nor th
     const room = new Room({ sid: 'RM_ff', name: 'ff' });
     const leaving = new ParticipantInfo({ sid: 'PA_leaving', identity: 'leaving' });
     const staying = new ParticipantInfo({ sid: 'PA_staying', identity: 'staying' });
+    const node = ids.node();
     for (const p of [leaving, staying]) {
-      await c.service.participantActive({ room, participant: p, isMigration: false, guard: `g-${p.sid}`, nodeId: 'sfu-a' });
+      await c.service.participantActive({ room, participant: p, isMigration: false, guard: `g-${p.sid}`, nodeId: node });
     }
     await c.stats.add(room.sid, { streamType: 'UPSTREAM', participantId: staying.sid, trackId: 'TR_1', track: true }, JSON.parse(goodStat(1)), goodStat(1));
     // the leave is decided and recorded, and the node relaying it dies: only the sweep can relay it
@@ -53,7 +46,7 @@ describe('periodic jobs: a failing flush holds up neither the leave sweep nor th
       info: leaving.toJsonString(), room: room.toJsonString(),
     });
     expect(r).to.deep.include({ closed: true, leaveId: `${room.sid}|${leaving.sid}|${r.generation}` });
-    notifier.events.length = 0;
+    notifier.clear();
 
     await c.start();
     await until(async () => (await c.registry.get({ roomId: room.sid, participantId: leaving.sid })) === null, 'the closed worker to be reaped');
@@ -85,7 +78,7 @@ describe('periodic jobs: rejected stats are reported', function () {
   it('as JobDone.rejected of the shard jobs and as tc_stats_rejected_total', async () => {
     const room = new Room({ sid: 'RM_rj', name: 'rj' });
     const p = new ParticipantInfo({ sid: 'PA_rj', identity: 'rj' });
-    await c.service.participantJoined({ room, participant: p, shouldSendEvent: false, guard: 'g', nodeId: 'sfu-a' });
+    await c.service.participantJoined({ room, participant: p, shouldSendEvent: false, guard: 'g', nodeId: ids.node() });
     const bad = ['{"score":"x"}', '{"streams":[{"rtt":-1}]}'];
     await Promise.all([
       ...bad.map((j, i) => c.stats.add(room.sid, { streamType: 'UPSTREAM', participantId: p.sid, trackId: `TR_bad${i}`, track: true }, JSON.parse(j), j)),
@@ -135,11 +128,12 @@ describe('periodic jobs: a node expiry that failed all its attempts', function (
 
   it('does not block the next expiry of that node: its guards are released', async () => {
     const ref = { roomId: 'RM_ex', participantId: 'PA_ex' };
-    await flaky.heartbeat('sfu-x');
-    await flaky.open({ ...ref, roomName: 'ex', identity: 'ex', guard: 'g', nodeId: 'sfu-x', connect: true });
+    const node = ids.node('lapsing');
+    await flaky.heartbeat(node);
+    await flaky.open({ ...ref, roomName: 'ex', identity: 'ex', guard: 'g', nodeId: node, connect: true });
     await work.start();
-    // the lease lapses, and the expiry of sfu-x fails every attempt
-    await until(async () => (await work.queue.getFailed()).some((j) => j.name === 'expire-node' && j.data.nodeId === 'sfu-x'),
+    // the lease lapses, and the expiry of the node fails every attempt
+    await until(async () => (await work.queue.getFailed()).some((j) => j.name === 'expire-node' && j.data.nodeId === node),
       'the expiry to fail all its attempts', 30_000);
     expect((await flaky.get(ref))?.closedAt).to.equal(null);
     const failedCalls = flaky.calls;
@@ -148,6 +142,6 @@ describe('periodic jobs: a node expiry that failed all its attempts', function (
     await until(async () => (await flaky.get(ref))?.closedAt, 'the guard of the lapsed node to be released');
     expect(flaky.calls).to.be.greaterThan(failedCalls);
     expect((await flaky.get(ref))!.guards).to.deep.equal([]);
-    await until(async () => (await redis.client().zscore(flaky.keys.nodesSeen(), 'sfu-x')) === null, 'the node to be forgotten');
+    await until(async () => (await redis.client().zscore(flaky.keys.nodesSeen(), node)) === null, 'the node to be forgotten');
   });
 });

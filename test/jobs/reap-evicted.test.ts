@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { WorkerRegistry } from '../../lib/registry/registry';
+import { ids } from '../support/fixture';
 import { until, usePrivateRedis } from '../support/redis';
 
 /**
@@ -27,20 +28,21 @@ describe('reap: closed-index entries of workers deleted behind our back', () => 
     const ref = (p: string) => ({ roomId, participantId: p });
     const wkey = (p: string) => reg.keys.worker(shard, reg.keys.workerId(roomId, p));
     const client = redis.client();
+    const node = ids.node();
 
     // closed first (oldest in the index), then deleted behind the registry's back
     for (const p of ['PA_gone1', 'PA_gone2', 'PA_gone3', 'PA_back']) {
-      await reg.open({ ...ref(p), roomName: 'r', identity: p, guard: 'g', nodeId: 'sfu-a' });
+      await reg.open({ ...ref(p), roomName: 'r', identity: p, guard: 'g', nodeId: node });
       await reg.release({ ...ref(p), guard: 'g' });
       await client.del(wkey(p));
     }
     const buffer = `${reg.keys.shardBase(shard)}stats:${reg.keys.workerId(roomId, 'PA_gone1')}`;
     await client.rpush(buffer, 'in|TR_1\n{}');
     // created anew after its hash went: open, yet still listed as closed
-    await reg.open({ ...ref('PA_back'), roomName: 'r', identity: 'back', guard: 'g2', nodeId: 'sfu-a' });
+    await reg.open({ ...ref('PA_back'), roomName: 'r', identity: 'back', guard: 'g2', nodeId: node });
     // closed last (ties in the index sort by name, and these sort last too)
     for (const p of ['PA_ok1', 'PA_ok2']) {
-      await reg.open({ ...ref(p), roomName: 'r', identity: p, guard: 'g', nodeId: 'sfu-a' });
+      await reg.open({ ...ref(p), roomName: 'r', identity: p, guard: 'g', nodeId: node });
       await reg.release({ ...ref(p), guard: 'g' });
     }
     await until(async () => (await reg.dueForReaping(shard, WAIT)).length === 6, 'the cleanup wait');
