@@ -9,7 +9,7 @@ import { createLogger } from '../../lib/log';
 import { LocalCluster, type ClusterNode } from '../../lib/redis/local-cluster';
 import { KeySpace } from '../../lib/redis/keys';
 import { keySlot } from '../../lib/telemetry/replica-wait';
-import { RecordingNotifier } from '../../lib/webhooks/notifier';
+import { RecordingNotifier } from '../support/fakes';
 import { until } from '../support/redis';
 
 const API_KEY = 'api-key';

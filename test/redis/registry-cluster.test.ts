@@ -11,6 +11,8 @@ import { EventClaims } from '../../lib/telemetry/event-claims';
 import { StatsBuffer } from '../../lib/telemetry/stats-buffer';
 import { FLUSH_DEFAULTS, StatsFlusher } from '../../lib/telemetry/stats-flush';
 import type { AnalyticsStatJson } from '../../lib/telemetry/types';
+import { ids } from '../support/fixture';
+import { analyticsStats } from '../support/streams';
 
 /**
  * The registry, the stats buffer and flush, and event claims on a real Redis Cluster (3
@@ -49,14 +51,15 @@ describe('registry, stats and event claims on a Redis Cluster', function () {
   it('opens, counts, releases, expires a node, relays leaves and reaps workers', async () => {
     const reg = new WorkerRegistry(client, { prefix: keys.prefix, shards: keys.shards });
     const refs = Array.from({ length: 48 }, (_, i) => ({ roomId: `RM_c${i % 12}`, participantId: `PA_c${i}` }));
-    await reg.heartbeat('sfu-a');
-    await reg.heartbeat('sfu-b');
-    const opened = await Promise.all(refs.map((ref) => reg.open({ ...ref, roomName: 'room', identity: ref.participantId, guard: 'sig-a', nodeId: 'sfu-a', connect: true })));
+    const [nodeA, nodeB] = [ids.node('a'), ids.node('b')];
+    await reg.heartbeat(nodeA);
+    await reg.heartbeat(nodeB);
+    const opened = await Promise.all(refs.map((ref) => reg.open({ ...ref, roomName: 'room', identity: ref.participantId, guard: 'sig-a', nodeId: nodeA, connect: true })));
     expect(opened.every((r) => r.outcome === 'created' && r.refCount === 1)).to.equal(true);
 
     // a batch touches every shard: one pipeline per shard, each to its own slot
     const batch = reg.batch();
-    const second = refs.map((ref) => batch.open({ ...ref, roomName: 'room', identity: ref.participantId, guard: 'sig-b', nodeId: 'sfu-b' }));
+    const second = refs.map((ref) => batch.open({ ...ref, roomName: 'room', identity: ref.participantId, guard: 'sig-b', nodeId: nodeB }));
     await batch.exec();
     expect((await Promise.all(second)).map((r) => r.refCount)).to.deep.equal(refs.map(() => 2));
     expect(await reg.counts()).to.deep.equal({ workers: 48, closed: 0, open: 48 });
@@ -64,9 +67,9 @@ describe('registry, stats and event claims on a Redis Cluster', function () {
     // the first 16 leave; the rest are closed by their nodes going away
     const released = await Promise.all(refs.slice(0, 16).map((ref) => reg.release({ ...ref, guard: 'sig-a', raiseLeave: true })));
     expect(released.every((r) => r.found && r.wasConnected && !r.closed && r.leaveId !== null)).to.equal(true);
-    const departed = await reg.departNode('sfu-b');
+    const departed = await reg.departNode(nodeB);
     expect(departed.map((o) => o.participantId).sort()).to.deep.equal(refs.slice(0, 16).map((r) => r.participantId).sort());
-    const lapsed = (await reg.lapsedNodes(0)).filter((n) => n.nodeId === 'sfu-a');
+    const lapsed = (await reg.lapsedNodes(0)).filter((n) => n.nodeId === nodeA);
     expect(lapsed).to.have.length(1);
     const orphans = await reg.expireNode(lapsed[0]);
     expect(orphans.map((o) => o.participantId).sort()).to.deep.equal(refs.slice(16).map((r) => r.participantId).sort());
@@ -92,15 +95,15 @@ describe('registry, stats and event claims on a Redis Cluster', function () {
     expect(reaped).to.equal(48);
     expect(await reg.counts()).to.deep.equal({ workers: 0, closed: 0, open: 0 });
     for (let s = 0; s < keys.shards; s++) {
-      expect(await client.scard(keys.nodeGuards(s, 'sfu-a')), `sfu-a index of shard ${s}`).to.equal(0);
-      expect(await client.scard(keys.nodeGuards(s, 'sfu-b')), `sfu-b index of shard ${s}`).to.equal(0);
+      expect(await client.scard(keys.nodeGuards(s, nodeA)), `node A's index of shard ${s}`).to.equal(0);
+      expect(await client.scard(keys.nodeGuards(s, nodeB)), `node B's index of shard ${s}`).to.equal(0);
     }
   });
 
   it('buffers stats, counts traffic and flushes every stat once to the analytics stream', async () => {
     const reg = new WorkerRegistry(client, { prefix: keys.prefix, shards: keys.shards });
     const refs = Array.from({ length: 30 }, (_, i) => ({ roomId: `RM_s${i % 10}`, participantId: `PA_s${i}` }));
-    await Promise.all(refs.map((ref) => reg.open({ ...ref, roomName: `room-${ref.roomId}`, identity: 'x', guard: 'g', nodeId: 'sfu-s' })));
+    await Promise.all(refs.map((ref) => reg.open({ ...ref, roomName: `room-${ref.roomId}`, identity: 'x', guard: 'g', nodeId: ids.node() })));
     const stats = new StatsBuffer(client, keys);
     const flusher = new StatsFlusher(stats, new RedisStreamsAnalytics(client, keys, 'coord-c', 100_000), { ...FLUSH_DEFAULTS, workersPerBatch: 4 });
     const before = (await stats.counters())['in:bytes'] ?? 0;
@@ -124,8 +127,7 @@ describe('registry, stats and event claims on a Redis Cluster', function () {
     const tallies = await Promise.all(Array.from({ length: keys.shards }, (_, shard) => flusher.flush(shard)));
     expect(tallies.reduce((n, t) => n + t.sent, 0)).to.equal(60);
     expect(tallies.reduce((n, t) => n + t.rejected, 0)).to.equal(0);
-    const entries = await client.xrange(keys.analyticsStream('stats'), '-', '+');
-    const flushed = entries.slice(streamBefore).map(([, fields]) => AnalyticsStat.fromJsonString(fields[1]));
+    const flushed = (await analyticsStats(client, keys)).slice(streamBefore);
     expect(flushed).to.have.length(60);
     expect(new Set(flushed.map((f) => `${f.participantId}/${f.trackId}`)).size).to.equal(60);
     expect(flushed.every((f) => Number(f.streams[0].primaryBytes) === 30 && f.roomName === `room-${f.roomId}`)).to.equal(true);
@@ -137,11 +139,12 @@ describe('registry, stats and event claims on a Redis Cluster', function () {
 
   it('claims event ids once, waits for a live claim, and settles them', async () => {
     const claims = new EventClaims(client, keys, { windowMs: 60_000, leaseMs: 2000, waitMs: 300 });
-    expect(await claims.claim('sfu-e', ['e1', 'e2'], 'req-1')).to.deep.equal([true, true]);
-    await claims.claim('sfu-e', ['e2', 'e3'], 'req-2').then(() => expect.fail('a live claim must make the copy wait'), (e: Error) => expect(e.name).to.equal('RetryableError'));
-    await claims.done('sfu-e', ['e1', 'e2'], 'req-1');
-    expect(await claims.claim('sfu-e', ['e1', 'e2', 'e3'], 'req-3')).to.deep.equal([false, false, true]);
-    await claims.release('sfu-e', ['e3'], 'req-3');
-    expect(await claims.claim('sfu-e', ['e3'], 'req-4')).to.deep.equal([true]);
+    const node = ids.node();
+    expect(await claims.claim(node, ['e1', 'e2'], 'req-1')).to.deep.equal([true, true]);
+    await claims.claim(node, ['e2', 'e3'], 'req-2').then(() => expect.fail('a live claim must make the copy wait'), (e: Error) => expect(e.name).to.equal('RetryableError'));
+    await claims.done(node, ['e1', 'e2'], 'req-1');
+    expect(await claims.claim(node, ['e1', 'e2', 'e3'], 'req-3')).to.deep.equal([false, false, true]);
+    await claims.release(node, ['e3'], 'req-3');
+    expect(await claims.claim(node, ['e3'], 'req-4')).to.deep.equal([true]);
   });
 });
