@@ -81,7 +81,7 @@ async function main() {
     rows.push([`raw POSTs (node:http, keep-alive), one at a time, ${fmt(serialPosts)} (baseline for 1 key)`, fmt(serialBaseline), fmt(serialBaseline / baseline, 2), '1.00']);
 
     // latency at a steady rate, 100 keys
-    const steadyRows: (string | number)[][] = [['steady load', 'events', 'p50 enqueue-to-delivery (ms)', 'p99 (ms)', 'process CPU (cores)', 'held by per-URL limits']];
+    const steadyRows: (string | number)[][] = [['steady load', 'events', 'p50 enqueue-to-delivery (ms)', 'p99 (ms)', 'process CPU (cores)', 'held by per-URL limits', 'runs inline / handed to jobs']];
     for (const perSecond of values.rates.split(',').map(Number)) {
       const d = delivery();
       // every delivery's latency (the metrics keep only the latest 10,000)
@@ -105,7 +105,8 @@ async function main() {
       await d.close();
       latencies.sort((a, b) => a - b);
       const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-      steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady), fmt(pct(50)), fmt(pct(99)), fmt(cpuShare, 2), fmt(d.metrics.limitHolds.inFlight + d.metrics.limitHolds.rate)]);
+      steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady), fmt(pct(50)), fmt(pct(99)), fmt(cpuShare, 2), fmt(d.metrics.limitHolds.inFlight + d.metrics.limitHolds.rate),
+        `${fmt(d.metrics.inline.started)} / ${Object.entries(d.metrics.inline.handedOn).filter(([, n]) => n > 0).map(([why, n]) => `${fmt(n)} ${why}`).join(', ') || '0'}`]);
     }
 
     console.log(`\nwebhook delivery, one Node process (producer, BullMQ worker with concurrency ${CONCURRENCY}, receiver)\n`);

@@ -176,7 +176,7 @@ describe('webhook configuration', () => {
     expect(WEBHOOK_DEFAULTS.maxAttempts).to.equal(12);
     expect(o.maxAgeMs).to.equal(0); // WEBHOOK_MAX_AGE off: the retries' ~1 h
     expect(o).to.deep.include({ breakAfterMs: 300_000, probeEveryMs: 60_000 }); // WEBHOOK_BREAK_AFTER 5m, WEBHOOK_PROBE_EVERY 1m
-    expect(o).to.deep.include({ maxInFlight: 64, rateLimit: 0 }); // WEBHOOK_MAX_IN_FLIGHT 64, WEBHOOK_RATE_LIMIT off
+    expect(o).to.deep.include({ maxInFlight: 100, rateLimit: 0 }); // WEBHOOK_MAX_IN_FLIGHT 100, WEBHOOK_RATE_LIMIT off
   });
 
   it('reads the per-URL limits', () => {

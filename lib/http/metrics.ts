@@ -26,6 +26,16 @@ export function registerJobMetrics(register: client.Registry, coordinator: Coord
       this.set({ reason: 'rate' }, h?.rate ?? 0);
     },
   });
+  new client.Gauge({
+    name: 'tc_webhook_inline_runs_total', help: 'Webhook runs this node sent in-process, without a BullMQ job', registers: [register],
+    collect() { this.set(webhooks()?.inline.started ?? 0); },
+  });
+  new client.Gauge({
+    name: 'tc_webhook_runs_handed_on_total', help: 'Webhook runs this node handed to a BullMQ job (wait: a retry or a limit; yield: time used or stopping; busy: no room; lapsed: a dead node\'s)', labelNames: ['reason'], registers: [register],
+    collect() {
+      for (const [reason, n] of Object.entries(webhooks()?.inline.handedOn ?? {})) this.set({ reason }, n);
+    },
+  });
   new client.Gauge({ name: 'tc_webhook_expired_total', help: 'Webhooks given up by this node for being older than WEBHOOK_MAX_AGE (in dead letters too)', registers: [register], collect() { this.set(webhooks()?.expired ?? 0); } });
   const webhookLatency = new client.Histogram({
     name: 'tc_webhook_latency_seconds', help: 'Enqueue-to-delivery latency of webhooks delivered by this node', buckets: WEBHOOK_SECONDS, registers: [register],

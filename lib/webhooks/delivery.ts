@@ -8,7 +8,7 @@ import type { RedisClient, RedisTarget } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import { newId } from '../ids';
 import { eventKey } from './event-key';
-import { InlineRuns, inlineDeadline, isInlineRun, newInlineRunId } from './inline-runs';
+import { INLINE_SLOTS, InlineRuns, inlineDeadline, isInlineRun, newInlineRunId } from './inline-runs';
 import { jobPickup, LaneRetry, runLane, type RunContext, type RunJob } from './lane-run';
 import { WebhookMetrics } from './metrics';
 import type { WebhookNotifier } from './notifier';
@@ -115,7 +115,7 @@ export class WebhookDelivery implements WebhookNotifier {
       closing: () => this.stopping,
     };
     this.inline = new InlineRuns({
-      ctx: this.runs, urls: this.urls, log, maxRunning: 100,
+      ctx: this.runs, urls: this.urls, log, maxRunning: INLINE_SLOTS,
       handOff: (runId, run, delayMs) => this.handOff(runId, run, delayMs),
     });
   }

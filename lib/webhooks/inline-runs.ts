@@ -1,19 +1,32 @@
 import type { Logger } from 'pino';
 import { newId } from '../ids';
 import { DRAINED, LaneRetry, runLane, type Pickup, type RunContext, type RunJob } from './lane-run';
+import type { WebhookMetrics } from './metrics';
 import type { UrlStatuses } from './url-status';
 import { leaseMs } from './url-limits';
 
 /**
- * An inline run sends for at most this long, then hands its lane to a BullMQ job: it stays
- * well inside its deadline, and a long lane goes on where the fleet can share it.
+ * An inline run sends for at most this long after its enqueue, then hands its lane to a
+ * BullMQ job: it stays well inside its deadline, and a long lane goes on where the fleet
+ * can share it.
  */
-export const INLINE_BUDGET_MS = 1000;
+export const INLINE_BUDGET_MS = 5000;
+/**
+ * A run that sent for this long while runs of its URL wait for a slot on its node steps
+ * back behind them (its lane kept, nothing asked of Redis): a busy lane does not keep a
+ * slot while quiet ones wait.
+ */
+export const INLINE_TURN_MS = 50;
 /**
  * A run waits on its node for an inline slot at most this long after its enqueue (far
  * inside its deadline, so no other node can have taken its lane), then goes to a job.
  */
 export const INLINE_WAIT_MS = 2000;
+/**
+ * Inline runs at once on one node (each is a promise waiting on Redis or its POST): twice a
+ * node's BullMQ slots, so that a URL at its WEBHOOK_MAX_IN_FLIGHT still leaves room for the others.
+ */
+export const INLINE_SLOTS = 200;
 /** Runs waiting for an inline slot on one node, at most: beyond, a new run goes to a job at once. */
 export const INLINE_QUEUE = 5000;
 /** How often a delivering node looks for inline runs whose node died. */
@@ -23,11 +36,29 @@ export const INLINE_SWEEP_MS = 1000;
 export const isInlineRun = (runId: string) => runId.startsWith('inline.');
 export const newInlineRunId = (laneId: string) => `inline.${laneId}.${newId('')}`;
 
-/** An inline run may be taken over by another node this long after it started (its node died). */
-export const inlineDeadline = (timeoutMs: number, startedAt = Date.now()) => startedAt + leaseMs(timeoutMs);
+/**
+ * An inline run may be taken over by another node this long after its enqueue (its node
+ * died): it starts within INLINE_WAIT_MS (or INLINE_BUDGET_MS, taking its turn again), and
+ * stops sending by INLINE_BUDGET_MS but for the attempt in hand.
+ */
+export const inlineDeadline = (timeoutMs: number, enqueuedAt = Date.now()) =>
+  enqueuedAt + Math.max(INLINE_WAIT_MS, INLINE_BUDGET_MS) + leaseMs(timeoutMs);
+
+type HandOnReason = keyof WebhookMetrics['inline']['handedOn'];
+
+interface Waiting {
+  runId: string;
+  run: RunJob;
+  dropped?: number;
+  /** When it joined the queue, and when its run's first event was queued. */
+  at: number;
+  enqueuedAt: number;
+}
 
 /** Thrown by an inline pickup that handed its lane to a BullMQ job: the run is over here. */
 class HandedOff extends Error {}
+/** Thrown by an inline pickup that stepped back behind the runs waiting for its URL. */
+class StepBack extends Error {}
 
 export interface InlineRunsParts {
   ctx: RunContext;
@@ -58,36 +89,72 @@ export interface InlineRunsParts {
  */
 export class InlineRuns {
   private readonly running = new Set<Promise<void>>();
-  /** Inline runs started and not over, on this node. */
+  /** Inline runs started and not over, on this node: in all, and per URL. */
   private active = 0;
-  /** Runs waiting for an inline slot, oldest first. */
-  private readonly waiting: { runId: string; run: RunJob; dropped?: number; at: number }[] = [];
+  private readonly activeOf = new Map<string, number>();
+  /** Runs waiting for an inline slot, per URL, oldest first (a URL at its cap holds up only its own). */
+  private readonly waiting = new Map<string, Waiting[]>();
+  private waitingCount = 0;
+  private wakeUp: NodeJS.Timeout | null = null;
   private sweeper: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(private readonly p: InlineRunsParts) {}
 
-  /** Sends the lane's events now, or hands it to a job at once when this node has no room. */
+  /** Sends the lane's events now, or as soon as this node has room; else hands it to a job. */
   run(runId: string, run: RunJob, dropped?: number): void {
-    if (this.closed || this.waiting.length >= INLINE_QUEUE) {
-      this.track(this.handOn(runId, run, 0).then(() => this.putBack(run.url, dropped)));
+    if (this.closed || this.waitingCount >= INLINE_QUEUE) {
+      this.track(this.handOn(runId, run, 0, 'busy').then(() => this.putBack(run.url, dropped)));
       return;
     }
-    this.waiting.push({ runId, run, dropped, at: Date.now() });
+    const now = Date.now();
+    this.enqueue({ runId, run, dropped, at: now, enqueuedAt: now });
     this.next();
   }
 
-  /** Starts the runs waiting while there are slots; hands on those that waited too long. */
+  private enqueue(w: Waiting): void {
+    let queue = this.waiting.get(w.run.url);
+    if (!queue) this.waiting.set(w.run.url, (queue = []));
+    queue.push(w);
+    this.waitingCount++;
+  }
+
+  /**
+   * Starts the runs waiting while this node has slots (WEBHOOK_MAX_IN_FLIGHT per URL, as the
+   * fleet-wide cap allows at most that many anyway); hands on those that waited too long.
+   */
   private next(): void {
-    while (this.waiting.length > 0 && (this.active < this.p.maxRunning || this.closed || Date.now() - this.waiting[0].at > INLINE_WAIT_MS)) {
-      const { runId, run, dropped, at } = this.waiting.shift()!;
-      if (this.closed || Date.now() - at > INLINE_WAIT_MS) {
-        this.track(this.handOn(runId, run, 0).then(() => this.putBack(run.url, dropped)));
-        continue;
+    const now = Date.now();
+    const perUrl = this.p.ctx.opts.maxInFlight > 0 ? this.p.ctx.opts.maxInFlight : Infinity;
+    let oldest = Infinity;
+    for (const [url, queue] of this.waiting) {
+      while (queue.length > 0) {
+        const head = queue[0];
+        // too late to start inside the deadline: a first pickup by INLINE_WAIT_MS, one taking its turn again by INLINE_BUDGET_MS
+        const late = this.closed || now - head.at > INLINE_WAIT_MS || now - head.enqueuedAt > INLINE_BUDGET_MS;
+        if (!late && (this.active >= this.p.maxRunning || (this.activeOf.get(url) ?? 0) >= perUrl)) break;
+        queue.shift();
+        this.waitingCount--;
+        const { runId, run, dropped, enqueuedAt } = head;
+        if (late) {
+          this.track(this.handOn(runId, run, 0, 'busy').then(() => this.putBack(run.url, dropped)));
+          continue;
+        }
+        this.active++;
+        this.p.ctx.metrics.inline.started++;
+        this.activeOf.set(url, (this.activeOf.get(url) ?? 0) + 1);
+        this.track(this.drive(runId, run, dropped, enqueuedAt).finally(() => {
+          this.active--;
+          this.activeOf.set(url, (this.activeOf.get(url) ?? 1) - 1);
+          this.next();
+        }));
       }
-      this.active++;
-      this.track(this.drive(runId, run, dropped).finally(() => { this.active--; this.next(); }));
+      if (queue.length === 0) this.waiting.delete(url);
+      else oldest = Math.min(oldest, queue[0].at);
     }
+    // the waiting ones go to jobs in time even if no run ends meanwhile
+    if (this.wakeUp) clearTimeout(this.wakeUp);
+    this.wakeUp = oldest < Infinity ? setTimeout(() => this.next(), Math.max(1, oldest + INLINE_WAIT_MS + 1 - now)) : null;
   }
 
   private track(p: Promise<void>): void {
@@ -100,39 +167,50 @@ export class InlineRuns {
     await this.p.ctx.receivers.of(url).putBackDropped(dropped).catch(() => undefined);
   }
 
-  private async drive(runId: string, run: RunJob, dropped?: number): Promise<void> {
+  private async drive(runId: string, run: RunJob, dropped: number | undefined, enqueuedAt: number): Promise<void> {
     const { ctx, log } = this.p;
     const startedAt = Date.now();
-    const handOff = async (at: number): Promise<never> => {
+    const outOfTime = () => this.closed || ctx.closing() || Date.now() - enqueuedAt >= INLINE_BUDGET_MS;
+    const handOff = async (at: number, why: HandOnReason): Promise<never> => {
       await this.p.handOff(runId, run, Math.max(0, at - Date.now()));
+      ctx.metrics.inline.handedOn[why]++;
       throw new HandedOff();
     };
     const pickup: Pickup = {
       runId, token: runId, data: run, first: run.head, dropped, inline: true,
-      mustYield: () => this.closed || ctx.closing() || Date.now() - startedAt >= INLINE_BUDGET_MS,
+      mustYield: () => outOfTime() || (Date.now() - startedAt >= INLINE_TURN_MS && this.waiting.has(run.url)),
       progress: () => undefined, // nothing shows an inline run: it is over in a moment
-      holdUntil: handOff,
-      requeue: () => handOff(Date.now()),
+      holdUntil: (at) => handOff(at, 'wait'),
+      requeue: async () => {
+        if (outOfTime()) return handOff(Date.now(), 'yield');
+        throw new StepBack();
+      },
     };
     try {
       // drained, the lane's run forgot it (and its URL's index): nothing left to tidy
       if ((await runLane(ctx, pickup)).startsWith(DRAINED)) return;
     } catch (e) {
+      if (e instanceof StepBack) {
+        // the lane handed back, still named by this run: its next pickup asks the lane for its events
+        this.enqueue({ runId, run: { lane: run.lane, url: run.url, key: run.key }, at: Date.now(), enqueuedAt });
+        return;
+      }
       if (!(e instanceof HandedOff)) {
         // a failed attempt waits for its retry as a job; anything else (Redis unreachable
         // mid-run) is retried soon, as a job's run would be
         if (!(e instanceof LaneRetry)) log.warn({ err: e, run: runId, lane: run.lane }, 'inline webhook run cut short: its lane goes to a job');
         const delayMs = e instanceof LaneRetry ? e.delayMs : ctx.opts.baseBackoffMs;
-        if (!(await this.handOn(runId, run, delayMs, false))) return;
+        if (!(await this.handOn(runId, run, delayMs, 'wait', false))) return;
       }
     }
     await this.forget(runId, run.url);
   }
 
   /** Hands the lane on; false (logged) when Redis could not be told: the sweep does it past the deadline. */
-  private async handOn(runId: string, run: RunJob, delayMs: number, forget = true): Promise<boolean> {
+  private async handOn(runId: string, run: RunJob, delayMs: number, why: HandOnReason, forget = true): Promise<boolean> {
     try {
       await this.p.handOff(runId, run, delayMs);
+      this.p.ctx.metrics.inline.handedOn[why]++;
     } catch (err) {
       this.p.log.warn({ err, run: runId, lane: run.lane }, 'inline webhook run not handed to a job: another node takes its lane past its deadline');
       return false;
@@ -156,6 +234,7 @@ export class InlineRuns {
         for (const runId of await status.lapsedInlineRuns()) {
           this.p.log.warn({ run: runId, url }, 'inline webhook run lapsed (its node stopped mid-run?): its lane goes to a job');
           await this.p.handOff(runId, { lane: runId.split('.')[1] ?? '', url, key: '(its inline run lapsed)' }, 0);
+          this.p.ctx.metrics.inline.handedOn.lapsed++;
           await status.forgetInlineRun(runId);
         }
       }

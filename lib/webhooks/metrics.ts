@@ -12,6 +12,12 @@ export class WebhookMetrics {
   resumes = 0;
   /** Per-URL limits: pickups this node held (as delayed jobs) for want of a slot, or for the rate. */
   readonly limitHolds = { inFlight: 0, rate: 0 };
+  /**
+   * Inline runs (sent by this node in-process, without a BullMQ job) started, and runs this
+   * node handed to a BullMQ job instead, by why: a retry's backoff or a limit (wait), its time
+   * used or the node stopping (yield), no room on the node (busy), its node dead (lapsed).
+   */
+  readonly inline = { started: 0, handedOn: { wait: 0, yield: 0, busy: 0, lapsed: 0 } };
   /** Enqueue-to-delivery latencies (ms) of the latest deliveries, newest last. */
   readonly latencies: number[] = [];
   private readonly deliveryListeners: ((latencyMs: number) => void)[] = [];

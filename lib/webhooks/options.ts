@@ -45,7 +45,7 @@ export interface WebhookOptions {
 
 export const WEBHOOK_DEFAULTS = {
   timeoutMs: 10_000, maxAttempts: 12, baseBackoffMs: 1000, maxBackoffMs: 300_000, stuckRunMs: 10_000, runBatch: 32, dedupeWindowMs: 3_600_000, maxAgeMs: 0,
-  breakAfterMs: 300_000, probeEveryMs: 60_000, maxInFlight: 64, rateLimit: 0,
+  breakAfterMs: 300_000, probeEveryMs: 60_000, maxInFlight: 100, rateLimit: 0,
 };
 
 /** LiveKit's filter: an include list, when given, wins; else the exclude list applies. */

@@ -103,7 +103,8 @@ describe('webhook operator API (in-process node)', function () {
   it('shows a lane\'s backlog: queued, in flight and oldest age per URL, and how many wait behind its run\'s job', async () => {
     rx.delayMs = 100;
     try {
-      for (let i = 0; i < 40; i++) await c.notifier.queueNotify(joined('backlog', `p${i}`));
+      // 8 s of sending: longer than an inline run sends before it hands its lane to a job, which the dashboard shows
+      for (let i = 0; i < 80; i++) await c.notifier.queueNotify(joined('backlog', `p${i}`));
       const busy = await until(async () => {
         const r = await report();
         return r.queued > 0 && r.inFlight === 1 ? r : null;
@@ -114,10 +115,10 @@ describe('webhook operator API (in-process node)', function () {
         const runs = (await c.webhooks!.queue.getJobs(['active'])).filter((j) => j.name === RUN && (j.data as RunJob).key === 'room:backlog');
         const p = runs[0]?.progress as RunProgress | undefined;
         return p && typeof p === 'object' && p.waiting > 0 ? p : null;
-      }, 'the run\'s progress to say how many wait');
-      expect(progress.waiting).to.be.at.most(40);
-      await until(() => rx.roomSequence('backlog').length === 40, 'the backlog delivered', 30_000);
-      expect(rx.roomSequence('backlog')).to.deep.equal(Array.from({ length: 40 }, (_, i) => `p${i}`));
+      }, 'the run\'s progress to say how many wait', 15_000);
+      expect(progress.waiting).to.be.at.most(80);
+      await until(() => rx.roomSequence('backlog').length === 80, 'the backlog delivered', 30_000);
+      expect(rx.roomSequence('backlog')).to.deep.equal(Array.from({ length: 80 }, (_, i) => `p${i}`));
       await until(async () => (await report()).queued === 0, 'the report to show it drained');
     } finally {
       rx.delayMs = 0;
