@@ -1,13 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { AccessToken } from 'livekit-server-sdk';
 import { expect } from 'chai';
-import { freePort } from '../../lib/redis/server';
 import { launchChromium } from '../support/browser';
-import { startHttpNode, stopNodeProcess } from '../support/processes';
+import { ids } from '../support/fixture';
+import { postBatch, sfuToken } from '../support/http';
+import { startHttpNodes, stopNodeProcess } from '../support/processes';
+import { API_KEY, API_SECRET, TestReceiver } from '../support/receiver';
 import { until, usePrivateRedis } from '../support/redis';
-import { API_KEY, API_SECRET, TestReceiver } from '../webhooks/receiver';
 
 /**
  * Black-box: three coordinator node processes (npm start's entry point) on one
@@ -28,13 +28,14 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
 
   before(async () => {
     await rx.start();
-    const ports = [await freePort(), await freePort(), await freePort()];
-    nodes.push(...await Promise.all(ports.map((port) => startHttpNode({
-        PORT: String(port), ...redis.env(), API_KEY, API_SECRET, WEBHOOK_URLS: rx.url, FLUSH_INTERVAL: '1s', NODE_LEASE: '2s',
-    }))));
-    urls = ports.map((p) => `http://127.0.0.1:${p}`);
-    token = await new AccessToken(API_KEY, API_SECRET, { identity: 'sfu-a', ttl: '10m' }).toJwt();
+    const fleet = await startHttpNodes(3, { ...redis.env(), API_KEY, API_SECRET, WEBHOOK_URLS: rx.url, FLUSH_INTERVAL: '1s', NODE_LEASE: '2s' });
+    nodes.push(...fleet.nodes);
+    urls = fleet.urls;
+    token = await sfuToken();
   });
+  // the SFU node each test speaks for
+  let node: string;
+  beforeEach(() => { node = ids.node(); });
 
   let turn = 0;
   const post = (body: unknown, opts: { token?: string | null; contentType?: string; raw?: string } = {}) => {
@@ -57,40 +58,41 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
   });
 
   it('applies a batch in order and answers 200 with one result per event; the worker is readable from any node', async () => {
-    const res = await post({ nodeId: 'sfu-a', events: [
-      { method: 'roomStarted', room: room('RM_1') },
-      { method: 'participantJoined', room: room('RM_1'), participant: { sid: 'PA_1', identity: 'alice' }, shouldSendEvent: true, guard: 'sig-1' },
-      { method: 'participantActive', room: room('RM_1'), participant: { sid: 'PA_1', identity: 'alice' }, isMigration: false, guard: 'media-1' },
+    const [roomId, participantId] = [ids.room(), ids.participant()];
+    const res = await post({ nodeId: node, events: [
+      { method: 'roomStarted', room: room(roomId) },
+      { method: 'participantJoined', room: room(roomId), participant: { sid: participantId, identity: 'alice' }, shouldSendEvent: true, guard: 'sig-1' },
+      { method: 'participantActive', room: room(roomId), participant: { sid: participantId, identity: 'alice' }, isMigration: false, guard: 'media-1' },
     ] });
     expect(res.status).to.equal(200);
     expect(await res.json()).to.deep.equal({ results: [{ ok: true }, { ok: true }, { ok: true }] });
     for (let i = 0; i < urls.length; i++) {
-      const w = await getWorker('RM_1', 'PA_1');
+      const w = await getWorker(roomId, participantId);
       expect(w.status).to.equal(200);
       const body = await w.json() as { generation: number };
       expect(body).to.deep.equal({
-        roomId: 'RM_1', roomName: 'name-RM_1', participantId: 'PA_1', identity: 'alice',
-        guards: [{ guard: 'media-1', nodeId: 'sfu-a' }, { guard: 'sig-1', nodeId: 'sfu-a' }], refCount: 2, connected: true, closedAt: null, generation: body.generation,
+        roomId, roomName: `name-${roomId}`, participantId, identity: 'alice',
+        guards: [{ guard: 'media-1', nodeId: node }, { guard: 'sig-1', nodeId: node }], refCount: 2, connected: true, closedAt: null, generation: body.generation,
       });
     }
-    expect((await getWorker('RM_1', 'PA_none')).status).to.equal(404);
+    expect((await getWorker(roomId, 'PA_none')).status).to.equal(404);
   });
 
-  const expired = async () => new AccessToken(API_KEY, API_SECRET, { identity: 'x', ttl: -60 }).toJwt();
+  const expired = () => sfuToken('x', -60);
   const bad: [string, () => Promise<Response>, number, RegExp][] = [
-    ['malformed JSON', () => post(null, { raw: '{"nodeId": "sfu-a", "events": [' }), 400, /JSON/i],
-    ['an unknown method', () => post({ nodeId: 'sfu-a', events: [{ method: 'participantDanced', room: room('RM_x') }] }), 400, /events\[0\]\.method: "participantDanced" is not a TelemetryService method/],
-    ['a missing field', () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_ok') }, { method: 'participantLeft', room: room('RM_x'), participant: { sid: 'PA_x' } }] }), 400, /events\[1\]\.shouldSendEvent: required by participantLeft/],
-    ['a mistyped field', () => post({ nodeId: 'sfu-a', events: [{ method: 'participantJoined', room: room('RM_x'), participant: { sid: 42 }, shouldSendEvent: true }] }), 400, /events\[0\]\.participant:/],
-    ['an unknown field', () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_x'), colour: 'red' }] }), 400, /events\[0\]\.colour: not a field of roomStarted/],
-    ['an id the registry refuses, after a good event', () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_ok') }, { method: 'participantActive', room: room('RM_x'), participant: { sid: 'PA|1' }, isMigration: false, guard: 'g' }] }), 400, /events\[1\]\.participant\.sid: must not contain '\|'/],
-    ['1,001 events', () => post({ nodeId: 'sfu-a', events: Array.from({ length: 1001 }, () => ({ method: 'roomStarted', room: room('RM_x') })) }), 400, /1 to 1000 events \(got 1001\)/],
+    ['malformed JSON', () => post(null, { raw: `{"nodeId": "${node}", "events": [` }), 400, /JSON/i],
+    ['an unknown method', () => post({ nodeId: node, events: [{ method: 'participantDanced', room: room('RM_x') }] }), 400, /events\[0\]\.method: "participantDanced" is not a TelemetryService method/],
+    ['a missing field', () => post({ nodeId: node, events: [{ method: 'roomStarted', room: room('RM_ok') }, { method: 'participantLeft', room: room('RM_x'), participant: { sid: 'PA_x' } }] }), 400, /events\[1\]\.shouldSendEvent: required by participantLeft/],
+    ['a mistyped field', () => post({ nodeId: node, events: [{ method: 'participantJoined', room: room('RM_x'), participant: { sid: 42 }, shouldSendEvent: true }] }), 400, /events\[0\]\.participant:/],
+    ['an unknown field', () => post({ nodeId: node, events: [{ method: 'roomStarted', room: room('RM_x'), colour: 'red' }] }), 400, /events\[0\]\.colour: not a field of roomStarted/],
+    ['an id the registry refuses, after a good event', () => post({ nodeId: node, events: [{ method: 'roomStarted', room: room('RM_ok') }, { method: 'participantActive', room: room('RM_x'), participant: { sid: 'PA|1' }, isMigration: false, guard: 'g' }] }), 400, /events\[1\]\.participant\.sid: must not contain '\|'/],
+    ['1,001 events', () => post({ nodeId: node, events: Array.from({ length: 1001 }, () => ({ method: 'roomStarted', room: room('RM_x') })) }), 400, /1 to 1000 events \(got 1001\)/],
     ['no nodeId', () => post({ events: [{ method: 'roomStarted', room: room('RM_x') }] }), 400, /nodeId: must be a non-empty string/],
-    ['an oversized body', () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: { sid: 'RM_x', name: 'x'.repeat(1_100_000) } }] }), 413, /body over/],
+    ['an oversized body', () => post({ nodeId: node, events: [{ method: 'roomStarted', room: { sid: 'RM_x', name: 'x'.repeat(1_100_000) } }] }), 413, /body over/],
     ['a wrong content type', () => post(null, { contentType: 'text/plain', raw: 'hello' }), 415, /Content-Type must be application\/json/],
-    ['a missing token', () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_x') }] }, { token: null }), 401, /missing Bearer token/],
-    ['a bad token', () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_x') }] }, { token: 'not.a.jwt' }), 401, /invalid token/],
-    ['an expired token', async () => post({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: room('RM_x') }] }, { token: await expired() }), 401, /invalid token.*exp/],
+    ['a missing token', () => post({ nodeId: node, events: [{ method: 'roomStarted', room: room('RM_x') }] }, { token: null }), 401, /missing Bearer token/],
+    ['a bad token', () => post({ nodeId: node, events: [{ method: 'roomStarted', room: room('RM_x') }] }, { token: 'not.a.jwt' }), 401, /invalid token/],
+    ['an expired token', async () => post({ nodeId: node, events: [{ method: 'roomStarted', room: room('RM_x') }] }, { token: await expired() }), 401, /invalid token.*exp/],
   ];
   for (const [name, call, status, message] of bad) {
     it(`${name}: ${status}, a message naming it, nothing applied`, async () => {
@@ -105,7 +107,7 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
   }
 
   it('an event id applied before is acknowledged and not applied again (an SFU retrying a batch)', async () => {
-    const batch = { nodeId: 'sfu-a', events: [{ method: 'roomEnded', id: 'evt-retry-1', room: room('RM_idem') }] };
+    const batch = { nodeId: node, events: [{ method: 'roomEnded', id: 'evt-retry-1', room: room('RM_idem') }] };
     const before = await redis.client().xlen('tc:analytics:events');
     expect((await post(batch)).status).to.equal(200);
     expect((await post(batch)).status).to.equal(200);
@@ -113,13 +115,12 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
   });
 
   it('the same batch raced three times at once over two nodes (an SFU retrying through a load balancer), 25 times: each webhook once, under one id', async () => {
-    const post1 = (url: string, body: string) => fetch(`${url}/v1/telemetry`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` }, body });
     const rooms: string[] = [];
     for (let i = 0; i < 25; i++) {
       const r = room(`RM_race${i}`);
       rooms.push(r.name);
       const p = { sid: `PA_race${i}`, identity: `racer${i}` };
-      const body = JSON.stringify({ nodeId: 'sfu-race', events: [
+      const body = JSON.stringify({ nodeId: node, events: [
         { method: 'roomStarted', id: `race-${i}-1`, room: r },
         { method: 'participantJoined', id: `race-${i}-2`, room: r, participant: p, shouldSendEvent: true, guard: `sig-${i}` },
         { method: 'participantActive', id: `race-${i}-3`, room: r, participant: p, isMigration: false, guard: `media-${i}` },
@@ -127,7 +128,7 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
         { method: 'participantLeft', id: `race-${i}-5`, room: r, participant: p, shouldSendEvent: true, guard: `media-${i}` },
       ] });
       // twice to one node, once to another, as retries through a load balancer may land
-      const answers = await Promise.all([post1(urls[i % 3], body), post1(urls[i % 3], body), post1(urls[(i + 1) % 3], body)]);
+      const answers = await Promise.all([postBatch(urls[i % 3], token, body), postBatch(urls[i % 3], token, body), postBatch(urls[(i + 1) % 3], token, body)]);
       expect(answers.map((a) => a.status), `round ${i}`).to.deep.equal([200, 200, 200]);
     }
     const expected = ['room_started', 'participant_joined', 'participant_left'];
@@ -145,19 +146,20 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
   it("the seed's resume across coordinator nodes: one open connected worker, then exactly one participant_left", async () => {
     const r = room('RM_resume');
     const p = { sid: 'PA_r', identity: 'resumer' };
-    expect((await post({ nodeId: 'sfu-a', events: [
+    const nodeB = ids.node('b');
+    expect((await post({ nodeId: node, events: [
       { method: 'participantJoined', room: r, participant: p, shouldSendEvent: true, guard: 'sig-a' },
       { method: 'participantActive', room: r, participant: p, isMigration: false, guard: 'media-a' },
     ] })).status).to.equal(200);
     // the resume lands on SFU node B, through the other coordinator
-    expect((await post({ nodeId: 'sfu-b', events: [{ method: 'participantJoined', room: r, participant: p, shouldSendEvent: false, guard: 'sig-b' }] })).status).to.equal(200);
-    expect((await post({ nodeId: 'sfu-a', events: [
+    expect((await post({ nodeId: nodeB, events: [{ method: 'participantJoined', room: r, participant: p, shouldSendEvent: false, guard: 'sig-b' }] })).status).to.equal(200);
+    expect((await post({ nodeId: node, events: [
       { method: 'participantLeft', room: r, participant: p, shouldSendEvent: false, guard: 'sig-a' },
       { method: 'participantLeft', room: r, participant: p, shouldSendEvent: false, guard: 'media-a' },
     ] })).status).to.equal(200);
     const w = (await (await getWorker('RM_resume', 'PA_r')).json()) as Record<string, unknown>;
     expect(w).to.deep.include({ connected: true, closedAt: null, refCount: 1 });
-    expect((await post({ nodeId: 'sfu-b', events: [{ method: 'participantLeft', room: r, participant: p, shouldSendEvent: true, guard: 'sig-b' }] })).status).to.equal(200);
+    expect((await post({ nodeId: nodeB, events: [{ method: 'participantLeft', room: r, participant: p, shouldSendEvent: true, guard: 'sig-b' }] })).status).to.equal(200);
     await until(() => rx.received.some((e) => e.room?.name === r.name && e.event === 'participant_left'), 'participant_left');
     const mine = rx.received.filter((e) => e.room?.name === r.name).map((e) => e.event);
     expect(mine).to.deep.equal(['participant_joined', 'participant_left']);
@@ -165,13 +167,13 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
 
   it('DELETE /v1/nodes/:nodeId releases the departing SFU node\'s connections now', async () => {
     const r = room('RM_depart');
-    expect((await post({ nodeId: 'sfu-c', events: [{ method: 'participantActive', room: r, participant: { sid: 'PA_d', identity: 'd' }, isMigration: false, guard: 'g' }] })).status).to.equal(200);
-    const res = await fetch(`${urls[0]}/v1/nodes/sfu-c`, { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } });
+    expect((await post({ nodeId: node, events: [{ method: 'participantActive', room: r, participant: { sid: 'PA_d', identity: 'd' }, isMigration: false, guard: 'g' }] })).status).to.equal(200);
+    const res = await fetch(`${urls[0]}/v1/nodes/${node}`, { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } });
     expect(res.status).to.equal(204);
     const w = (await (await getWorker('RM_depart', 'PA_d')).json()) as Record<string, unknown>;
     expect(w.closedAt).to.be.a('string');
     await until(() => rx.received.some((e) => e.room?.name === r.name && e.event === 'participant_left'), 'participant_left after the departure');
-    expect((await fetch(`${urls[1]}/v1/nodes/sfu-c/heartbeat`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } })).status).to.equal(204);
+    expect((await fetch(`${urls[1]}/v1/nodes/${node}/heartbeat`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } })).status).to.equal(204);
   });
 
   it('serves Prometheus metrics and the BullMQ dashboard (basic auth) listing its queues', async () => {
@@ -219,10 +221,8 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
   });
 
   it('SIGTERM drains: requests in flight are answered 200, then the node exits 0', async () => {
-    const batch = (i: number) => ({ nodeId: 'sfu-d', events: Array.from({ length: 200 }, (_, k) => ({ method: 'trackMuted', room: room(`RM_drain${i}`), participantId: `PA_${k}`, track: { sid: `TR_${k}` } })) });
-    const inFlight = Array.from({ length: 10 }, (_, i) => fetch(`${urls[0]}/v1/telemetry`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` }, body: JSON.stringify(batch(i)),
-    }));
+    const batch = (i: number) => ({ nodeId: node, events: Array.from({ length: 200 }, (_, k) => ({ method: 'trackMuted', room: room(`RM_drain${i}`), participantId: `PA_${k}`, track: { sid: `TR_${k}` } })) });
+    const inFlight = Array.from({ length: 10 }, (_, i) => postBatch(urls[0], token, batch(i)));
     await new Promise((r) => setImmediate(r));
     const exited = new Promise<number | null>((r) => nodes[0].once('exit', (code) => r(code)));
     nodes[0].kill('SIGTERM');
@@ -241,9 +241,14 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
   });
 
   it('with one node gone, the other two still run the periodic work: stats are flushed', async () => {
-    const stat = { roomId: 'RM_1', participantId: 'PA_1', trackId: 'TR_left', streams: [{ primaryPackets: 10, primaryBytes: '12000' }] };
+    const [roomId, participantId] = [ids.room(), ids.participant()];
+    const stat = { roomId, participantId, trackId: 'TR_left', streams: [{ primaryPackets: 10, primaryBytes: '12000' }] };
     const before = await redis.client().xlen('tc:analytics:stats');
-    const res = await post({ nodeId: 'sfu-a', events: [{ method: 'trackStats', roomId: 'RM_1', roomName: 'name-RM_1', key: { streamType: 'UPSTREAM', participantId: 'PA_1', trackId: 'TR_left' }, stat }] });
+    // a stat is flushed for a participant with a worker: the batch opens one first
+    const res = await post({ nodeId: node, events: [
+      { method: 'participantActive', room: room(roomId), participant: { sid: participantId, identity: 'left' }, isMigration: false, guard: 'g' },
+      { method: 'trackStats', roomId, roomName: `name-${roomId}`, key: { streamType: 'UPSTREAM', participantId, trackId: 'TR_left' }, stat },
+    ] });
     expect(res.status).to.equal(200);
     await until(async () => (await redis.client().xlen('tc:analytics:stats')) > before, 'the stat to be flushed by a remaining node', 30_000);
   });

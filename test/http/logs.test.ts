@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
-import { AccessToken } from 'livekit-server-sdk';
 import { expect } from 'chai';
 import { freePort } from '../../lib/redis/server';
+import { sfuToken } from '../support/http';
 import { startHttpNode, stopNodeProcess } from '../support/processes';
+import { API_KEY, API_SECRET, TestReceiver } from '../support/receiver';
 import { usePrivateRedis } from '../support/redis';
-import { API_KEY, API_SECRET, TestReceiver } from '../webhooks/receiver';
 
 /**
  * A node's log at debug: JSON lines, one per request, the state changes of note, and
@@ -30,7 +30,7 @@ describe('node logs', function () {
   });
 
   it('logs each request at debug and state changes at info; no secret, token or credential appears', async () => {
-    const token = await new AccessToken(API_KEY, API_SECRET, { identity: 'sfu-log', ttl: '5m' }).toJwt();
+    const token = await sfuToken('sfu-log', '5m');
     const basic = Buffer.from(`${API_KEY}:${API_SECRET}`).toString('base64');
     const body = JSON.stringify({ nodeId: 'sfu-log', events: [
       { method: 'roomStarted', room: { sid: 'RM_log', name: 'log-room' } },

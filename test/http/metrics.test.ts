@@ -6,8 +6,9 @@ import { Coordinator } from '../../lib/coordinator';
 import { buildServer } from '../../lib/http/server';
 import { createLogger } from '../../lib/log';
 import { loadWebhookOptions } from '../../lib/config/webhooks';
+import { ids } from '../support/fixture';
+import { API_KEY, API_SECRET, TestReceiver } from '../support/receiver';
 import { until, usePrivateRedis } from '../support/redis';
-import { API_KEY, API_SECRET, TestReceiver } from '../webhooks/receiver';
 
 /** One sample of an unlabelled metric in Prometheus text. */
 function sample(text: string, name: string): number {
@@ -54,15 +55,18 @@ describe('GET /metrics (in-process node, private redis-server)', function () {
   it('reports open and closed workers, then the jobs that flush, reap, expire and deliver', async () => {
     // before the periodic work and delivery start: only the registry's transitions count
     const s = c.service;
-    await c.registry.heartbeat('sfu-gone');
+    // two SFU nodes: one stays, the other's lease lapses once the periodic work runs
+    const node = ids.node();
+    const gone = ids.node('gone');
+    await c.registry.heartbeat(gone);
     await s.roomStarted({ room });
-    await s.participantJoined({ room, participant: who(1), shouldSendEvent: false, guard: 'g1', nodeId: 'sfu-a' });
-    await s.participantJoined({ room, participant: who(2), shouldSendEvent: false, guard: 'g2', nodeId: 'sfu-a' });
+    await s.participantJoined({ room, participant: who(1), shouldSendEvent: false, guard: 'g1', nodeId: node });
+    await s.participantJoined({ room, participant: who(2), shouldSendEvent: false, guard: 'g2', nodeId: node });
     await s.participantLeft({ room, participant: who(2), shouldSendEvent: false, guard: 'g2' });
-    await s.participantJoined({ room, participant: who(3), shouldSendEvent: false, guard: 'g3', nodeId: 'sfu-gone' });
-    await s.participantJoined({ room, participant: who(4), shouldSendEvent: false, guard: 'g4', nodeId: 'sfu-a' });
+    await s.participantJoined({ room, participant: who(3), shouldSendEvent: false, guard: 'g3', nodeId: gone });
+    await s.participantJoined({ room, participant: who(4), shouldSendEvent: false, guard: 'g4', nodeId: node });
     await s.participantLeft({ room, participant: who(4), shouldSendEvent: false, guard: 'g4' });
-    await s.participantJoined({ room, participant: who(4), shouldSendEvent: false, guard: 'g4b', nodeId: 'sfu-a' }); // re-opened
+    await s.participantJoined({ room, participant: who(4), shouldSendEvent: false, guard: 'g4b', nodeId: node }); // re-opened
 
     let m = await scrape();
     expect({
@@ -75,7 +79,7 @@ describe('GET /metrics (in-process node, private redis-server)', function () {
     expect(m).to.match(/^tc_reap_duration_seconds_bucket\{le="30"\} 0$/m);
     expect(m).to.not.include('tc_webhook_latency_ms');
 
-    // the closed worker is reaped; sfu-gone's lease lapses, its worker closes and is reaped too;
+    // the closed worker is reaped; the gone node's lease lapses, its worker closes and is reaped too;
     // room_started and that worker's leave are delivered
     await c.start();
     m = await until(async () => {

@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
-import { AccessToken } from 'livekit-server-sdk';
 import { expect } from 'chai';
-import { freePort } from '../../lib/redis/server';
-import { startHttpNode, stopNodeProcess } from '../support/processes';
+import { ids } from '../support/fixture';
+import { postBatch, sfuToken } from '../support/http';
+import { startHttpNodes, stopNodeProcess } from '../support/processes';
+import { API_KEY, API_SECRET } from '../support/receiver';
 import { until, usePrivateRedis } from '../support/redis';
-import { API_KEY, API_SECRET } from '../webhooks/receiver';
 
 /** Two node processes whose one redis-server is killed and started again (a cluster's failover has its own tests). */
 describe('HTTP API while its redis-server is down', function () {
@@ -16,16 +16,14 @@ describe('HTTP API while its redis-server is down', function () {
   redis.cleanups.push(async () => { await Promise.all(nodes.map((n) => stopNodeProcess(n))); });
 
   before(async () => {
-    const ports = [await freePort(), await freePort()];
-    nodes.push(...await Promise.all(ports.map((port) => startHttpNode({ PORT: String(port), ...redis.env(), API_KEY, API_SECRET }))));
-    urls = ports.map((p) => `http://127.0.0.1:${p}`);
-    token = await new AccessToken(API_KEY, API_SECRET, { identity: 'sfu-a', ttl: '10m' }).toJwt();
+    const fleet = await startHttpNodes(2, { ...redis.env(), API_KEY, API_SECRET });
+    nodes.push(...fleet.nodes);
+    urls = fleet.urls;
+    token = await sfuToken();
   });
 
-  const post = (url: string, sid: string) => fetch(`${url}/v1/telemetry`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-    body: JSON.stringify({ nodeId: 'sfu-a', events: [{ method: 'roomStarted', room: { sid, name: `name-${sid}` } }] }),
-  });
+  const node = ids.node();
+  const post = (url: string, sid: string) => postBatch(url, token, { nodeId: node, events: [{ method: 'roomStarted', room: { sid, name: `name-${sid}` } }] });
 
   it('Redis stopped: 503 with Retry-After and /readyz fails; Redis back: both recover', async () => {
     await redis.server.kill();

@@ -7,11 +7,9 @@ import { Coordinator } from '../../lib/coordinator';
 import { buildServer } from '../../lib/http/server';
 import { createLogger } from '../../lib/log';
 import { PrivateRedis } from '../../lib/redis/server';
-import { RecordingNotifier } from '../../lib/webhooks/notifier';
+import { API_KEY, API_SECRET } from '../support/api-node';
+import { RecordingNotifier } from '../support/fakes';
 import { until } from '../support/redis';
-
-const API_KEY = 'api-key';
-const API_SECRET = 'api-secret-long-enough-for-hs256-signing';
 
 /**
  * REDIS_WAIT_REPLICAS against a real master and replica: a batch is answered 200 only once

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { freePort } from '../../lib/redis/server';
 
 // by absolute URL, so a node started in another working directory still finds tsx
 const TSX = ['--import', pathToFileURL(require.resolve('tsx')).href];
@@ -43,6 +44,17 @@ export function startNodeProcess(env: Record<string, string>): Promise<ChildProc
 /** Starts `npm start`'s entry point as a process and resolves once it listens. */
 export function startHttpNode(env: Record<string, string | undefined>, opts: ForkOptions = {}): Promise<ChildProcess> {
   return ready(forkEntry(MAIN, env, opts));
+}
+
+/**
+ * `count` processes of `npm start`'s entry point, each on a free port with `env` (a fleet
+ * behind a load balancer): the processes, their ports and their base URLs, in the same order.
+ */
+export async function startHttpNodes(count: number, env: Record<string, string | undefined>, opts: ForkOptions = {}): Promise<{ nodes: ChildProcess[]; ports: number[]; urls: string[] }> {
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) ports.push(await freePort());
+  const nodes = await Promise.all(ports.map((port) => startHttpNode({ ...env, PORT: String(port) }, opts)));
+  return { nodes, ports, urls: ports.map((port) => `http://127.0.0.1:${port}`) };
 }
 
 /** Stops a node process; one that has not exited 15 s after SIGTERM is killed. */
