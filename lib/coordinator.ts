@@ -15,7 +15,7 @@ import type { CallLimits } from './telemetry/validate';
 import { StatsBuffer } from './telemetry/stats-buffer';
 import { FLUSH_DEFAULTS, StatsFlusher, type FlushOptions } from './telemetry/stats-flush';
 import { WebhookDelivery } from './webhooks/delivery';
-import { NullNotifier, type WebhookNotifier } from './webhooks/notifier';
+import { NullNotifier, type WebhookNotifier } from './telemetry/notifier';
 import type { WebhookOptions } from './webhooks/options';
 
 export interface CoordinatorParts {

@@ -17,7 +17,7 @@ export { RedisStreamsAnalytics } from './telemetry/analytics-streams';
 export { coalesce } from './telemetry/coalesce';
 export { PeriodicWork, TELEMETRY_QUEUE } from './jobs/periodic';
 export { WebhookDelivery, WEBHOOK_QUEUE } from './webhooks/delivery';
-export { RecordingNotifier, NullNotifier, type WebhookNotifier } from './webhooks/notifier';
+export { RecordingNotifier, NullNotifier, type WebhookNotifier } from './telemetry/notifier';
 export { type WebhookOptions } from './webhooks/options';
 export { loadWebhookOptions } from './config/webhooks';
 export { WebhookMetrics } from './webhooks/metrics';

@@ -15,7 +15,7 @@ import { createLogger } from '../lib/log';
 import { createRedis } from '../lib/redis/connection';
 import { PrivateRedis } from '../lib/redis/server';
 import type { AnalyticsStatJson } from '../lib/telemetry/types';
-import { RecordingNotifier } from '../lib/webhooks/notifier';
+import { RecordingNotifier } from '../lib/telemetry/notifier';
 import { fmt, printTable } from './support/table';
 
 const { values } = parseArgs({

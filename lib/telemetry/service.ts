@@ -7,7 +7,7 @@ import {
 import type { Logger } from 'pino';
 import type { WorkerRegistry } from '../registry/registry';
 import type { LeaveRecord } from '../registry/types';
-import type { WebhookNotifier } from '../webhooks/notifier';
+import type { WebhookNotifier } from './notifier';
 import type { AnalyticsSink } from './analytics';
 import {
   WEBHOOK, leaveEvents, minimalRoom, newEgressEvent, newIngressEvent, newParticipantEvent,

@@ -1,4 +1,4 @@
-import type { Pickup, RunContext } from './lane-run';
+import type { Pickup, RunContext } from './run';
 import type { Attempt } from './receivers';
 import { isFinal } from './receivers';
 import type { Outcome, UrlStatus } from './url-status';

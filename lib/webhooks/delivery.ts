@@ -11,7 +11,7 @@ import { eventKey } from './event-key';
 import { INLINE_SLOTS, InlineRuns, inlineDeadline, isInlineRun, newInlineRunId } from './inline-runs';
 import { jobPickup, LaneRetry, runLane, type RunContext, type RunJob } from './lane-run';
 import { WebhookMetrics } from './metrics';
-import type { WebhookNotifier } from './notifier';
+import type { WebhookNotifier } from '../telemetry/notifier';
 import { wantsEvent, type WebhookOptions } from './options';
 import { describeAttempt, Receivers, succeeded, type LaneEvent } from './receivers';
 import { WebhookOperations } from './operations';

@@ -1,4 +1,4 @@
-import type { Pickup, RunContext } from './lane-run';
+import type { Pickup, RunContext } from './run';
 import { webhookUrlTag } from './receivers';
 
 /**

@@ -10,7 +10,7 @@ import { Coordinator } from '../../lib/coordinator';
 import { createLogger } from '../../lib/log';
 import { createRedis, type RedisClient } from '../../lib/redis/connection';
 import { newId } from '../../lib/ids';
-import type { WebhookNotifier } from '../../lib/webhooks/notifier';
+import type { WebhookNotifier } from '../../lib/telemetry/notifier';
 
 class RedisHashNotifier implements WebhookNotifier {
   constructor(private readonly redis: RedisClient) {}

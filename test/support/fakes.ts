@@ -1,6 +1,6 @@
 import { RecordingAnalytics } from '../../lib/telemetry/analytics';
 import type { OutgoingStat } from '../../lib/telemetry/analytics';
-import { RecordingNotifier as LibRecordingNotifier } from '../../lib/webhooks/notifier';
+import { RecordingNotifier as LibRecordingNotifier } from '../../lib/telemetry/notifier';
 
 /**
  * The recording fakes of the narrow interfaces a Coordinator is given (WebhookNotifier,
