@@ -31,6 +31,14 @@ export class RecordingNotifier implements WebhookNotifier {
   names(): string[] {
     return this.events.map((e) => e.event);
   }
+
+  /**
+   * Forgets the events recorded (between tests), not the ids already queued: an id queued
+   * again after a clear is still not recorded twice, as the notifier's contract says.
+   */
+  clear(): void {
+    this.events.length = 0;
+  }
 }
 
 /** No webhook URL configured: nothing to send (LiveKit's notifier is nil then). */

@@ -1,25 +1,13 @@
-import { RecordingAnalytics } from '../../lib/telemetry/analytics';
-import type { OutgoingStat } from '../../lib/telemetry/analytics';
-import { RecordingNotifier as LibRecordingNotifier } from '../../lib/telemetry/notifier';
+import { RecordingAnalytics, type OutgoingStat } from '../../lib/telemetry/analytics';
+import { RecordingNotifier } from '../../lib/telemetry/notifier';
 
 /**
  * The recording fakes of the narrow interfaces a Coordinator is given (WebhookNotifier,
- * AnalyticsSink), each with a `clear()` that a `beforeEach` calls, so no test reads
- * another's recordings and none resets arrays by hand.
+ * AnalyticsSink), from one place. Each has a `clear()` that a `beforeEach` calls (as
+ * useTelemetry and useApiNode do), so no test reads another's recordings and none resets
+ * arrays by hand.
  */
-
-export { RecordingAnalytics };
-
-/** The library's RecordingNotifier, with `clear()`. */
-export class RecordingNotifier extends LibRecordingNotifier {
-  /**
-   * Forgets the events recorded (between tests), not the ids already queued: an id queued
-   * again after a clear is still not recorded twice, as the notifier's contract says.
-   */
-  clear(): void {
-    this.events.length = 0;
-  }
-}
+export { RecordingAnalytics, RecordingNotifier };
 
 /**
  * Analytics whose stats writes fail while `failing` is set (the analytics service down);
