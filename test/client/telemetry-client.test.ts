@@ -1,15 +1,17 @@
 import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AnalyticsEvent, AnalyticsEventType, AnalyticsStat, AnalyticsStream, ParticipantInfo, Room, TrackInfo } from '@livekit/protocol';
+import { AnalyticsEventType, AnalyticsStat, AnalyticsStream, ParticipantInfo, Room, TrackInfo } from '@livekit/protocol';
 import { expect } from 'chai';
 import { TelemetryClient, TelemetryRequestError, type RequestReport } from '../../lib/client/telemetry-client';
 import { freePort } from '../../lib/redis/server';
 import type { TelemetryService } from '../../lib/telemetry/types';
-import { startHttpNode, stopNodeProcess } from '../support/processes';
+import { ids } from '../support/fixture';
+import { startHttpNodes, stopNodeProcess } from '../support/processes';
+import { API_KEY, API_SECRET, TestReceiver } from '../support/receiver';
 import { until, usePrivateRedis } from '../support/redis';
+import { analyticsEvents } from '../support/streams';
 import { useTelemetry } from '../support/telemetry';
-import { API_KEY, API_SECRET, TestReceiver } from '../webhooks/receiver';
 
 /**
  * TelemetryClient: LiveKit's TelemetryService over HTTP. The same SFU code runs against
@@ -32,11 +34,9 @@ describe('TelemetryClient against two coordinator node processes', function () {
 
   before(async () => {
     await rx.start();
-    const ports = [await freePort(), await freePort()];
-    nodes.push(...await Promise.all(ports.map((port) => startHttpNode({
-      PORT: String(port), ...redis.env(), API_KEY, API_SECRET, WEBHOOK_URLS: rx.url, FLUSH_INTERVAL: '1s', NODE_LEASE: '2s',
-    }))));
-    urls = ports.map((p) => `http://127.0.0.1:${p}`);
+    const fleet = await startHttpNodes(2, { ...redis.env(), API_KEY, API_SECRET, WEBHOOK_URLS: rx.url, FLUSH_INTERVAL: '1s', NODE_LEASE: '2s' });
+    nodes.push(...fleet.nodes);
+    urls = fleet.urls;
   });
 
   const client = (nodeId: string, extra: Partial<ConstructorParameters<typeof TelemetryClient>[0]> = {}) => {
@@ -46,21 +46,18 @@ describe('TelemetryClient against two coordinator node processes', function () {
   };
 
   /** The analytics events the fleet wrote for one room, types in stream order. */
-  const analyticsOf = async (roomSid: string) => {
-    const entries = await redis.client().xrange('tc:analytics:events', '-', '+');
-    return entries.map(([, f]) => AnalyticsEvent.fromJsonString(f[1]))
-      .filter((e) => e.roomId === roomSid || e.room?.sid === roomSid)
-      .map((e) => AnalyticsEventType[e.type]);
-  };
+  const analyticsOf = async (roomSid: string) => (await analyticsEvents(redis.client()))
+    .filter((e) => e.roomId === roomSid || e.room?.sid === roomSid)
+    .map((e) => AnalyticsEventType[e.type]);
 
-  /** An SFU's session, written once against the TelemetryService interface. */
-  async function session(s: TelemetryService, n: string) {
-    const room = new Room({ sid: `RM_${n}`, name: `room-${n}`, creationTime: 1_700_000_000n });
-    const alice = new ParticipantInfo({ sid: `PA_${n}`, identity: `alice-${n}` });
-    const cam = new TrackInfo({ sid: `TR_${n}`, name: 'cam' });
+  /** An SFU's session, written once against the TelemetryService interface, in a room of its own: that room. */
+  async function session(s: TelemetryService, label: string, nodeId: string): Promise<Room> {
+    const room = ids.roomInfo(label, { creationTime: 1_700_000_000n });
+    const alice = ids.participantInfo('alice');
+    const cam = new TrackInfo({ sid: ids.of('TR_'), name: 'cam' });
     await s.roomStarted({ room });
-    await s.participantJoined({ room, participant: alice, shouldSendEvent: true, guard: 'sig', nodeId: 'sfu-a' });
-    await s.participantActive({ room, participant: alice, isMigration: false, guard: 'media', nodeId: 'sfu-a' });
+    await s.participantJoined({ room, participant: alice, shouldSendEvent: true, guard: 'sig', nodeId });
+    await s.participantActive({ room, participant: alice, isMigration: false, guard: 'media', nodeId });
     await s.trackPublished({ room, participantId: alice.sid, identity: alice.identity, track: cam, shouldSendEvent: true });
     await s.trackMuted({ room, participantId: alice.sid, track: cam });
     await s.trackStats({
@@ -70,25 +67,26 @@ describe('TelemetryClient against two coordinator node processes', function () {
     await s.participantLeft({ room, participant: alice, shouldSendEvent: true, guard: 'sig' });
     await s.participantLeft({ room, participant: alice, shouldSendEvent: true, guard: 'media' });
     await s.roomEnded({ room });
+    return room;
   }
 
   it('the same SFU code gives the same webhooks and analytics events in-process and over HTTP', async () => {
-    await session(local.service, 'local');
-    const sfu = client('sfu-a');
-    await session(sfu, 'remote');
-    const expectedHooks = local.notifier.events.filter((e) => e.room?.name === 'room-local').map((e) => e.event);
+    const node = ids.node();
+    const inProcess = await session(local.service, 'local', node);
+    const remote = await session(client(node), 'remote', node);
+    const expectedHooks = local.notifier.events.filter((e) => e.room?.name === inProcess.name).map((e) => e.event);
     expect(expectedHooks).to.deep.equal(['room_started', 'participant_joined', 'track_published', 'participant_left', 'room_finished']);
-    await until(() => rx.roomSequence('room-remote').length >= expectedHooks.length, 'the webhooks of the remote session');
-    const remoteHooks = rx.received.filter((e) => e.room?.name === 'room-remote').map((e) => e.event);
+    await until(() => rx.roomSequence(remote.name).length >= expectedHooks.length, 'the webhooks of the remote session');
+    const remoteHooks = rx.received.filter((e) => e.room?.name === remote.name).map((e) => e.event);
     expect(remoteHooks).to.deep.equal(expectedHooks);
-    const expectedAnalytics = local.analytics.events.filter((e) => e.roomId === 'RM_local' || e.room?.sid === 'RM_local').map((e) => AnalyticsEventType[e.type]);
+    const expectedAnalytics = local.analytics.events.filter((e) => e.roomId === inProcess.sid || e.room?.sid === inProcess.sid).map((e) => AnalyticsEventType[e.type]);
     expect(expectedAnalytics.length).to.be.greaterThan(4);
-    expect(await analyticsOf('RM_remote')).to.deep.equal(expectedAnalytics);
+    expect(await analyticsOf(remote.sid)).to.deep.equal(expectedAnalytics);
   });
 
   it('batches calls made together and applies them in the order they were made', async () => {
     const reports: RequestReport[] = [];
-    const sfu = client('sfu-b', { maxBatch: 250, onRequest: (r) => reports.push(r) });
+    const sfu = client(ids.node(), { maxBatch: 250, onRequest: (r) => reports.push(r) });
     const room = new Room({ sid: 'RM_order', name: 'room-order' });
     // single-write events (sent together by the node) mixed with multi-step ones (awaited one by one)
     const kinds = [
@@ -103,8 +101,7 @@ describe('TelemetryClient against two coordinator node processes', function () {
     // one request in flight at a time: what came in meanwhile went in the next batch
     expect(reports.length).to.be.at.least(4).and.at.most(10);
     expect(reports.every((r) => r.status === 200 && r.events <= 250)).to.equal(true);
-    const entries = await redis.client().xrange('tc:analytics:events', '-', '+');
-    const tracks = entries.map(([, f]) => AnalyticsEvent.fromJsonString(f[1])).filter((e) => e.roomId === 'RM_order').map((e) => e.trackId);
+    const tracks = (await analyticsEvents(redis.client())).filter((e) => e.roomId === 'RM_order').map((e) => e.trackId);
     expect(tracks).to.deep.equal(Array.from({ length: 1000 }, (_, i) => `TR_${i}`));
   });
 
@@ -126,7 +123,7 @@ describe('TelemetryClient against two coordinator node processes', function () {
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
     try {
       const reports: RequestReport[] = [];
-      const sfu = client('sfu-c', { urls: [`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, urls[1]], onRequest: (r) => reports.push(r) });
+      const sfu = client(ids.node(), { urls: [`http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, urls[1]], onRequest: (r) => reports.push(r) });
       await sfu.roomStarted({ room: new Room({ sid: 'RM_lost', name: 'room-lost' }) });
       expect(reports.map((r) => r.status)).to.deep.equal(['network-error', 200]);
       expect(cut).to.equal(1);
@@ -141,13 +138,13 @@ describe('TelemetryClient against two coordinator node processes', function () {
 
   it('a coordinator that is down is skipped: every call still lands', async () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
-    const sfu = client('sfu-d', { urls: [dead, ...urls], maxBatch: 1, baseBackoffMs: 10 });
+    const sfu = client(ids.node(), { urls: [dead, ...urls], maxBatch: 1, baseBackoffMs: 10 });
     for (let i = 0; i < 6; i++) await sfu.roomStarted({ room: new Room({ sid: 'RM_dead', name: 'room-dead' }) });
     expect(await analyticsOf('RM_dead')).to.have.length(6);
   });
 
   it('a bad call is refused alone, naming the field, before it is sent: the calls around it land', async () => {
-    const sfu = client('sfu-e');
+    const sfu = client(ids.node());
     const room = new Room({ sid: 'RM_bad', name: 'room-bad' });
     const good = sfu.roomStarted({ room });
     const bad = sfu.trackMuted({ room, participantId: 'PA_b' } as never);
@@ -164,11 +161,12 @@ describe('TelemetryClient against two coordinator node processes', function () {
   });
 
   it('heartbeats keep the SFU node\'s lease; a destroyed client (a crashed SFU) lets it lapse: participant_left', async () => {
-    const sfu = client('sfu-f', { heartbeatIntervalMs: 300 });
+    const node = ids.node();
+    const sfu = client(node, { heartbeatIntervalMs: 300 });
     const room = new Room({ sid: 'RM_crash', name: 'room-crash' });
     const bob = new ParticipantInfo({ sid: 'PA_bob', identity: 'bob' });
     await sfu.participantActive({ room, participant: bob, isMigration: false, guard: 'media' });
-    const seen = async () => Number(await redis.client().zscore('tc:{nodes}:seen', 'sfu-f'));
+    const seen = async () => Number(await redis.client().zscore('tc:{nodes}:seen', node));
     // the lease is renewed by heartbeats alone, past twice NODE_LEASE, and the worker stays open
     const first = await seen();
     await until(async () => (await seen()) > first + 4000, 'heartbeats renewing the lease past 2 × NODE_LEASE', 20_000);
