@@ -19,7 +19,7 @@ export class RunBreaker {
   probeInMs = 0;
 
   constructor(private readonly ctx: RunContext, private readonly pickup: Pickup) {
-    this.status = ctx.urls.of(pickup.data.url);
+    this.status = ctx.receivers.of(pickup.data.url).status;
   }
 
   /**

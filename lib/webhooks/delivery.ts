@@ -15,7 +15,6 @@ import type { WebhookNotifier } from '../telemetry/notifier';
 import { wantsEvent, type WebhookOptions } from './options';
 import { describeAttempt, Receivers, succeeded, type LaneEvent } from './receivers';
 import { WebhookOperations } from './operations';
-import { UrlStatuses } from './url-status';
 
 export { webhookUrlTag, type LaneEvent } from './receivers';
 export type { RunJob, RunProgress } from './lane-run';
@@ -80,8 +79,6 @@ export class WebhookDelivery implements WebhookNotifier {
   readonly metrics = new WebhookMetrics();
   private readonly receivers: Receivers;
   private readonly runs: RunContext;
-  /** Each URL's fleet-wide state (breaker, latencies, lanes with work, dead letters) and what operators do with it. */
-  private readonly urls: UrlStatuses;
   readonly operations: WebhookOperations;
   /** This node's inline runs (inline-runs.ts), while it delivers. */
   private readonly inline: InlineRuns;
@@ -103,19 +100,18 @@ export class WebhookDelivery implements WebhookNotifier {
   ) {
     this.queues = new BullQueues<DeliveryJob>(WEBHOOK_QUEUE, shards, target, log);
     this.receivers = new Receivers(redis, keys, opts);
-    this.urls = new UrlStatuses(redis, keys, opts);
     this.operations = new WebhookOperations({
-      redis, keys, opts, log, urls: this.urls, queueOf: (lane) => this.queueOf(lane),
+      redis, keys, opts, log, receivers: this.receivers, queueOf: (lane) => this.queueOf(lane),
       newRunId: (lane) => this.newRunId(lane), addRun: (runId, run) => this.addRun(runId, run),
     });
     this.runs = {
       redis, keys, opts, log, metrics: this.metrics, receivers: this.receivers,
-      urls: this.urls, promoteHeld: (runIds) => this.operations.promoteHeld(runIds),
+      promoteHeld: (runIds) => this.operations.promoteHeld(runIds),
       keepDeadLetter: (laneId, id, d, reason, attempts) => this.keepDeadLetter(laneId, id, d, reason, attempts),
       closing: () => this.stopping,
     };
     this.inline = new InlineRuns({
-      ctx: this.runs, urls: this.urls, log, maxRunning: INLINE_SLOTS,
+      ctx: this.runs, log, maxRunning: INLINE_SLOTS,
       handOff: (runId, run, delayMs) => this.handOff(runId, run, delayMs),
     });
   }
@@ -176,7 +172,7 @@ export class WebhookDelivery implements WebhookNotifier {
         return;
       }
       // in Redis before the caller is answered: if this node dies, another takes the lane on
-      const dropped = await this.urls.of(run.url).noteInlineRunTakingDropped(run.lane, runId, inlineDeadline(this.opts.timeoutMs));
+      const dropped = await this.receivers.of(run.url).status.noteInlineRunTakingDropped(run.lane, runId, inlineDeadline(this.opts.timeoutMs));
       (runner ?? ((r, j, n) => this.runInline(r, j, n)))(runId, withHead, dropped);
       return;
     }
@@ -194,7 +190,7 @@ export class WebhookDelivery implements WebhookNotifier {
       this.queueOf(run.lane).add(RUN, run, {
         jobId: runId, attempts: RUN_ATTEMPTS, backoff: { type: 'lane' }, ...(delayMs > 0 ? { delay: delayMs } : {}), ...this.kept(),
       }),
-      this.urls.of(run.url).noteLane(run.lane, runId),
+      this.receivers.of(run.url).status.noteLane(run.lane, runId),
     ]);
   }
 
@@ -202,7 +198,7 @@ export class WebhookDelivery implements WebhookNotifier {
   private async ensureRun(runId: string, run: RunJob, idleMs: number): Promise<void> {
     if (isInlineRun(runId)) {
       // noted already (kept as it is), or its node died before noting it: the sweep takes it on
-      await this.urls.of(run.url).noteInlineRun(run.lane, runId, inlineDeadline(this.opts.timeoutMs, Date.now() - idleMs));
+      await this.receivers.of(run.url).status.noteInlineRun(run.lane, runId, inlineDeadline(this.opts.timeoutMs, Date.now() - idleMs));
       return;
     }
     const state = await this.queueOf(run.lane).getJobState(runId);
@@ -233,14 +229,14 @@ export class WebhookDelivery implements WebhookNotifier {
     const [restarted] = (await this.redis.advanceWebhookLane(lane.fifo, lane.events, lane.run, fromRunId, runId, 'restart', 0)) as [number];
     if (restarted === 1) await this.addRun(runId, { lane: laneId, url, key }, delayMs);
     // drained meanwhile (or never had events): off the URL's lanes with work, if still its entry
-    else await this.urls.of(url).forgetLane(laneId, fromRunId);
+    else await this.receivers.of(url).status.forgetLane(laneId, fromRunId);
   }
 
   private async keepDeadLetter(laneId: string, id: string, d: LaneEvent, reason: string, attempts: number): Promise<void> {
     const data: DeadLetterJob = { ...d, deadLettered: true, reason, attempts };
     await Promise.all([
       this.queueOf(laneId).add(DEAD_LETTER, data, { jobId: id, attempts: 1, ...this.kept() }),
-      this.urls.of(d.url).noteDeadLetter(laneId, id),
+      this.receivers.of(d.url).status.noteDeadLetter(laneId, id),
     ]);
   }
 

@@ -2,7 +2,6 @@ import type { Logger } from 'pino';
 import { newId } from '../ids';
 import { DRAINED, LaneRetry, runLane, type Pickup, type RunContext, type RunJob } from './lane-run';
 import type { WebhookMetrics } from './metrics';
-import type { UrlStatuses } from './url-status';
 import { leaseMs } from './url-limits';
 
 /**
@@ -62,7 +61,6 @@ class StepBack extends Error {}
 
 export interface InlineRunsParts {
   ctx: RunContext;
-  urls: UrlStatuses;
   log: Logger;
   /** Inline runs at once on this node: beyond it, a new run goes to the queue at once. */
   maxRunning: number;
@@ -221,7 +219,7 @@ export class InlineRuns {
 
   private async forget(runId: string, url: string): Promise<void> {
     // an entry left behind is taken by the sweep, which finds its lane moved on
-    await this.p.urls.of(url).forgetInlineRun(runId).catch(() => undefined);
+    await this.p.ctx.receivers.of(url).status.forgetInlineRun(runId).catch(() => undefined);
   }
 
   /** Starts looking, every INLINE_SWEEP_MS, for the inline runs of dead nodes of `urls`. */
@@ -230,7 +228,7 @@ export class InlineRuns {
     if (this.sweeper || urls.length === 0) return;
     const sweep = async () => {
       for (const url of urls) {
-        const status = this.p.urls.of(url);
+        const status = this.p.ctx.receivers.of(url).status;
         for (const runId of await status.lapsedInlineRuns()) {
           this.p.log.warn({ run: runId, url }, 'inline webhook run lapsed (its node stopped mid-run?): its lane goes to a job');
           await this.p.handOff(runId, { lane: runId.split('.')[1] ?? '', url, key: '(its inline run lapsed)' }, 0);

@@ -8,7 +8,8 @@ import type { RunJob } from './lane-run';
 import type { WebhookOptions } from './options';
 import type { LaneEvent } from './receivers';
 import { isInlineRun } from './inline-runs';
-import { laneOfRun, type UrlStatuses } from './url-status';
+import type { Receivers } from './receivers';
+import { laneOfRun } from './url-status';
 
 /** One URL as GET /v1/webhooks shows it. */
 export interface UrlReport {
@@ -46,7 +47,7 @@ export interface OperationsDeps {
   keys: KeySpace;
   opts: WebhookOptions;
   log: Logger;
-  urls: UrlStatuses;
+  receivers: Receivers;
   queueOf(laneId: string): Queue;
   newRunId(laneId: string): string;
   addRun(runId: string, run: RunJob): Promise<void>;
@@ -80,7 +81,7 @@ export class WebhookOperations {
 
   /** URLs the circuit breaker holds paused now (fleet). */
   async pausedUrls(): Promise<number> {
-    const paused = await Promise.all(this.d.opts.urls.map((u) => this.d.redis.hexists(this.d.urls.of(u).keys.status, 'paused')));
+    const paused = await Promise.all(this.d.opts.urls.map((u) => this.d.redis.hexists(this.d.receivers.of(u).status.keys.status, 'paused')));
     return paused.filter((p) => p === 1).length;
   }
 
@@ -90,7 +91,7 @@ export class WebhookOperations {
 
   private async reportOf(url: string): Promise<UrlReport> {
     const { redis } = this.d;
-    const k = this.d.urls.of(url).keys;
+    const k = this.d.receivers.of(url).status.keys;
     const [status, latencies, deadLetters, lanes, probeTtl] = await Promise.all([
       redis.hgetall(k.status), redis.lrange(k.latency, 0, -1), redis.zcard(k.dead), redis.hgetall(k.lanes), redis.pttl(k.probe),
     ]);
@@ -150,7 +151,7 @@ export class WebhookOperations {
    */
   async replay(r: ReplayRequest): Promise<number> {
     const { redis, keys, log } = this.d;
-    const k = this.d.urls.of(r.url).keys;
+    const k = this.d.receivers.of(r.url).status.keys;
     const entries = await redis.zrangebyscore(k.dead, r.sinceMs, r.untilMs, 'WITHSCORES');
     const found: { entry: string; laneId: string; id: string; givenUpAt: number; data: LaneEvent; key: string; remove: () => Promise<void> }[] = [];
     for (let i = 0; i + 1 < entries.length; i += 2) {

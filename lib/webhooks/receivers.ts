@@ -1,10 +1,16 @@
-import { createHash } from 'node:crypto';
 import { WebhookEvent } from '@livekit/protocol';
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
+import type { Attempt } from './attempt';
 import { httpPost } from './http-post';
+import { LocalSlots } from './local-slots';
 import type { WebhookOptions } from './options';
 import { signWebhookSync } from './signing';
+import { UrlStatus } from './url-status';
+import { webhookUrlTag } from './url-tag';
+
+export { describeAttempt, isFinal, succeeded, type Attempt } from './attempt';
+export { webhookUrlTag } from './url-tag';
 
 const USER_AGENT = 'telemetry-coordinator-webhooks/0.1';
 
@@ -19,34 +25,22 @@ export interface LaneEvent {
   createdAtMs?: number;
 }
 
-/** The outcome of one POST: the HTTP status (0 when none came) and the network error, if any. */
-export interface Attempt {
-  status: number;
-  error: string;
-}
 
-export const succeeded = (a: Attempt) => a.status >= 200 && a.status < 300;
-
-/** An HTTP answer that is final at once: a 4xx other than 408 and 429. */
-export const isFinal = (a: Attempt) => a.status >= 400 && a.status < 500 && a.status !== 408 && a.status !== 429;
-
-export const describeAttempt = (a: Attempt, url: string) => (a.status ? `HTTP ${a.status} from ${url}` : `${a.error} (${url})`);
-
-/** A URL's tag in KeySpace.webhookDropped. */
-export function webhookUrlTag(url: string): string {
-  return createHash('sha1').update(url).digest('hex').slice(0, 12);
-}
 
 /**
- * One webhook URL, as this node sends to it: signing and POSTing, and its count of dead
- * letters not yet reported (numDropped), shared by the fleet in Redis. What a node keeps
- * per URL lives here.
+ * One webhook URL, as this node sends to it: signing and POSTing, its count of dead letters
+ * not yet reported (numDropped), the fleet's view of it in Redis (status: breaker, latencies,
+ * lanes with work, inline runs, dead letters) and this node's slots of it (per-URL limits).
+ * What a node keeps per URL lives here.
  */
 export class Receiver {
   readonly droppedKey: string;
+  readonly status: UrlStatus;
+  readonly slots = new LocalSlots();
 
   constructor(readonly url: string, private readonly redis: RedisClient, keys: KeySpace, private readonly opts: WebhookOptions) {
     this.droppedKey = keys.webhookDropped(webhookUrlTag(url));
+    this.status = new UrlStatus(url, redis, keys, opts);
   }
 
   /**

@@ -4,7 +4,6 @@ import type { KeySpace } from '../redis/keys';
 import type { WebhookMetrics } from './metrics';
 import type { WebhookOptions } from './options';
 import type { LaneEvent, Receivers } from './receivers';
-import type { UrlStatuses } from './url-status';
 
 /*
  * What a lane's run is, apart from how it runs (lane-run.ts): the parts the run's limits and
@@ -67,8 +66,6 @@ export interface RunContext {
   keepDeadLetter(laneId: string, id: string, d: LaneEvent, reason: string, attempts: number): Promise<void>;
   /** The node is shutting down: runs hand their lanes back to the queue after the event in hand. */
   closing(): boolean;
-  /** Each URL's fleet-wide state: its circuit breaker, latencies, lanes with work. */
-  urls: UrlStatuses;
   /** Runs held while their URL was paused go on now it resumed. */
   promoteHeld(runIds: string[]): Promise<void>;
 }

@@ -1,5 +1,6 @@
+import type { LocalSlots } from './local-slots';
 import type { Pickup, RunContext } from './run';
-import { webhookUrlTag } from './receivers';
+import { webhookUrlTag } from './url-tag';
 
 /**
  * A rate turn at most this far off is waited for in the run (its BullMQ slot kept a few
@@ -24,64 +25,7 @@ export const leaseMs = (timeoutMs: number) => 2 * timeoutMs + 1000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** What this node knows of one URL's slots: its own leases, how long they are held, its runs waiting for one. */
-class LocalSlots {
-  /** When each lease this node holds was taken. */
-  private readonly since: number[] = [];
-  /** How long this node's pickups held a slot of the URL (ms, moving average). */
-  private holdMs = 0;
-  private readonly waiters: (() => void)[] = [];
 
-  get queued(): number {
-    return this.waiters.length;
-  }
-
-  /**
-   * How long a run joining this node's queue would likely wait for one of this node's
-   * slots to come back: they turn over about every holdMs (at least as long as the oldest
-   * one is held already, so a receiver turning slow counts at once). No slot: no end.
-   */
-  expectedWaitMs(): number {
-    if (this.since.length === 0) return Infinity;
-    const turn = Math.max(this.holdMs, Date.now() - Math.min(...this.since));
-    return (turn * (this.waiters.length + 1)) / this.since.length;
-  }
-
-  /** Resolves when one of this node's runs gives a slot back (the first waiter first), or after `ms`. */
-  released(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        const at = this.waiters.indexOf(wake);
-        if (at >= 0) this.waiters.splice(at, 1);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.waiters.push(wake);
-    });
-  }
-
-  took(at: number): void {
-    this.since.push(at);
-  }
-
-  left(at: number): void {
-    const i = this.since.indexOf(at);
-    if (i >= 0) this.since.splice(i, 1);
-    this.holdMs = 0.8 * this.holdMs + 0.2 * (Date.now() - at);
-    this.waiters[0]?.();
-  }
-}
-
-/** Each delivery instance's LocalSlots per URL (keyed by its Receivers: one per instance). */
-const localSlots = new WeakMap<object, Map<string, LocalSlots>>();
-function slotsOf(ctx: RunContext, url: string): LocalSlots {
-  let byUrl = localSlots.get(ctx.receivers);
-  if (!byUrl) localSlots.set(ctx.receivers, (byUrl = new Map()));
-  let s = byUrl.get(url);
-  if (!s) byUrl.set(url, (s = new LocalSlots()));
-  return s;
-}
 
 /**
  * A pickup's side of its URL's limits, fleet-wide in Redis under the URL's hash tag
@@ -115,7 +59,7 @@ export class RunLimits {
     this.perEventMs = o.rateLimit > 0 ? 1000 / o.rateLimit : 0;
     this.burst = Math.max(1, Math.ceil(o.rateLimit));
     this.leaseMs = leaseMs(o.timeoutMs);
-    this.local = slotsOf(ctx, pickup.data.url);
+    this.local = ctx.receivers.of(pickup.data.url).slots;
   }
 
   private async ask(mode: 'enter' | 'send' | 'leave', queue = false): Promise<(number | string)[]> {

@@ -2,7 +2,8 @@ import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import type { WebhookOptions } from './options';
 import { Batcher } from './batcher';
-import { webhookUrlTag, type Attempt } from './receivers';
+import type { Attempt } from './attempt';
+import { webhookUrlTag } from './url-tag';
 
 /** Delivery latencies a URL keeps for its p50 / p99 (the latest ones). */
 export const LATENCY_SAMPLES = 1000;
@@ -151,21 +152,5 @@ export class UrlStatus {
       this.redis.zadd(this.keys.dead, at, `${laneId}|${id}`),
       this.redis.zremrangebyscore(this.keys.dead, '-inf', at - DEAD_LETTER_KEPT_MS),
     ]);
-  }
-}
-
-/** This node's UrlStatus of each URL. */
-export class UrlStatuses {
-  private readonly byUrl = new Map<string, UrlStatus>();
-
-  constructor(private readonly redis: RedisClient, private readonly keys: KeySpace, private readonly opts: WebhookOptions) {}
-
-  of(url: string): UrlStatus {
-    let s = this.byUrl.get(url);
-    if (!s) {
-      s = new UrlStatus(url, this.redis, this.keys, this.opts);
-      this.byUrl.set(url, s);
-    }
-    return s;
   }
 }
