@@ -2,10 +2,10 @@ import type { ChildProcess } from 'node:child_process';
 import { AnalyticsStat, AnalyticsStream, ParticipantInfo, Room, TrackInfo, TrackType } from '@livekit/protocol';
 import { expect } from 'chai';
 import { TelemetryClient } from '../../lib/client/telemetry-client';
-import { freePort } from '../../lib/redis/server';
-import { startHttpNode, stopNodeProcess } from '../support/processes';
+import { ids } from '../support/fixture';
+import { startHttpNodes, stopNodeProcess } from '../support/processes';
+import { API_KEY, API_SECRET, TestReceiver } from '../support/receiver';
 import { until, usePrivateRedis } from '../support/redis';
-import { API_KEY, API_SECRET, TestReceiver } from '../webhooks/receiver';
 
 /**
  * Memory grows with live participants, not with time: a small fleet's traffic on two node
@@ -35,15 +35,14 @@ describe('every key has a bound: after a fleet run and its retention, nothing is
 
   it('leaves only per-shard counts, trimmed streams and BullMQ\'s bounded sets', async () => {
     await rx.start();
-    const ports = [await freePort(), await freePort()];
-    nodes.push(...await Promise.all(ports.map((port) => startHttpNode({
-      PORT: String(port), ...redis.env(), API_KEY, API_SECRET, WEBHOOK_URLS: rx.url, REGISTRY_SHARDS: '4',
+    const fleet = await startHttpNodes(2, {
+      ...redis.env(), API_KEY, API_SECRET, WEBHOOK_URLS: rx.url, REGISTRY_SHARDS: '4',
       FLUSH_INTERVAL: '300ms', WORKER_CLEANUP_WAIT: '500ms', NODE_LEASE: '1s', IDEMPOTENCY_WINDOW: '1s', WEBHOOK_DEDUPE_WINDOW: '1s',
-    }))));
-    const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-    const sfu = (id: string) => new TelemetryClient({ urls, nodeId: id, apiKey: API_KEY, apiSecret: API_SECRET, heartbeatIntervalMs: 250 });
-    const a = sfu('sfu-keys-a');
-    const b = sfu('sfu-keys-b');
+    });
+    nodes.push(...fleet.nodes);
+    const sfu = (id: string) => new TelemetryClient({ urls: fleet.urls, nodeId: id, apiKey: API_KEY, apiSecret: API_SECRET, heartbeatIntervalMs: 250 });
+    const a = sfu(ids.node('a'));
+    const b = sfu(ids.node('b'));
     const leaves: string[] = [];
     for (let r = 0; r < 3; r++) {
       const room = new Room({ sid: `RM_k${r}`, name: `keys-${r}` });

@@ -13,7 +13,7 @@ import { balancerFigures, rollingRestart, upstreams } from '../../scripts/suppor
 import { WebhookLedger } from '../../scripts/support/webhook-ledger';
 import { startHttpNode, stopNodeProcess } from '../support/processes';
 import { until } from '../support/redis';
-import { API_KEY, API_SECRET, TestReceiver } from '../webhooks/receiver';
+import { API_KEY, API_SECRET, TestReceiver } from '../support/receiver';
 
 describe('docs/load-balancer.md', () => {
   it('shows the HAProxy config the launcher writes, for its example addresses', () => {

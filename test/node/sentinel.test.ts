@@ -1,12 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import Redis from 'ioredis';
-import { AccessToken } from 'livekit-server-sdk';
 import { expect } from 'chai';
 import { LocalSentinel } from '../../lib/redis/local-sentinel';
 import { freePort } from '../../lib/redis/server';
+import { ids } from '../support/fixture';
+import { postBatch, sfuToken } from '../support/http';
 import { startHttpNode, stopNodeProcess } from '../support/processes';
+import { API_KEY, API_SECRET, TestReceiver } from '../support/receiver';
 import { until } from '../support/redis';
-import { API_KEY, API_SECRET, TestReceiver } from '../webhooks/receiver';
 
 /**
  * A node on Redis Sentinel (REDIS_SENTINEL_ADDRESSES + REDIS_SENTINEL_MASTER_NAME, as
@@ -25,7 +26,7 @@ describe('a coordinator node on Redis Sentinel, through a failover', function ()
     sentinel = await LocalSentinel.start();
     await rx.start();
     port = await freePort();
-    token = await new AccessToken(API_KEY, API_SECRET, { identity: 'sfu-s', ttl: '10m' }).toJwt();
+    token = await sfuToken();
   });
   after(async () => {
     if (node) await stopNodeProcess(node);
@@ -33,9 +34,9 @@ describe('a coordinator node on Redis Sentinel, through a failover', function ()
     await sentinel.stop();
   });
 
-  const post = (events: unknown[]) => fetch(`http://127.0.0.1:${port}/v1/telemetry`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` }, body: JSON.stringify({ nodeId: 'sfu-s', events }),
-  });
+  // the one SFU node of both tests: the second reads what the first wrote
+  const sfu = ids.node();
+  const post = (events: unknown[]) => postBatch(`http://127.0.0.1:${port}`, token, { nodeId: sfu, events });
   const room = (n: string) => ({ sid: `RM_${n}`, name: `sentinel-${n}` });
 
   it('starts from the sentinel settings, takes a batch and delivers its webhook', async () => {
