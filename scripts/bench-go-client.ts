@@ -12,7 +12,7 @@ import { AnalyticsStat, AnalyticsStream, Room, TrackInfo, TrackType } from '@liv
 import { TelemetryClient } from '../lib/client/telemetry-client';
 import { freePort, PrivateRedis } from '../lib/redis/server';
 import { startHttpNode, stopNodeProcess } from '../test/support/processes';
-import { API_KEY, API_SECRET } from '../test/webhooks/receiver';
+import { API_KEY, API_SECRET } from '../test/support/receiver';
 import { buildSfuBridge, GoSfuBridge } from './support/go-sfu';
 import { fmt, printTable } from './support/table';
 

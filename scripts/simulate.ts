@@ -34,7 +34,7 @@ import { TelemetryClient, type RequestReport } from '../lib/client/telemetry-cli
 import { freePort } from '../lib/redis/server';
 import { EVENT_CLAIM_DEFAULTS } from '../lib/telemetry/event-claims';
 import { startHttpNode, stopNodeProcess } from '../test/support/processes';
-import { API_KEY, API_SECRET, TestReceiver } from '../test/webhooks/receiver';
+import { API_KEY, API_SECRET, TestReceiver } from '../test/support/receiver';
 import { BuggySfu, DuplicateTally, duplicatingFetch, summarizeLogs } from './support/chaos';
 import { OutageTally } from './support/outage';
 import { startTopology, TOPOLOGY_KINDS, type FailoverReport, type TopologyKind } from './support/topology';
