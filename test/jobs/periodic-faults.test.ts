@@ -11,6 +11,7 @@ import type { LapsedNode, OrphanedWorker } from '../../lib/registry/types';
 import { FlakyAnalytics, RecordingNotifier } from '../support/fakes';
 import { ids } from '../support/fixture';
 import { until, usePrivateRedis } from '../support/redis';
+import { coordinatorOn } from '../support/telemetry';
 
 const goodStat = (bytes: number) => JSON.stringify({ score: 4, streams: [{ primaryBytes: String(bytes), primaryPackets: 1 }] });
 
@@ -20,16 +21,13 @@ describe('periodic jobs: a failing flush holds up neither the leave sweep nor th
   const notifier = new RecordingNotifier();
   let c: Coordinator;
   before(() => {
-    c = new Coordinator({
-      redis: redis.target,
-      options: loadOptions({ REGISTRY_SHARDS: '2', NODE_ID: 'coord-ff', FLUSH_INTERVAL: '100ms', WORKER_CLEANUP_WAIT: '0ms' }),
-      log: createLogger('silent'), notifier, analytics: new FlakyAnalytics(), // stats writes always fail; events go through
+    c = coordinatorOn(redis, { REGISTRY_SHARDS: '2', NODE_ID: 'coord-ff', FLUSH_INTERVAL: '100ms', WORKER_CLEANUP_WAIT: '0ms' }, {
+      notifier, analytics: new FlakyAnalytics(), // stats writes always fail; events go through
       // a lease of 0: the failing batch is handed out again to every flush, so every flush fails
       flush: { leaseMs: 0, maxTries: 1_000_000 },
       periodic: { leaveSweepAgeMs: 0 },
     });
   });
-  redis.cleanups.push(() => c.close());
 
   it('the shard whose flush throws still has its due worker reaped and its pending leave relayed; the jobs still fail', async () => {
     const room = new Room({ sid: 'RM_ff', name: 'ff' });
@@ -66,14 +64,10 @@ describe('periodic jobs: rejected stats are reported', function () {
   const registry = new client.Registry();
   const done: JobDone[] = [];
   before(() => {
-    c = new Coordinator({
-      redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '2', NODE_ID: 'coord-rj', FLUSH_INTERVAL: '100ms' }),
-      log: createLogger('silent'), notifier: new RecordingNotifier(),
-    });
+    c = coordinatorOn(redis, { REGISTRY_SHARDS: '2', NODE_ID: 'coord-rj', FLUSH_INTERVAL: '100ms' });
     registerJobMetrics(registry, c);
     c.periodic.onJobDone((d) => done.push(d));
   });
-  redis.cleanups.push(() => c.close());
 
   it('as JobDone.rejected of the shard jobs and as tc_stats_rejected_total', async () => {
     const room = new Room({ sid: 'RM_rj', name: 'rj' });

@@ -10,18 +10,13 @@ import { RecordingNotifier } from '../support/fakes';
 import { ids } from '../support/fixture';
 import { usePrivateRedis } from '../support/redis';
 import { analyticsStats } from '../support/streams';
+import { coordinatorOn } from '../support/telemetry';
 
 /** Stats buffered in Redis, flushed once to the analytics stream, even through a killed flush. */
 describe('stats: buffered in Redis, flushed exactly once to the analytics stream', () => {
   const redis = usePrivateRedis();
   let c: Coordinator;
-  before(() => {
-    c = new Coordinator({
-      redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'coord-1', ANALYTICS_MAXLEN: '100000' }),
-      log: createLogger('silent'), notifier: new RecordingNotifier(), flush: { workersPerBatch: 3, leaseMs: 300 },
-    });
-  });
-  redis.cleanups.push(() => c.close());
+  before(() => { c = coordinatorOn(redis, { REGISTRY_SHARDS: '4', NODE_ID: 'coord-1', ANALYTICS_MAXLEN: '100000' }, { flush: { workersPerBatch: 3, leaseMs: 300 } }); });
 
   const stat = (bytes: number, end: number) => new AnalyticsStat({
     score: 4, streams: [new AnalyticsStream({ primaryBytes: BigInt(bytes), primaryPackets: 1, startTime: Timestamp.fromDate(new Date(end - 1000)), endTime: Timestamp.fromDate(new Date(end)) })],
@@ -153,9 +148,8 @@ describe('trackStats: bad input gets a clear error and buffers nothing', () => {
   const redis = usePrivateRedis();
   let c: Coordinator;
   before(() => {
-    c = new Coordinator({ redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '2' }), log: createLogger('silent'), notifier: new RecordingNotifier() });
+    c = coordinatorOn(redis, { REGISTRY_SHARDS: '2' });
   });
-  redis.cleanups.push(() => c.close());
   const good = () => ({ roomId: 'RM_1', roomName: 'r', key: { streamType: 'UPSTREAM' as const, participantId: 'PA_1', trackId: 'TR_1', track: true }, stat: new AnalyticsStat() });
   const cases: [string, (a: ReturnType<typeof good>) => unknown, RegExp][] = [
     ['no roomId', (a) => ({ ...a, roomId: '' }), /roomId: must be a non-empty string/],

@@ -1,14 +1,13 @@
 import { ParticipantInfo, Room } from '@livekit/protocol';
 import { expect } from 'chai';
 import Redis from 'ioredis';
-import { loadOptions } from '../../lib/config/options';
-import { Coordinator } from '../../lib/coordinator';
-import { createLogger } from '../../lib/log';
+import type { Coordinator } from '../../lib/coordinator';
 import type { StatsKey } from '../../lib/telemetry/types';
-import { FlakyAnalytics, RecordingNotifier } from '../support/fakes';
+import { FlakyAnalytics } from '../support/fakes';
 import { ids } from '../support/fixture';
 import { slotOf, until, usePrivateRedis } from '../support/redis';
 import { analyticsStats, rejectedStats } from '../support/streams';
+import { coordinatorOn } from '../support/telemetry';
 
 /** What SFUs sent and got buffered, and no flush can coalesce (or LiveKit's isValid skips). */
 const BAD_STATS = [
@@ -32,13 +31,7 @@ const good = (bytes: number) => JSON.stringify({
 describe('stats: a bad stat never holds up the others', () => {
   const redis = usePrivateRedis();
   let c: Coordinator;
-  before(() => {
-    c = new Coordinator({
-      redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'coord-p' }),
-      log: createLogger('silent'), notifier: new RecordingNotifier(),
-    });
-  });
-  redis.cleanups.push(() => c.close());
+  before(() => { c = coordinatorOn(redis, { REGISTRY_SHARDS: '4', NODE_ID: 'coord-p' }); });
 
   const keys = () => c.registry.keys;
   const streamStats = () => analyticsStats(redis.client(), keys());
@@ -174,13 +167,7 @@ describe('stats scripts: each stays in one hash slot', () => {
   // MONITOR: one server sees every script run
   const redis = usePrivateRedis({ standalone: true });
   let c: Coordinator;
-  before(() => {
-    c = new Coordinator({
-      redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '8', NODE_ID: 'coord-s' }),
-      log: createLogger('silent'), notifier: new RecordingNotifier(),
-    });
-  });
-  redis.cleanups.push(() => c.close());
+  before(() => { c = coordinatorOn(redis, { REGISTRY_SHARDS: '8', NODE_ID: 'coord-s' }); });
 
   it('buffer, claim, renew, commit, reject, finish and give up touch one slot per script run', async () => {
     expect(slotOf('123456789')).to.equal(12739); // the CRC16 check value Redis documents
@@ -225,13 +212,7 @@ describe('stats: a batch whose flush keeps failing', () => {
   const redis = usePrivateRedis();
   const sink = new FlakyAnalytics(); // down until told otherwise
   let c: Coordinator;
-  before(() => {
-    c = new Coordinator({
-      redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '2', NODE_ID: 'coord-f' }),
-      log: createLogger('silent'), notifier: new RecordingNotifier(), analytics: sink, flush: { leaseMs: 50 },
-    });
-  });
-  redis.cleanups.push(() => c.close());
+  before(() => { c = coordinatorOn(redis, { REGISTRY_SHARDS: '2', NODE_ID: 'coord-f' }, { analytics: sink, flush: { leaseMs: 50 } }); });
 
   it('is moved whole to the dead-letter stream after 5 failed flushes, and leaves inflight', async () => {
     const r = ids.roomInfo('fail');
