@@ -1,3 +1,6 @@
+/** A lease outlives an attempt in progress (the request timeout) with room for renewing it. */
+export const leaseMs = (timeoutMs: number) => 2 * timeoutMs + 1000;
+
 /** What this node knows of one URL's slots: its own leases, how long they are held, its runs waiting for one. */
 export class LocalSlots {
   /** When each lease this node holds was taken. */

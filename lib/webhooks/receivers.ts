@@ -2,8 +2,9 @@ import { WebhookEvent } from '@livekit/protocol';
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import type { Attempt } from './attempt';
+import { Batcher } from './batcher';
 import { httpPost } from './http-post';
-import { LocalSlots } from './local-slots';
+import { LocalSlots, leaseMs } from './local-slots';
 import type { WebhookOptions } from './options';
 import { signWebhookSync } from './signing';
 import { UrlStatus } from './url-status';
@@ -37,11 +38,37 @@ export class Receiver {
   readonly droppedKey: string;
   readonly status: UrlStatus;
   readonly slots = new LocalSlots();
+  private readonly limitKeys: ReturnType<KeySpace['webhookUrlLimits']>;
 
   constructor(readonly url: string, private readonly redis: RedisClient, keys: KeySpace, private readonly opts: WebhookOptions) {
     this.droppedKey = keys.webhookDropped(webhookUrlTag(url));
     this.status = new UrlStatus(url, redis, keys, opts);
+    this.limitKeys = keys.webhookUrlLimits(webhookUrlTag(url));
   }
+
+  /**
+   * Takes ('take': true if taken) or gives back ('give': the runs waiting that may go now) a
+   * slot of the URL's WEBHOOK_MAX_IN_FLIGHT, with the node's other runs doing the same at
+   * this moment: one call to Redis for them all.
+   */
+  shareSlot(mode: 'take', lease: string): Promise<boolean>;
+  shareSlot(mode: 'give', lease: string): Promise<string[]>;
+  shareSlot(mode: 'take' | 'give', lease: string): Promise<boolean | string[]> {
+    return mode === 'take' ? this.takes.add(lease) : this.gives.add(lease);
+  }
+
+  private readonly takes = new Batcher<string, boolean>(async (leases) => {
+    const k = this.limitKeys;
+    const taken = (await this.redis.shareWebhookSlots(k.leases, k.waiting, 'take', this.opts.maxInFlight, leaseMs(this.opts.timeoutMs), ...leases)) as number[];
+    return leases.map((_, i) => taken[i] === 1);
+  });
+
+  private readonly gives = new Batcher<string, string[]>(async (leases) => {
+    const k = this.limitKeys;
+    const waiters = (await this.redis.shareWebhookSlots(k.leases, k.waiting, 'give', this.opts.maxInFlight, leaseMs(this.opts.timeoutMs), ...leases)) as string[];
+    // the waiters go to the first giver to promote: one promotion each
+    return leases.map((_, i) => (i === 0 ? waiters.map(String) : []));
+  });
 
   /**
    * Takes the URL's dead letters not yet reported, to report them. Taken, not read: lanes of

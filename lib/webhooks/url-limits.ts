@@ -1,4 +1,4 @@
-import type { LocalSlots } from './local-slots';
+import { leaseMs, type LocalSlots } from './local-slots';
 import type { Pickup, RunContext } from './run';
 import { webhookUrlTag } from './url-tag';
 
@@ -20,8 +20,7 @@ export const SLOT_RECHECK_MS = 3000;
  */
 export const LOCAL_WAIT_MS = 250;
 
-/** A lease outlives an attempt in progress (the request timeout) with room for renewing it. */
-export const leaseMs = (timeoutMs: number) => 2 * timeoutMs + 1000;
+export { leaseMs };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -51,6 +50,13 @@ export class RunLimits {
   private leaseUntil = 0;
   private enteredAt = 0;
   private readonly local: LocalSlots;
+  /** This pickup's lease among the URL's ('<run id>:<token>'). */
+  private readonly lease: string;
+  /**
+   * Its slot is taken and given back with those of the node's other inline runs of the
+   * moment (shareWebhookSlots-2.lua): an inline run, a cap, no rate limit.
+   */
+  private readonly shared: boolean;
 
   constructor(private readonly ctx: RunContext, private readonly pickup: Pickup) {
     const o = ctx.opts;
@@ -60,6 +66,8 @@ export class RunLimits {
     this.burst = Math.max(1, Math.ceil(o.rateLimit));
     this.leaseMs = leaseMs(o.timeoutMs);
     this.local = ctx.receivers.of(pickup.data.url).slots;
+    this.lease = `${pickup.runId}:${pickup.token}`;
+    this.shared = pickup.inline && o.maxInFlight > 0 && o.rateLimit <= 0;
   }
 
   private async ask(mode: 'enter' | 'send' | 'leave', queue = false): Promise<(number | string)[]> {
@@ -67,7 +75,7 @@ export class RunLimits {
     const sentAt = Date.now();
     const reply = (await ctx.redis.limitWebhookUrl(
       k.leases, k.rate, k.waiting, k.reserved, mode, this.pickup.runId, ctx.opts.maxInFlight, this.perEventMs, this.burst, this.leaseMs, IN_PLACE_WAIT_MS,
-      `${this.pickup.runId}:${this.pickup.token}`, queue ? 1 : 0,
+      this.lease, queue ? 1 : 0,
     )) as (number | string)[];
     if (mode !== 'leave' && reply[0] === 1) this.leaseUntil = sentAt + this.leaseMs;
     return reply;
@@ -82,6 +90,17 @@ export class RunLimits {
     if (this.off) return;
     const deadline = Date.now() + LOCAL_WAIT_MS;
     const local = this.local;
+    // an inline run of a URL without a rate limit asks with the others starting at the same
+    // moment, in one call; refused, it asks as any run does
+    if (this.shared && local.queued === 0) {
+      const sentAt = Date.now();
+      if (await this.ctx.receivers.of(this.pickup.data.url).shareSlot('take', this.lease)) {
+        this.leaseUntil = sentAt + this.leaseMs;
+        this.enteredAt = Date.now();
+        local.took(this.enteredAt);
+        return;
+      }
+    }
     for (;;) {
       // wait here only when this node's slots of the URL come back soon (a fast receiver);
       // else a refused run is queued in Redis, woken by whichever node gives a slot back
@@ -145,9 +164,11 @@ export class RunLimits {
     // the lease lapses by itself and a waiter asks again by SLOT_RECHECK_MS: a fault here
     // leaves the run's outcome as it is
     const slip = (err: unknown) => this.ctx.log.warn({ err, url: this.pickup.data.url, run: this.pickup.runId }, 'webhook slot not given back');
-    const [waiter] = await this.ask('leave').catch((err) => { slip(err); return ['']; });
+    const waiters = this.shared
+      ? await this.ctx.receivers.of(this.pickup.data.url).shareSlot('give', this.lease).catch((err) => { slip(err); return []; }) as string[]
+      : (await this.ask('leave').catch((err) => { slip(err); return ['']; })).filter(Boolean).map(String);
     // this node's runs waiting for a slot ask once it is free in Redis
     this.local.left(this.enteredAt);
-    if (waiter) await this.ctx.promoteHeld([String(waiter)]).catch(slip);
+    if (waiters.length > 0) await this.ctx.promoteHeld(waiters).catch(slip);
   }
 }

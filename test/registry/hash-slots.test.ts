@@ -129,6 +129,11 @@ describe('every script declares every key it touches, all in one hash slot', () 
 
     // the breaker takes an attempt back only while a URL is paused: run here so its keys are checked too
     await client.refundWebhookAttempt(keys.webhookLane('slots-lane').run, 'run.slots-lane.x', 'token', 'head');
+    // a job's run takes and gives back its URL's slot alone (the inline runs above share theirs)
+    const limits = keys.webhookUrlLimits('slots-url');
+    for (const mode of ['enter', 'leave']) {
+      await client.limitWebhookUrl(limits.leases, limits.rate, limits.waiting, limits.reserved, mode, 'run.slots-lane.y', 4, 0, 1, 1000, 25, 'run.slots-lane.y:t', 0);
+    }
 
     await client.echo('hash-slots-done');
     try {
