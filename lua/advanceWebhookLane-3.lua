@@ -39,54 +39,60 @@
 ]]
 --- @include "includes/nowMs"
 
-local run = redis.call('HMGET', KEYS[3], 'job', 'owner', 'head', 'tries')
-local mode = ARGV[3]
+local fifoKey, eventsKey, runKey = KEYS[1], KEYS[2], KEYS[3]
+local runId, token, mode, handOut = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local FIRST_DONE = 5
+
+local run = redis.call('HMGET', runKey, 'job', 'owner', 'head', 'tries')
+local job, owner, countedHead, countedTries = run[1], run[2], run[3], run[4]
 if mode == 'restart' then
-  if (run[1] or '') ~= ARGV[1] then
+  -- runId is the finished run's ('' when none), and in the token's place comes the new run's id
+  local newRunId = token
+  if (job or '') ~= runId then
     return { 0 }
   end
-  if redis.call('LLEN', KEYS[1]) == 0 then
-    redis.call('DEL', KEYS[3])
+  if redis.call('LLEN', fifoKey) == 0 then
+    redis.call('DEL', runKey)
     return { 0 }
   end
-  redis.call('HSET', KEYS[3], 'job', ARGV[2], 'at', nowMs())
-  redis.call('HDEL', KEYS[3], 'owner')
+  redis.call('HSET', runKey, 'job', newRunId, 'at', nowMs())
+  redis.call('HDEL', runKey, 'owner')
   return { 1 }
 end
-if run[1] ~= ARGV[1] then
+if job ~= runId then
   return { -1 }
 end
-if mode == 'start' or not run[2] then
+if mode == 'start' or not owner then
   -- a pickup begins; or a run's first pickup, which sent the event it came with, calls first
-  redis.call('HSET', KEYS[3], 'owner', ARGV[2])
-elseif run[2] ~= ARGV[2] then
+  redis.call('HSET', runKey, 'owner', token)
+elseif owner ~= token then
   return { -1 }
 end
-for i = 5, #ARGV do
-  if redis.call('LINDEX', KEYS[1], 0) ~= ARGV[i] then break end
-  redis.call('LPOP', KEYS[1])
-  redis.call('HDEL', KEYS[2], ARGV[i])
+for i = FIRST_DONE, #ARGV do
+  if redis.call('LINDEX', fifoKey, 0) ~= ARGV[i] then break end
+  redis.call('LPOP', fifoKey)
+  redis.call('HDEL', eventsKey, ARGV[i])
 end
-local head = redis.call('LINDEX', KEYS[1], 0)
+local head = redis.call('LINDEX', fifoKey, 0)
 if not head then
-  redis.call('DEL', KEYS[3])
+  redis.call('DEL', runKey)
   return { 0 }
 end
 -- a head new to the run has had no attempt; 'hold' reports one failed, 'yield' none
 local tries = 1
 if mode == 'yield' then tries = 0 end
-if head == run[3] then
-  tries = tonumber(run[4])
+if head == countedHead then
+  tries = tonumber(countedTries)
   -- an attempt is counted when it starts, so a failed one is counted already
   if mode == 'start' or mode == 'next' then tries = tries + 1 end
 end
-redis.call('HSET', KEYS[3], 'head', head, 'tries', tries, 'at', nowMs())
-local waiting = redis.call('LLEN', KEYS[1])
+redis.call('HSET', runKey, 'head', head, 'tries', tries, 'at', nowMs())
+local waiting = redis.call('LLEN', fifoKey)
 if mode == 'hold' or mode == 'yield' then
   return { 1, waiting, tries }
 end
-local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[4]) - 1)
-local data = redis.call('HMGET', KEYS[2], unpack(ids))
+local ids = redis.call('LRANGE', fifoKey, 0, handOut - 1)
+local data = redis.call('HMGET', eventsKey, unpack(ids))
 local out = { 1, waiting, tries }
 for i = 1, #ids do
   out[#out + 1] = ids[i]

@@ -27,22 +27,25 @@
 ]]
 --- @include "includes/nowMs"
 
+local fifoKey, eventsKey, seenKey, runKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local id, data, window, newRunId = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+
 local now = nowMs()
-local window = tonumber(ARGV[3])
-local run = redis.call('HMGET', KEYS[4], 'job', 'at')
+local run = redis.call('HMGET', runKey, 'job', 'at')
+local runId, movedAt = run[1], run[2]
 local idle = 0
-if run[2] then idle = now - tonumber(run[2]) end
+if movedAt then idle = now - tonumber(movedAt) end
 -- trimmed first, so an id older than the window is taken again even before the key expires
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
-if redis.call('ZSCORE', KEYS[3], ARGV[1]) or redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then
-  return { -1, run[1] or '', 0, idle }
+redis.call('ZREMRANGEBYSCORE', seenKey, '-inf', now - window)
+if redis.call('ZSCORE', seenKey, id) or redis.call('HEXISTS', eventsKey, id) == 1 then
+  return { -1, runId or '', 0, idle }
 end
-redis.call('ZADD', KEYS[3], now, ARGV[1])
-redis.call('PEXPIRE', KEYS[3], window)
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-local position = redis.call('RPUSH', KEYS[1], ARGV[1]) - 1
-if not run[1] then
-  redis.call('HSET', KEYS[4], 'job', ARGV[4], 'at', now)
-  return { position, ARGV[4], 1, 0 }
+redis.call('ZADD', seenKey, now, id)
+redis.call('PEXPIRE', seenKey, window)
+redis.call('HSET', eventsKey, id, data)
+local position = redis.call('RPUSH', fifoKey, id) - 1
+if not runId then
+  redis.call('HSET', runKey, 'job', newRunId, 'at', now)
+  return { position, newRunId, 1, 0 }
 end
-return { position, run[1], 0, idle }
+return { position, runId, 0, idle }

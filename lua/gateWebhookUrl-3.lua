@@ -15,13 +15,15 @@
           { 1 } paused, and this run has the probe slot: send one attempt;
           { 2, ms until the next probe slot } paused: hold (the run is kept in the held set)
 ]]
-if not redis.call('HGET', KEYS[1], 'paused') then
+local statusKey, probeKey, heldKey = KEYS[1], KEYS[2], KEYS[3]
+local runId, probeEvery = ARGV[1], tonumber(ARGV[2])
+if not redis.call('HGET', statusKey, 'paused') then
   return { 0 }
 end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', tonumber(ARGV[2])) then
+if redis.call('SET', probeKey, runId, 'NX', 'PX', probeEvery) then
   return { 1 }
 end
-redis.call('SADD', KEYS[3], ARGV[1])
-local wait = redis.call('PTTL', KEYS[2])
+redis.call('SADD', heldKey, runId)
+local wait = redis.call('PTTL', probeKey)
 if wait < 0 then wait = 0 end
 return { 2, wait }

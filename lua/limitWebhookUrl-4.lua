@@ -39,18 +39,20 @@
 --- @include "includes/nowMs"
 
 local now = nowMs()
+local leasesKey, rateKey, waitingKey, reservedKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local mode, run, lease = ARGV[1], ARGV[2], ARGV[8]
 local maxInFlight, perEvent, burst, leaseMs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local keepTurnAfter, queueIfRefused = tonumber(ARGV[7]), ARGV[9] == '1'
 
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', leasesKey, '-inf', now)
 
 if mode == 'leave' then
-  redis.call('ZREM', KEYS[1], lease)
+  redis.call('ZREM', leasesKey, lease)
   -- runs that stopped waiting long ago (their jobs gone) are forgotten
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 600000)
-  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 600000)
-  if maxInFlight > 0 and redis.call('ZCARD', KEYS[1]) < maxInFlight then
-    local first = redis.call('ZPOPMIN', KEYS[3])
+  redis.call('ZREMRANGEBYSCORE', waitingKey, '-inf', now - 600000)
+  redis.call('ZREMRANGEBYSCORE', reservedKey, '-inf', now - 600000)
+  if maxInFlight > 0 and redis.call('ZCARD', leasesKey) < maxInFlight then
+    local first = redis.call('ZPOPMIN', waitingKey)
     if first[1] then return { first[1] } end
   end
   return { '' }
@@ -58,43 +60,43 @@ end
 
 -- the next turn at the rate: ms from now (the schedule moves on by one event)
 local function takeTurn()
-  local at = tonumber(redis.call('GET', KEYS[2]) or '0')
+  local at = tonumber(redis.call('GET', rateKey) or '0')
   if at < now then at = now end
   local wait = at - (burst - 1) * perEvent - now
   if wait < 0 then wait = 0 end
   local nextAt = at + perEvent
-  redis.call('SET', KEYS[2], nextAt, 'PX', nextAt - now + 1000)
+  redis.call('SET', rateKey, nextAt, 'PX', nextAt - now + 1000)
   return wait
 end
 
 if mode == 'send' then
-  redis.call('ZADD', KEYS[1], now + leaseMs, lease)
+  redis.call('ZADD', leasesKey, now + leaseMs, lease)
   if perEvent <= 0 then return { 1, 0 } end
   local wait = takeTurn()
-  if wait > tonumber(ARGV[7]) then redis.call('ZADD', KEYS[4], now + wait, run) end
+  if wait > keepTurnAfter then redis.call('ZADD', reservedKey, now + wait, run) end
   return { 1, wait }
 end
 
 -- 'enter'
-if maxInFlight > 0 and not redis.call('ZSCORE', KEYS[1], lease) and redis.call('ZCARD', KEYS[1]) >= maxInFlight then
-  if ARGV[9] == '1' then redis.call('ZADD', KEYS[3], 'NX', now, run) end
-  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if maxInFlight > 0 and not redis.call('ZSCORE', leasesKey, lease) and redis.call('ZCARD', leasesKey) >= maxInFlight then
+  if queueIfRefused then redis.call('ZADD', waitingKey, 'NX', now, run) end
+  local first = redis.call('ZRANGE', leasesKey, 0, 0, 'WITHSCORES')
   return { 0, tonumber(first[2]) - now, 1 }
 end
 if perEvent > 0 then
-  local turn = redis.call('ZSCORE', KEYS[4], run)
+  local turn = redis.call('ZSCORE', reservedKey, run)
   if turn then
     turn = tonumber(turn)
     if turn > now then return { 0, turn - now, 2 } end
-    redis.call('ZREM', KEYS[4], run)
+    redis.call('ZREM', reservedKey, run)
   else
     local wait = takeTurn()
     if wait > 0 then
-      redis.call('ZADD', KEYS[4], now + wait, run)
+      redis.call('ZADD', reservedKey, now + wait, run)
       return { 0, wait, 2 }
     end
   end
 end
-redis.call('ZADD', KEYS[1], now + leaseMs, lease)
-redis.call('ZREM', KEYS[3], run)
+redis.call('ZADD', leasesKey, now + leaseMs, lease)
+redis.call('ZREM', waitingKey, run)
 return { 1 }

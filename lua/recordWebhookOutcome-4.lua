@@ -27,49 +27,55 @@
 ]]
 --- @include "includes/nowMs"
 
+local statusKey, latencyKey, probeKey, heldKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local breakAfter, probeEvery, latenciesKept = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local failedStatus, failedError, runId = ARGV[4], ARGV[5], ARGV[6]
+local FIRST_LATENCY = 7
+local failed = failedStatus ~= ''
+
 local now = nowMs()
 local resumed = 0
 local held = {}
-if #ARGV >= 7 then
-  for i = 7, #ARGV do
-    redis.call('LPUSH', KEYS[2], ARGV[i])
+if #ARGV >= FIRST_LATENCY then
+  for i = FIRST_LATENCY, #ARGV do
+    redis.call('LPUSH', latencyKey, ARGV[i])
   end
-  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
-  redis.call('HSET', KEYS[1], 'lastSuccessAt', now)
-  local was = redis.call('HMGET', KEYS[1], 'failingSince', 'paused')
-  if was[1] or was[2] then
-    redis.call('HDEL', KEYS[1], 'failingSince', 'paused')
+  redis.call('LTRIM', latencyKey, 0, latenciesKept - 1)
+  redis.call('HSET', statusKey, 'lastSuccessAt', now)
+  local was = redis.call('HMGET', statusKey, 'failingSince', 'paused')
+  local wasFailingSince, wasPaused = was[1], was[2]
+  if wasFailingSince or wasPaused then
+    redis.call('HDEL', statusKey, 'failingSince', 'paused')
   end
-  if was[2] then
+  if wasPaused then
     resumed = 1
-    redis.call('DEL', KEYS[3])
-    held = redis.call('SMEMBERS', KEYS[4])
-    redis.call('DEL', KEYS[4])
+    redis.call('DEL', probeKey)
+    held = redis.call('SMEMBERS', heldKey)
+    redis.call('DEL', heldKey)
   end
 end
 local pausedNow = 0
-if ARGV[4] ~= '' then
-  redis.call('HSET', KEYS[1], 'lastStatus', ARGV[4], 'lastError', ARGV[5], 'lastErrorAt', now)
-  local since = tonumber(redis.call('HGET', KEYS[1], 'failingSince'))
+if failed then
+  redis.call('HSET', statusKey, 'lastStatus', failedStatus, 'lastError', failedError, 'lastErrorAt', now)
+  local since = tonumber(redis.call('HGET', statusKey, 'failingSince'))
   if not since then
     since = now
-    redis.call('HSET', KEYS[1], 'failingSince', now)
+    redis.call('HSET', statusKey, 'failingSince', now)
   end
-  local breakAfter = tonumber(ARGV[1])
-  if breakAfter > 0 and not redis.call('HGET', KEYS[1], 'paused') and now - since >= breakAfter then
-    redis.call('HSET', KEYS[1], 'paused', now)
-    redis.call('SET', KEYS[3], 'paused', 'PX', tonumber(ARGV[2]))
+  if breakAfter > 0 and not redis.call('HGET', statusKey, 'paused') and now - since >= breakAfter then
+    redis.call('HSET', statusKey, 'paused', now)
+    redis.call('SET', probeKey, 'paused', 'PX', probeEvery)
     pausedNow = 1
   end
 end
 local paused = 0
 local wait = 0
-if redis.call('HGET', KEYS[1], 'paused') then
+if redis.call('HGET', statusKey, 'paused') then
   paused = 1
-  wait = redis.call('PTTL', KEYS[3])
+  wait = redis.call('PTTL', probeKey)
   if wait < 0 then wait = 0 end
-  if ARGV[4] ~= '' then
-    redis.call('SADD', KEYS[4], ARGV[6])
+  if failed then
+    redis.call('SADD', heldKey, runId)
   end
 end
 local out = { resumed, pausedNow, paused, wait }

@@ -12,12 +12,15 @@
 
   Output: the head's attempts now, or -1 when this pickup does not own the lane
 ]]
-local run = redis.call('HMGET', KEYS[1], 'job', 'owner', 'head', 'tries')
-if run[1] ~= ARGV[1] or run[2] ~= ARGV[2] or run[3] ~= ARGV[3] then
+local runKey = KEYS[1]
+local runId, token, headId = ARGV[1], ARGV[2], ARGV[3]
+local run = redis.call('HMGET', runKey, 'job', 'owner', 'head', 'tries')
+local job, owner, head = run[1], run[2], run[3]
+if job ~= runId or owner ~= token or head ~= headId then
   return -1
 end
 local tries = tonumber(run[4]) or 0
 if tries > 0 then
-  tries = redis.call('HINCRBY', KEYS[1], 'tries', -1)
+  tries = redis.call('HINCRBY', runKey, 'tries', -1)
 end
 return tries

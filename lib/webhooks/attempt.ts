@@ -4,9 +4,9 @@ export interface Attempt {
   error: string;
 }
 
-export const succeeded = (a: Attempt) => a.status >= 200 && a.status < 300;
+export const succeeded = (attempt: Attempt) => attempt.status >= 200 && attempt.status < 300;
 
 /** An HTTP answer that is final at once: a 4xx other than 408 and 429. */
-export const isFinal = (a: Attempt) => a.status >= 400 && a.status < 500 && a.status !== 408 && a.status !== 429;
+export const isFinal = ({ status }: Attempt) => status >= 400 && status < 500 && status !== 408 && status !== 429;
 
-export const describeAttempt = (a: Attempt, url: string) => (a.status ? `HTTP ${a.status} from ${url}` : `${a.error} (${url})`);
+export const describeAttempt = ({ status, error }: Attempt, url: string) => (status ? `HTTP ${status} from ${url}` : `${error} (${url})`);

@@ -36,11 +36,11 @@ export function jobPickup(job: Job<RunJob>, token: string, closing: () => boolea
 export const DRAINED = 'drained';
 
 /** Capped exponential backoff after a failed attempt `attempt` (1 = the first). */
-export const backoffMs = (o: Pick<WebhookOptions, 'baseBackoffMs' | 'maxBackoffMs'>, attempt: number) =>
-  Math.min(o.maxBackoffMs, o.baseBackoffMs * 2 ** Math.max(0, attempt - 1));
+export const backoffMs = ({ baseBackoffMs, maxBackoffMs }: Pick<WebhookOptions, 'baseBackoffMs' | 'maxBackoffMs'>, attempt: number) =>
+  Math.min(maxBackoffMs, baseBackoffMs * 2 ** Math.max(0, attempt - 1));
 
 /** When an event was made (ms), for WEBHOOK_MAX_AGE. */
-export const bornAt = (d: LaneEvent) => d.createdAtMs ?? d.enqueuedAt;
+export const bornAt = (event: LaneEvent) => event.createdAtMs ?? event.enqueuedAt;
 
 
 type Mode = 'start' | 'next' | 'hold' | 'yield';

@@ -37,9 +37,9 @@ export class WebhookMetrics {
     }
   }
 
-  percentile(p: number): number {
+  percentile(percent: number): number {
     if (this.latencies.length === 0) return 0;
     const sorted = [...this.latencies].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+    return sorted[Math.min(sorted.length - 1, Math.floor((percent / 100) * sorted.length))];
   }
 }

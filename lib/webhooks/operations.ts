@@ -149,10 +149,10 @@ export class WebhookOperations {
    * queued: each lane sends them in that order, after what it holds already. Their dead-letter
    * jobs go (a later failure makes a new one). Answers how many were re-queued.
    */
-  async replay(r: ReplayRequest): Promise<number> {
+  async replay(request: ReplayRequest): Promise<number> {
     const { redis, keys, log } = this.d;
-    const k = this.d.receivers.of(r.url).status.keys;
-    const entries = await redis.zrangebyscore(k.dead, r.sinceMs, r.untilMs, 'WITHSCORES');
+    const k = this.d.receivers.of(request.url).status.keys;
+    const entries = await redis.zrangebyscore(k.dead, request.sinceMs, request.untilMs, 'WITHSCORES');
     const found: { entry: string; laneId: string; id: string; givenUpAt: number; data: LaneEvent; key: string; remove: () => Promise<void> }[] = [];
     for (let i = 0; i + 1 < entries.length; i += 2) {
       const entry = entries[i];
@@ -165,7 +165,7 @@ export class WebhookOperations {
       }
       const data = job.data as LaneEvent;
       const event = WebhookEvent.fromJsonString(data.event, { ignoreUnknownFields: true });
-      if (r.event && event.event !== r.event) continue;
+      if (request.event && event.event !== request.event) continue;
       found.push({ entry, laneId, id, givenUpAt: Number(entries[i + 1]), data, key: eventKey(event), remove: () => job.remove() });
     }
     // first queued first; within a lane, dead letters were given up in lane order
@@ -175,19 +175,19 @@ export class WebhookOperations {
       const lane = keys.webhookLane(f.laneId);
       const now = Date.now();
       // queued afresh: WEBHOOK_MAX_AGE and the latency count from the replay
-      const data: LaneEvent = { lane: f.laneId, url: r.url, event: f.data.event, enqueuedAt: now, createdAtMs: now };
+      const data: LaneEvent = { lane: f.laneId, url: request.url, event: f.data.event, enqueuedAt: now, createdAtMs: now };
       // the id was seen when first queued: replay is the one re-queueing it asks for
       await redis.zrem(lane.seen, f.id);
       const [position, runId, started] = (await redis.enqueueWebhook(
         lane.fifo, lane.events, lane.seen, lane.run, f.id, JSON.stringify(data), this.d.opts.dedupeWindowMs, this.d.newRunId(f.laneId),
       )) as [number, string, number];
-      const run: RunJob = { lane: f.laneId, url: r.url, key: f.key };
+      const run: RunJob = { lane: f.laneId, url: request.url, key: f.key };
       if (started === 1) await this.d.addRun(runId, run);
       if (position !== -1) replayed++;
       await f.remove();
       await redis.zrem(k.dead, f.entry);
     }
-    if (found.length > 0) log.info({ url: r.url, since: new Date(r.sinceMs).toISOString(), until: new Date(r.untilMs).toISOString(), event: r.event ?? null, replayed }, 'webhook dead letters replayed');
+    if (found.length > 0) log.info({ url: request.url, since: new Date(request.sinceMs).toISOString(), until: new Date(request.untilMs).toISOString(), event: request.event ?? null, replayed }, 'webhook dead letters replayed');
     return replayed;
   }
 

@@ -49,7 +49,7 @@ export const WEBHOOK_DEFAULTS = {
 };
 
 /** LiveKit's filter: an include list, when given, wins; else the exclude list applies. */
-export function wantsEvent(o: Pick<WebhookOptions, 'includeEvents' | 'excludeEvents'>, event: string): boolean {
-  if (o.includeEvents.length > 0) return o.includeEvents.includes(event);
-  return !o.excludeEvents.includes(event);
+export function wantsEvent({ includeEvents, excludeEvents }: Pick<WebhookOptions, 'includeEvents' | 'excludeEvents'>, event: string): boolean {
+  if (includeEvents.length > 0) return includeEvents.includes(event);
+  return !excludeEvents.includes(event);
 }

@@ -80,13 +80,13 @@ export class Receiver {
   }
 
   /** Dead letters taken and not reported after all (or new ones): a later delivery reports them. */
-  async putBackDropped(n: number): Promise<void> {
-    if (n > 0) await this.redis.incrby(this.droppedKey, n);
+  async putBackDropped(count: number): Promise<void> {
+    if (count > 0) await this.redis.incrby(this.droppedKey, count);
   }
 
   /** One attempt: the event signed now, with `numDropped` set when there is a count to report. */
-  async post(d: LaneEvent, numDropped: number): Promise<Attempt> {
-    let body = d.event;
+  async post(event: LaneEvent, numDropped: number): Promise<Attempt> {
+    let body = event.event;
     if (numDropped > 0) {
       const ev = WebhookEvent.fromJsonString(body, { ignoreUnknownFields: true });
       ev.numDropped = numDropped;

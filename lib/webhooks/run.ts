@@ -48,7 +48,7 @@ export interface Pickup {
   /** Whether the pickup must hand its lane back after the event in hand (the node stops; an inline run used its time). */
   mustYield(): boolean;
   /** For the dashboard only. */
-  progress(p: RunProgress): void;
+  progress(progress: RunProgress): void;
   /** The run comes back at `at` (epoch ms), its lane as it is now: always throws. */
   holdUntil(at: number): Promise<never>;
   /** The run goes back to the queue at once, for any node: always throws. */
