@@ -184,6 +184,10 @@ describe('HTTP API, three node processes behind a "load balancer"', function () 
     // the background work runs on the node's jobs thread, which reports its own metrics
     await until(async () => /^tc_flush_duration_seconds_count [1-9]/m.test(await (await fetch(`${urls[0]}/metrics`)).text()), 'flush metrics from the jobs thread');
     expect(await (await fetch(`${urls[0]}/metrics`)).text()).to.match(/^tc_webhook_latency_seconds_count \d+$/m);
+    // the webhooks the tests above raised: the runs the API threads started were sent by their jobs threads in-process
+    const inline = await Promise.all(urls.map(async (url) => Number(/^tc_webhook_inline_runs_total (\d+)$/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? -1)));
+    expect(inline.every((n) => n >= 0), 'tc_webhook_inline_runs_total on every node').to.equal(true);
+    expect(inline.reduce((sum, n) => sum + n, 0), 'inline runs in the fleet').to.be.greaterThan(0);
     expect((await fetch(`${urls[0]}/admin/queues`)).status).to.equal(401);
     const auth = { Authorization: `Basic ${Buffer.from(`${API_KEY}:${API_SECRET}`).toString('base64')}` };
     const page = await fetch(`${urls[0]}/admin/queues`, { headers: auth });
