@@ -8,9 +8,9 @@ import { createLogger } from '../../lib/log';
 import { RUN, type RunJob, type RunProgress } from '../../lib/webhooks/delivery';
 import { loadWebhookOptions } from '../../lib/config/webhooks';
 import type { UrlReport } from '../../lib/webhooks/operations';
+import { joined } from '../support/deliveries';
 import { until, usePrivateRedis } from '../support/redis';
-import { joined } from '../webhooks/harness';
-import { API_KEY, API_SECRET, TestReceiver } from '../webhooks/receiver';
+import { API_KEY, API_SECRET, TestReceiver } from '../support/receiver';
 
 /**
  * The operator's webhook API of one in-process node: GET /v1/webhooks (each URL's state)

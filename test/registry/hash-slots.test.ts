@@ -10,10 +10,10 @@ import { EventClaims } from '../../lib/telemetry/event-claims';
 import { StatsBuffer } from '../../lib/telemetry/stats-buffer';
 import type { AnalyticsStatJson } from '../../lib/telemetry/types';
 import { StatsFlusher, FLUSH_DEFAULTS } from '../../lib/telemetry/stats-flush';
+import { joined, useDeliveries } from '../support/deliveries';
 import { ids } from '../support/fixture';
 import { TestReceiver } from '../support/receiver';
 import { hashTagOf, until, usePrivateRedis } from '../support/redis';
-import { joined, useDeliveries } from '../webhooks/harness';
 
 /** One script run as MONITOR saw it: the keys its caller declared, and the keys its commands touched. */
 interface Run {

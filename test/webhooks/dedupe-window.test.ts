@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { KeySpace } from '../../lib/redis/keys';
 import { webhookLaneId } from '../../lib/webhooks/delivery';
+import { ids } from '../support/fixture';
 import { until, usePrivateRedis } from '../support/redis';
 import { joined, useDeliveries } from './harness';
 import { TestReceiver } from './receiver';
@@ -11,7 +12,6 @@ describe('webhook dedupe window', function () {
   const redis = usePrivateRedis();
   const keys = new KeySpace('tc', 4);
   const { make } = useDeliveries(redis, keys);
-  let n = 0;
 
   it('an idle lane\'s seen ids expire after the window; an id queued again within it is refused', async () => {
     const rx = new TestReceiver();
@@ -19,10 +19,10 @@ describe('webhook dedupe window', function () {
     try {
       const d = await make([rx.url], { dedupeWindowMs: 1000 });
       const db = redis.client();
-      const room = `idle${++n}`;
+      const room = ids.roomInfo('idle').name;
       const lane = keys.webhookLane(webhookLaneId(rx.url, `room:${room}`));
       const ev = joined(room, 'once');
-      ev.id = `EV_idle_${n}`;
+      ev.id = ids.of('EV_', 'idle');
       await d.queueNotify(ev.clone());
       await until(() => rx.roomSequence(room).length === 1, 'the delivery');
       // BullMQ's own records of the lane's run gone (as its retention removes them): only the seen ids refuse it
@@ -43,10 +43,10 @@ describe('webhook dedupe window', function () {
     try {
       const d = await make([rx.url], { dedupeWindowMs: 1000 });
       const db = redis.client();
-      const room = `late${++n}`;
+      const room = ids.roomInfo('late').name;
       const lane = keys.webhookLane(webhookLaneId(rx.url, `room:${room}`));
       const ev = joined(room, 'first');
-      ev.id = `EV_late_${n}`;
+      ev.id = ids.of('EV_', 'late');
       await d.queueNotify(ev.clone());
       await until(() => rx.roomSequence(room).length === 1, 'the delivery');
       await until(async () => (await db.exists(lane.seen)) === 0, 'the seen ids to expire', 5000);

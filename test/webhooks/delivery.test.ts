@@ -1,10 +1,12 @@
-import { ParticipantInfo, Room, WebhookEvent } from '@livekit/protocol';
+import { Room, WebhookEvent } from '@livekit/protocol';
 import { expect } from 'chai';
 import pino from 'pino';
 import { KeySpace } from '../../lib/redis/keys';
 import { WebhookDelivery } from '../../lib/webhooks/delivery';
 import { WEBHOOK_DEFAULTS, type WebhookOptions } from '../../lib/webhooks/options';
 import { signWebhook } from '../../lib/webhooks/signing';
+import { joined } from '../support/deliveries';
+import { ids } from '../support/fixture';
 import { until, usePrivateRedis } from '../support/redis';
 import { API_KEY, API_SECRET, TestReceiver } from './receiver';
 
@@ -12,7 +14,6 @@ import { API_KEY, API_SECRET, TestReceiver } from './receiver';
 describe('webhook delivery (BullMQ, real receiver)', function () {
   this.timeout(60_000);
   const redis = usePrivateRedis();
-  let n = 0;
   const keys = new KeySpace('tc', 4);
   const deliveries: WebhookDelivery[] = [];
   redis.cleanups.push(async () => { for (const d of deliveries) await d.close(); });
@@ -27,14 +28,13 @@ describe('webhook delivery (BullMQ, real receiver)', function () {
     await d.start({ concurrency: 50 });
     return d;
   };
-  const joined = (room: string, who: string) => new WebhookEvent({ event: 'participant_joined', room: new Room({ name: room, sid: `RM_${room}` }), participant: new ParticipantInfo({ identity: who }) });
 
   it('signs as LiveKit does: WebhookReceiver accepts it, and rejects a tampered body', async () => {
     const rx = new TestReceiver();
     await rx.start();
     try {
       const d = await make([rx.url]);
-      await d.queueNotify(joined(`r${++n}`, 'alice'));
+      await d.queueNotify(joined(ids.roomInfo('r').name, 'alice'));
       await until(() => rx.received.length === 1, 'the delivery');
       expect(rx.received[0].id).to.match(/^EV_/);
       expect(Number(rx.received[0].createdAt)).to.be.closeTo(Date.now() / 1000, 60);
@@ -56,7 +56,7 @@ describe('webhook delivery (BullMQ, real receiver)', function () {
       const failing = new Set<string>();
       rx.answer = (ev, attempt) => (failing.has(ev.id) && attempt <= 2 ? 503 : 200);
       const d = await make([rx.url]);
-      const rooms = [`a${++n}`, `b${n}`, `c${n}`];
+      const rooms = [ids.roomInfo('a').name, ids.roomInfo('b').name, ids.roomInfo('c').name];
       const expected = new Map(rooms.map((r) => [r, [] as string[]]));
       for (let k = 0; k < 20; k++) {
         for (const r of rooms) {
@@ -81,7 +81,7 @@ describe('webhook delivery (BullMQ, real receiver)', function () {
     const port = Number(new URL(url).port);
     await rx.stop();
     const d = await make([url]);
-    const room = `down${++n}`;
+    const room = ids.roomInfo('down').name;
     for (let k = 0; k < 10; k++) await d.queueNotify(joined(room, `p${k}`));
     await until(() => deliveries.reduce((sum, x) => sum + x.metrics.failedAttempts, 0) >= 2, 'some failed attempts while it is down');
     await rx.start(port);
@@ -99,7 +99,7 @@ describe('webhook delivery (BullMQ, real receiver)', function () {
     await bad.start();
     try {
       const d = await make([bad.url, good.url]);
-      const room = `two${++n}`;
+      const room = ids.roomInfo('two').name;
       for (let k = 0; k < 10; k++) await d.queueNotify(joined(room, `p${k}`));
       await until(() => good.roomSequence(room).length === 10, 'the healthy URL to get everything');
       expect(good.roomSequence(room)).to.deep.equal(Array.from({ length: 10 }, (_, k) => `p${k}`));
@@ -113,7 +113,7 @@ describe('webhook delivery (BullMQ, real receiver)', function () {
     await rx.start();
     try {
       const d = await make([rx.url]);
-      const room = `dl${++n}`;
+      const room = ids.roomInfo('dl').name;
       const poison = joined(room, 'poison');
       await d.queueNotify(poison);
       await d.queueNotify(joined(room, 'after'));
@@ -137,7 +137,7 @@ describe('webhook delivery (BullMQ, real receiver)', function () {
     await rx.start();
     try {
       const d = await make([rx.url]);
-      const ev = joined(`retry${++n}`, 'late');
+      const ev = joined(ids.roomInfo('retry').name, 'late');
       await d.queueNotify(ev);
       const dead = await until(async () => (await d.queue.getFailed()).find((j) => j.id === `${ev.id}.0`), 'the dead letter');
       accept = true;
@@ -151,11 +151,12 @@ describe('webhook delivery (BullMQ, real receiver)', function () {
     await rx.start();
     try {
       const d = await make([rx.url]);
-      const ev = joined(`dup${++n}`, 'once');
-      ev.id = `EV_dup_${n}`;
+      const room = ids.roomInfo('dup').name;
+      const ev = joined(room, 'once');
+      ev.id = ids.of('EV_', 'dup');
       await Promise.all([d.queueNotify(ev.clone()), d.queueNotify(ev.clone()), d.queueNotify(ev.clone())]);
-      await d.queueNotify(joined(`dup${n}`, 'next'));
-      await until(() => rx.roomSequence(`dup${n}`).length === 2, 'both events');
+      await d.queueNotify(joined(room, 'next'));
+      await until(() => rx.roomSequence(room).length === 2, 'both events');
       expect(rx.received.filter((e) => e.id === ev.id)).to.have.length(1);
     } finally { await rx.stop(); }
   });
@@ -166,7 +167,7 @@ describe('webhook delivery (BullMQ, real receiver)', function () {
     try {
       const only = await make([rx.url], { includeEvents: ['room_started'], excludeEvents: ['room_started'] });
       const none = await make([rx.url], { excludeEvents: ['participant_joined'] });
-      const room = `f${++n}`;
+      const room = ids.roomInfo('f').name;
       await only.queueNotify(joined(room, 'x'));
       await none.queueNotify(joined(room, 'y'));
       await only.queueNotify(new WebhookEvent({ event: 'room_started', room: new Room({ name: room }) }));

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { KeySpace } from '../../lib/redis/keys';
 import { DEAD_LETTER, webhookLaneId, type DeadLetterJob } from '../../lib/webhooks/delivery';
+import { ids } from '../support/fixture';
 import { until, usePrivateRedis } from '../support/redis';
 import { joined, useDeliveries } from './harness';
 import { TestReceiver } from './receiver';
@@ -12,7 +13,6 @@ describe('webhook WEBHOOK_MAX_AGE', function () {
   const keys = new KeySpace('tc', 4);
   const deliveries = useDeliveries(redis, keys);
   const rx = new TestReceiver();
-  let n = 0;
   before(() => rx.start());
   after(() => rx.stop());
 
@@ -22,7 +22,7 @@ describe('webhook WEBHOOK_MAX_AGE', function () {
 
   it('dead-letters a stale event when its turn comes, unsent, and delivers the next, which reports it', async () => {
     const d = await deliveries.make([rx.url], { maxAgeMs: 5000 });
-    const room = `stale${++n}`;
+    const room = ids.roomInfo('stale').name;
     const stale = joined(room, 'stale');
     stale.createdAt = BigInt(Math.floor(Date.now() / 1000) - 60); // made a minute ago, relayed only now
     const fresh = joined(room, 'fresh');
@@ -43,7 +43,7 @@ describe('webhook WEBHOOK_MAX_AGE', function () {
     rx.answer = (ev) => (ev.participant?.identity === 'flaky' ? 503 : 200);
     try {
       const d = await deliveries.make([rx.url], { maxAgeMs: 1500, baseBackoffMs: 5000, maxBackoffMs: 5000 });
-      const room = `late${++n}`;
+      const room = ids.roomInfo('late').name;
       const flaky = joined(room, 'flaky');
       await d.queueNotify(flaky);
       await d.queueNotify(joined(room, 'next'));
@@ -60,7 +60,7 @@ describe('webhook WEBHOOK_MAX_AGE', function () {
 
   it('off (the default): an old event is still sent', async () => {
     const d = await deliveries.make([rx.url]);
-    const room = `old${++n}`;
+    const room = ids.roomInfo('old').name;
     const old = joined(room, 'old');
     old.createdAt = BigInt(Math.floor(Date.now() / 1000) - 3600);
     await d.queueNotify(old);

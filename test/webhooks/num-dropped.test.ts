@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { KeySpace } from '../../lib/redis/keys';
 import { webhookUrlTag } from '../../lib/webhooks/delivery';
+import { ids } from '../support/fixture';
 import { until, usePrivateRedis } from '../support/redis';
 import { joined, numDroppedSeen, useDeliveries } from './harness';
 import { TestReceiver } from './receiver';
@@ -11,7 +12,6 @@ describe('webhook numDropped', function () {
   const redis = usePrivateRedis();
   const keys = new KeySpace('tc', 4);
   const { make } = useDeliveries(redis, keys);
-  let n = 0;
 
   it('two lanes of one URL delivering at once report its dead letters once between them', async () => {
     const rx = new TestReceiver();
@@ -22,11 +22,11 @@ describe('webhook numDropped', function () {
       const db = redis.client();
       const dropped = keys.webhookDropped(webhookUrlTag(rx.url));
       const N = 3;
-      for (let k = 0; k < N; k++) await d.queueNotify(joined(`poison${++n}`, 'poison'));
+      for (let k = 0; k < N; k++) await d.queueNotify(joined(ids.roomInfo('poison').name, 'poison'));
       await until(async () => Number(await db.get(dropped)) === N, `${N} dead letters counted`);
       // both deliveries are in flight together
       rx.delayMs = 300;
-      const rooms = [`x${++n}`, `y${n}`];
+      const rooms = [ids.roomInfo('x').name, ids.roomInfo('y').name];
       await Promise.all(rooms.map((r) => d.queueNotify(joined(r, 'after'))));
       await until(() => rooms.every((r) => rx.roomSequence(r).length === 1), 'both lanes delivered');
       expect(numDroppedSeen(rx, rooms)).to.equal(N);
@@ -42,10 +42,10 @@ describe('webhook numDropped', function () {
       const d = await make([rx.url]);
       const db = redis.client();
       const dropped = keys.webhookDropped(webhookUrlTag(rx.url));
-      await d.queueNotify(joined(`poison${++n}`, 'poison'));
-      await d.queueNotify(joined(`poison${++n}`, 'poison'));
+      await d.queueNotify(joined(ids.roomInfo('poison').name, 'poison'));
+      await d.queueNotify(joined(ids.roomInfo('poison').name, 'poison'));
       await until(async () => Number(await db.get(dropped)) === 2, 'two dead letters counted');
-      const room = `flaky${++n}`;
+      const room = ids.roomInfo('flaky').name;
       const flaky = joined(room, 'flaky');
       await d.queueNotify(flaky);
       await until(() => rx.roomSequence(room).length === 1, 'the flaky event on its second attempt');

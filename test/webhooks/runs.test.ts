@@ -2,6 +2,7 @@ import type { Job } from 'bullmq';
 import { expect } from 'chai';
 import { KeySpace } from '../../lib/redis/keys';
 import { DEAD_LETTER, RUN, webhookLaneId, webhookUrlTag, type DeadLetterJob, type DeliveryJob, type RunProgress, type WebhookDelivery } from '../../lib/webhooks/delivery';
+import { ids } from '../support/fixture';
 import { until, usePrivateRedis } from '../support/redis';
 import { joined, useDeliveries } from './harness';
 import { TestReceiver } from './receiver';
@@ -15,7 +16,6 @@ describe('webhook lane runs', function () {
   const rx = new TestReceiver();
   /** Identities of every verified attempt, failed ones included, in arrival order. */
   let attempts: string[] = [];
-  let n = 0;
   before(() => rx.start());
   after(() => rx.stop());
   beforeEach(() => {
@@ -37,7 +37,7 @@ describe('webhook lane runs', function () {
 
   it('delivers many events of one lane in order under one job', async () => {
     const producer = await deliveries.make([rx.url], {}, false);
-    const room = `many${++n}`;
+    const room = ids.roomInfo('many').name;
     const who = names('p', 200);
     await queue(producer, room, who);
     await deliveries.make([rx.url]);
@@ -54,7 +54,7 @@ describe('webhook lane runs', function () {
     // queued where nothing delivers: the run is a BullMQ job
     const producer = await deliveries.make([rx.url], {}, false);
     await deliveries.make([rx.url]);
-    const room = `join${++n}`;
+    const room = ids.roomInfo('join').name;
     await queue(producer, room, names('p', 5));
     await until(() => rx.roomSequence(room).length >= 2, 'the run under way');
     const runs = await runsOf(producer, room);
@@ -70,7 +70,7 @@ describe('webhook lane runs', function () {
     rx.delayMs = 30;
     const d = await deliveries.make([rx.url]);
     const db = redis.client();
-    const room = `inline${++n}`;
+    const room = ids.roomInfo('inline').name;
     const lane = keys.webhookLane(laneOf(room));
     await queue(d, room, names('p', 5));
     await until(() => rx.roomSequence(room).length >= 2, 'the run under way');
@@ -89,7 +89,7 @@ describe('webhook lane runs', function () {
   });
 
   it('an inline run that fails hands its lane to a BullMQ job, retried after the backoff, in order', async () => {
-    const room = `inlinefail${++n}`;
+    const room = ids.roomInfo('inlinefail').name;
     rx.answer = (ev, attempt) => {
       const who = ev.participant?.identity ?? '';
       attempts.push(who);
@@ -109,7 +109,7 @@ describe('webhook lane runs', function () {
     // a node that noted its inline runs and died before sending: its runner drops them
     const dead = await deliveries.make([rx.url], { timeoutMs: 200 }, false);
     dead.runInlineWith(() => undefined);
-    const rooms = Array.from({ length: 5 }, (_, k) => `orphan${++n}-${k}`);
+    const rooms = Array.from({ length: 5 }, () => ids.roomInfo('orphan').name);
     for (const room of rooms) await queue(dead, room, names('p', 3));
     const db = redis.client();
     const url = keys.webhookUrl(webhookUrlTag(rx.url));
@@ -124,7 +124,7 @@ describe('webhook lane runs', function () {
   });
 
   it('a failed attempt stops the run; the run is retried with backoff and goes on in order; its progress says what waits', async () => {
-    const room = `fail${++n}`;
+    const room = ids.roomInfo('fail').name;
     rx.answer = (ev, attempt) => {
       const who = ev.participant?.identity ?? '';
       attempts.push(who);
@@ -152,7 +152,7 @@ describe('webhook lane runs', function () {
   });
 
   it('an event out of attempts is one dead letter, retryable from the dashboard; the lane goes on', async () => {
-    const room = `dead${++n}`;
+    const room = ids.roomInfo('dead').name;
     let accept = false;
     rx.answer = (ev) => {
       attempts.push(ev.participant?.identity ?? '');
@@ -182,7 +182,7 @@ describe('webhook lane runs', function () {
     rx.delayMs = 20;
     const watcher = await deliveries.make([rx.url], {}, false);
     const first = await deliveries.make([rx.url]);
-    const room = `handover${++n}`;
+    const room = ids.roomInfo('handover').name;
     const who = names('p', 60);
     await queue(first, room, who);
     await until(() => rx.roomSequence(room).length >= 5, 'the run under way');
@@ -199,23 +199,23 @@ describe('webhook lane runs', function () {
 
   it('runs drain and start again while events keep coming, on three nodes: every event once, each room in order', async () => {
     const nodes = [await deliveries.make([rx.url]), await deliveries.make([rx.url]), await deliveries.make([rx.url])];
-    const rooms = Array.from({ length: 20 }, (_, k) => `race${++n}-${k}`);
+    const rooms = Array.from({ length: 20 }, () => ids.roomInfo('race').name);
     const rounds = 25;
     // a different interleaving of enqueues and runs ending each round: a few ticks between events
     let seed = 7;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    const ids: string[] = [];
+    const sent: string[] = [];
     for (let r = 0; r < rounds; r++) {
       await Promise.all(rooms.map(async (room, k) => {
         for (let t = Math.floor(random() * 4); t > 0; t--) await new Promise((res) => setImmediate(res));
         const ev = joined(room, `p${r}`);
         await nodes[(r + k) % nodes.length].queueNotify(ev);
-        ids.push(ev.id);
+        sent.push(ev.id);
       }));
     }
     await until(() => rooms.every((room) => rx.roomSequence(room).length === rounds), 'every room\'s events', 30_000);
     for (const room of rooms) expect(rx.roomSequence(room), room).to.deep.equal(names('p', rounds));
-    expect(ids.filter((id) => rx.attempts.get(id) !== 1)).to.deep.equal([]); // each sent once
+    expect(sent.filter((id) => rx.attempts.get(id) !== 1)).to.deep.equal([]); // each sent once
     const db = redis.client();
     for (const room of rooms) {
       const lane = keys.webhookLane(laneOf(room));
@@ -225,10 +225,10 @@ describe('webhook lane runs', function () {
 
   it('an event queued as a job of its own (before runs) is delivered by a run of its lane', async () => {
     const d = await deliveries.make([rx.url]);
-    const room = `legacy${++n}`;
+    const room = ids.roomInfo('legacy').name;
     const lane = keys.webhookLane(laneOf(room));
     const ev = joined(room, 'old');
-    ev.id = `EV_legacy_${n}`;
+    ev.id = ids.of('EV_', 'legacy');
     const data = { lane: laneOf(room), url: rx.url, event: ev.toJsonString(), enqueuedAt: Date.now() };
     const db = redis.client();
     await db.hset(lane.events, `${ev.id}.0`, JSON.stringify(data));

@@ -1,9 +1,9 @@
-import { ParticipantInfo, Room } from '@livekit/protocol';
 import { expect } from 'chai';
 import { loadOptions } from '../../lib/config/options';
 import { Coordinator } from '../../lib/coordinator';
 import { createLogger } from '../../lib/log';
 import { loadWebhookOptions } from '../../lib/config/webhooks';
+import { ids } from '../support/fixture';
 import { until, usePrivateRedis } from '../support/redis';
 import { API_KEY, API_SECRET, TestReceiver } from './receiver';
 
@@ -24,13 +24,14 @@ describe('telemetry webhooks delivered to a real receiver', function () {
   redis.cleanups.push(async () => { await c.close(); await rx.stop(); });
 
   it('a room\'s webhooks arrive signed and in the order raised, one participant_left for a resumed participant', async () => {
-    const room = new Room({ sid: 'RM_wh', name: 'webhooked' });
-    const alice = new ParticipantInfo({ sid: 'PA_a', identity: 'alice' });
+    const room = ids.roomInfo('webhooked');
+    const alice = ids.participantInfo('alice');
+    const [nodeA, nodeB] = [ids.node('a'), ids.node('b')];
     const s = c.service;
     await s.roomStarted({ room });
-    await s.participantJoined({ room, participant: alice, shouldSendEvent: true, guard: 'sig-a', nodeId: 'sfu-a' });
-    await s.participantActive({ room, participant: alice, isMigration: false, guard: 'media-a', nodeId: 'sfu-a' });
-    await s.participantJoined({ room, participant: alice, shouldSendEvent: false, guard: 'sig-b', nodeId: 'sfu-b' });
+    await s.participantJoined({ room, participant: alice, shouldSendEvent: true, guard: 'sig-a', nodeId: nodeA });
+    await s.participantActive({ room, participant: alice, isMigration: false, guard: 'media-a', nodeId: nodeA });
+    await s.participantJoined({ room, participant: alice, shouldSendEvent: false, guard: 'sig-b', nodeId: nodeB });
     await s.participantLeft({ room, participant: alice, shouldSendEvent: false, guard: 'sig-a' });
     await s.participantLeft({ room, participant: alice, shouldSendEvent: false, guard: 'media-a' });
     await s.participantLeft({ room, participant: alice, shouldSendEvent: true, guard: 'sig-b' });
