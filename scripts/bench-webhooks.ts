@@ -5,7 +5,11 @@
  * one at a time), and the p50 / p99 enqueue-to-delivery latency at a steady 1,000 and
  * 3,000 events/s.
  *
+ * The steady rows also give the process's CPU (cores), the runs held by per-URL limits and
+ * the runs sent inline or handed to BullMQ jobs.
+ *
  *   npm run bench:webhooks [-- --events 5000 --concurrency 100 --seconds 10]
+ *     [--keys 1,100,10000] [--rates 1000,3000] [--only steady] [--max-in-flight N (0: off)]
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
