@@ -1,3 +1,6 @@
+/** How many of the latest delivery latencies a node keeps, at least. */
+const KEPT_LATENCIES = 10_000;
+
 /** What webhook delivery counts, for the node's metrics exporter to read. */
 export class WebhookMetrics {
   delivered = 0;
@@ -18,7 +21,7 @@ export class WebhookMetrics {
    * used or the node stopping (yield), no room on the node (busy), its node dead (lapsed).
    */
   readonly inline = { started: 0, handedOn: { wait: 0, yield: 0, busy: 0, lapsed: 0 } };
-  /** Enqueue-to-delivery latencies (ms) of the latest deliveries, newest last. */
+  /** Enqueue-to-delivery latencies (ms) of the latest deliveries (10,000 to 11,000 of them), newest last. */
   readonly latencies: number[] = [];
   private readonly deliveryListeners: ((latencyMs: number) => void)[] = [];
 
@@ -30,7 +33,8 @@ export class WebhookMetrics {
   recordDelivery(latencyMs: number): void {
     this.delivered++;
     this.latencies.push(latencyMs);
-    if (this.latencies.length > 10_000) this.latencies.splice(0, this.latencies.length - 10_000);
+    // trimmed by the thousand: one element off the front each time moved the 10,000 others per delivery
+    if (this.latencies.length > KEPT_LATENCIES + 1000) this.latencies.splice(0, this.latencies.length - KEPT_LATENCIES);
     for (const listener of this.deliveryListeners) {
       // the webhook is delivered: a metrics fault must not turn it into a retry (a duplicate)
       try { listener(latencyMs); } catch { /* only this one observation is lost */ }
