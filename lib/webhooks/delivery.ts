@@ -112,7 +112,7 @@ export class WebhookDelivery implements WebhookNotifier {
     };
     this.inline = new InlineRuns({
       ctx: this.runs, log, maxRunning: INLINE_SLOTS,
-      handOff: (runId, run, delayMs) => this.handOff(runId, run, delayMs),
+      handOff: async (runId, run, delayMs) => { await this.handOff(runId, run, delayMs); },
     });
   }
 
@@ -173,7 +173,7 @@ export class WebhookDelivery implements WebhookNotifier {
       }
       // in Redis before the caller is answered: if this node dies, another takes the lane on
       const dropped = await this.receivers.of(run.url).status.noteInlineRunTakingDropped(run.lane, runId, inlineDeadline(this.opts.timeoutMs));
-      (runner ?? ((r, j, n) => this.runInline(r, j, n)))(runId, withHead, dropped);
+      runner!(runId, withHead, dropped); // an inline run id is made only when there is a runner
       return;
     }
     // a caller queueing again may have died before adding the job (or noting its inline run);
@@ -207,29 +207,29 @@ export class WebhookDelivery implements WebhookNotifier {
   }
 
   /** Gives the lane a new run if it still names `finishedRunId` ('' = none): one node does. */
-  private async restartRun(finishedRunId: string, { lane: laneId, url, key }: RunJob): Promise<void> {
-    // not the finished run's head: the new run starts from the lane as it is now
-    const run: RunJob = { lane: laneId, url, key };
-    const lane = this.keys.webhookLane(run.lane);
-    const runId = this.newRunId(run.lane);
-    const [restarted] = (await this.redis.advanceWebhookLane(lane.fifo, lane.events, lane.run, finishedRunId, runId, 'restart', 0)) as [number];
-    if (restarted === 1) {
-      this.log.warn({ lane: run.lane, url: run.url, key: run.key, finished: finishedRunId || null, run: runId }, 'webhook lane given a new run');
-      await this.addRun(runId, run);
-    }
+  private async restartRun(finishedRunId: string, run: RunJob): Promise<void> {
+    const runId = await this.handOff(finishedRunId, run, 0);
+    if (runId) this.log.warn({ lane: run.lane, url: run.url, key: run.key, finished: finishedRunId || null, run: runId }, 'webhook lane given a new run');
   }
 
   /**
-   * Gives the lane a BullMQ run job due in `delayMs` in place of run `fromRunId` (an inline
-   * run handing on, or one whose node died), if the lane still names it.
+   * Gives the lane a BullMQ run job due in `delayMs` in place of run `fromRunId` (one that
+   * finished without emptying it, an inline run handing on, or one whose node died), if the
+   * lane still names it and has events: of several nodes asking, one does. Returns the new
+   * run's id, or null.
    */
-  private async handOff(fromRunId: string, { lane: laneId, url, key }: RunJob, delayMs: number): Promise<void> {
+  private async handOff(fromRunId: string, { lane: laneId, url, key }: RunJob, delayMs: number): Promise<string | null> {
     const lane = this.keys.webhookLane(laneId);
     const runId = this.newRunId(laneId);
     const [restarted] = (await this.redis.advanceWebhookLane(lane.fifo, lane.events, lane.run, fromRunId, runId, 'restart', 0)) as [number];
-    if (restarted === 1) await this.addRun(runId, { lane: laneId, url, key }, delayMs);
+    // not the old run's head: the new run starts from the lane as it is now
+    if (restarted === 1) {
+      await this.addRun(runId, { lane: laneId, url, key }, delayMs);
+      return runId;
+    }
     // drained meanwhile (or never had events): off the URL's lanes with work, if still its entry
-    else await this.receivers.of(url).status.forgetLane(laneId, fromRunId);
+    await this.receivers.of(url).status.forgetLane(laneId, fromRunId);
+    return null;
   }
 
   private async keepDeadLetter(laneId: string, id: string, d: LaneEvent, reason: string, attempts: number): Promise<void> {

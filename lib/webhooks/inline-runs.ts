@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { newId } from '../ids';
 import { DRAINED, LaneRetry, runLane, type Pickup, type RunContext, type RunJob } from './lane-run';
 import type { WebhookMetrics } from './metrics';
+import { laneOfRun } from './url-status';
 import { leaseMs } from './url-limits';
 
 /**
@@ -102,7 +103,7 @@ export class InlineRuns {
   /** Sends the lane's events now, or as soon as this node has room; else hands it to a job. */
   run(runId: string, run: RunJob, dropped?: number): void {
     if (this.closed || this.waitingCount >= INLINE_QUEUE) {
-      this.track(this.handOn(runId, run, 0, 'busy').then(() => this.putBack(run.url, dropped)));
+      this.toJob(runId, run, dropped);
       return;
     }
     const now = Date.now();
@@ -135,7 +136,7 @@ export class InlineRuns {
         this.waitingCount--;
         const { runId, run, dropped, enqueuedAt } = head;
         if (late) {
-          this.track(this.handOn(runId, run, 0, 'busy').then(() => this.putBack(run.url, dropped)));
+          this.toJob(runId, run, dropped);
           continue;
         }
         this.active++;
@@ -160,9 +161,14 @@ export class InlineRuns {
     this.running.add(done);
   }
 
-  /** Dead letters taken for a run that will not report them: the next delivery does. */
-  private async putBack(url: string, dropped = 0): Promise<void> {
-    await this.p.ctx.receivers.of(url).putBackDropped(dropped).catch(() => undefined);
+  /**
+   * A run this node will not send (no room, too late, closing) goes to a job at once; the
+   * dead letters taken for it go back for the next delivery to report.
+   */
+  private toJob(runId: string, run: RunJob, dropped = 0): void {
+    this.track(this.handOn(runId, run, 0, 'busy').then(async () => {
+      await this.p.ctx.receivers.of(run.url).putBackDropped(dropped).catch(() => undefined);
+    }));
   }
 
   private async drive(runId: string, run: RunJob, dropped: number | undefined, enqueuedAt: number): Promise<void> {
@@ -231,7 +237,7 @@ export class InlineRuns {
         const status = this.p.ctx.receivers.of(url).status;
         for (const runId of await status.lapsedInlineRuns()) {
           this.p.log.warn({ run: runId, url }, 'inline webhook run lapsed (its node stopped mid-run?): its lane goes to a job');
-          await this.p.handOff(runId, { lane: runId.split('.')[1] ?? '', url, key: '(its inline run lapsed)' }, 0);
+          await this.p.handOff(runId, { lane: laneOfRun(runId), url, key: '(its inline run lapsed)' }, 0);
           this.p.ctx.metrics.inline.handedOn.lapsed++;
           await status.forgetInlineRun(runId);
         }
