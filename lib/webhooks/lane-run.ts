@@ -134,13 +134,18 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
     givenUp = [];
   };
   const summary = () => `${delivered} delivered, ${deadLetters} dead letter(s)`;
+  // the events done leave the lane, which this pickup stops holding; the dead letters it took to report go back
+  const handBack = async (): Promise<LaneReply> => {
+    const reply = await call('yield', done);
+    if (reply.status !== -1) countGivenUp();
+    await receiver.putBackDropped(dropped);
+    return reply;
+  };
 
   for (let round = 0; ; round++) {
     if (round > 0 && pickup.mustYield()) {
-      // shutting down: the lane goes back to the queue for another node (or this one, restarted)
-      const reply = await call('yield', done);
-      if (reply.status !== -1) countGivenUp();
-      await receiver.putBackDropped(dropped);
+      // shutting down, or an inline run's time used: the lane goes back for another pickup
+      const reply = await handBack();
       if (reply.status === 0) await breaker.drained();
       if (reply.status !== 1) return `${reply.status === 0 ? DRAINED : 'taken over'}: ${summary()}`;
       return pickup.requeue();
@@ -202,9 +207,7 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
       const yieldNow = later && pickup.mustYield();
       const holdMs = later && !yieldNow ? await limits.beforeSend() : 0;
       if (yieldNow || holdMs > 0) {
-        const reply = await call('yield', done);
-        if (reply.status !== -1) countGivenUp();
-        await receiver.putBackDropped(dropped);
+        const reply = await handBack();
         if (reply.status !== 1) return `taken over by a later pickup: ${summary()}`;
         if (i === 0) await breaker.refund(id); // this pickup counted an attempt of the head it did not make
         return yieldNow ? pickup.requeue() : limits.hold(holdMs);
