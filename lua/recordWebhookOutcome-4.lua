@@ -26,6 +26,7 @@
             ms until its next probe slot (0 when not paused), held run ids... }
 ]]
 --- @include "includes/nowMs"
+--- @include "includes/urlSuccesses"
 
 local statusKey, latencyKey, probeKey, heldKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local breakAfter, probeEvery, latenciesKept = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -34,25 +35,9 @@ local FIRST_LATENCY = 7
 local failed = failedStatus ~= ''
 
 local now = nowMs()
-local resumed = 0
-local held = {}
+local resumed, held = 0, {}
 if #ARGV >= FIRST_LATENCY then
-  for i = FIRST_LATENCY, #ARGV do
-    redis.call('LPUSH', latencyKey, ARGV[i])
-  end
-  redis.call('LTRIM', latencyKey, 0, latenciesKept - 1)
-  redis.call('HSET', statusKey, 'lastSuccessAt', now)
-  local was = redis.call('HMGET', statusKey, 'failingSince', 'paused')
-  local wasFailingSince, wasPaused = was[1], was[2]
-  if wasFailingSince or wasPaused then
-    redis.call('HDEL', statusKey, 'failingSince', 'paused')
-  end
-  if wasPaused then
-    resumed = 1
-    redis.call('DEL', probeKey)
-    held = redis.call('SMEMBERS', heldKey)
-    redis.call('DEL', heldKey)
-  end
+  resumed, held = recordSuccesses(statusKey, latencyKey, probeKey, heldKey, FIRST_LATENCY, #ARGV, latenciesKept, now)
 end
 local pausedNow = 0
 if failed then

@@ -24,7 +24,7 @@ interface ThreadData {
 
 type Request = { id: number; type: 'running' | 'metrics' | 'close' };
 /** A webhook run the API thread's enqueue started, for this thread's delivery to send now (no answer). */
-type InlineRun = { type: 'inline'; runId: string; run: RunJob; dropped: number };
+type InlineRun = { type: 'inline'; runId: string; run: RunJob; dropped: number; slotAt: number };
 type Answer = { id: number; value: unknown } | { type: 'started' } | { type: 'failed'; message: string };
 
 /** The API thread's side: starts the thread and speaks to it. */
@@ -75,8 +75,8 @@ export class JobsThread implements BackgroundJobs {
   }
 
   /** Hands a webhook run the API thread's enqueue started to this thread's delivery (inline-runs.ts). */
-  runInline(runId: string, run: RunJob, dropped: number): void {
-    this.worker.postMessage({ type: 'inline', runId, run, dropped } satisfies InlineRun);
+  runInline(runId: string, run: RunJob, dropped: number, slotAt: number): void {
+    this.worker.postMessage({ type: 'inline', runId, run, dropped, slotAt } satisfies InlineRun);
   }
 
   running(): Promise<boolean> {
@@ -111,7 +111,7 @@ async function runThread(port: NonNullable<typeof parentPort>, data: ThreadData)
   port.on('message', async (m: Request | InlineRun) => {
     if (m.type === 'inline') {
       // no delivery here (no URLs): the run's deadline hands it to a job
-      c.webhooks?.runInline(m.runId, m.run, m.dropped);
+      c.webhooks?.runInline(m.runId, m.run, m.dropped, m.slotAt);
       return;
     }
     let value: unknown = null;

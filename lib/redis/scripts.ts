@@ -28,7 +28,7 @@ export const SCRIPT_NAMES = [
   'touchNode', 'lapsedNodes', 'expireNodeGuards', 'forgetNode',
   'bufferStats', 'claimStats', 'renewStats', 'finishStats', 'commitStats', 'rejectStats', 'pendingLeaves', 'ackLeave',
   'enqueueWebhook', 'advanceWebhookLane', 'claimEvents', 'settleEvents',
-  'gateWebhookUrl', 'recordWebhookOutcome', 'refundWebhookAttempt', 'forgetWebhookLane', 'limitWebhookUrl', 'shareWebhookSlots',
+  'gateWebhookUrl', 'recordWebhookOutcome', 'refundWebhookAttempt', 'limitWebhookUrl', 'openWebhookRuns', 'settleWebhookRuns',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 export type ScriptCommands = Record<ScriptName, ScriptCommand>;

@@ -1,7 +1,8 @@
 import type { Pickup, RunContext } from './run';
 import type { Attempt } from './receivers';
 import { isFinal } from './receivers';
-import type { Outcome, UrlStatus } from './url-status';
+import type { Receiver } from './receivers';
+import type { UrlStatus } from './url-status';
 
 /**
  * A run's side of its URL's circuit breaker. A URL failing every attempt for
@@ -14,12 +15,14 @@ import type { Outcome, UrlStatus } from './url-status';
  */
 export class RunBreaker {
   private readonly status: UrlStatus;
+  private readonly receiver: Receiver;
   private latencies: number[] = [];
   /** While the URL is paused: ms until its next probe slot, for the held head's retry. */
   probeInMs = 0;
 
   constructor(private readonly ctx: RunContext, private readonly pickup: Pickup) {
-    this.status = ctx.receivers.of(pickup.data.url).status;
+    this.receiver = ctx.receivers.of(pickup.data.url);
+    this.status = this.receiver.status;
   }
 
   /**
@@ -43,12 +46,18 @@ export class RunBreaker {
     this.latencies.push(latencyMs);
   }
 
-  /** Records the deliveries since the last call (nothing to do without any). */
+  /**
+   * Records the deliveries since the last call (nothing to do without any), with what the
+   * node's runs settle with the URL at this moment (one call).
+   */
   async flush(): Promise<void> {
     if (this.latencies.length === 0) return;
     const batch = this.latencies;
     this.latencies = [];
-    await this.settle(await this.status.recordSuccesses(batch));
+    const sentAt = Date.now();
+    const { resumed, held } = await this.receiver.ledger.settle({ latencies: batch });
+    this.status.succeeded(sentAt);
+    await this.settle({ resumed, pausedNow: false, held });
   }
 
   /**
@@ -70,12 +79,12 @@ export class RunBreaker {
     await this.ctx.redis.refundWebhookAttempt(this.ctx.keys.webhookLane(this.pickup.data.lane).run, this.pickup.runId, this.pickup.token, headId);
   }
 
-  /** The lane drained: off its URL's lanes with work. */
+  /** The lane drained: off its URL's lanes with work (with what else settles at this moment). */
   async drained(): Promise<void> {
-    await this.status.forgetLane(this.pickup.data.lane, this.pickup.runId);
+    await this.receiver.ledger.settle({ drained: { laneId: this.pickup.data.lane, runId: this.pickup.runId } });
   }
 
-  private async settle(o: Outcome): Promise<void> {
+  private async settle(o: { resumed: boolean; pausedNow: boolean; held: string[] }): Promise<void> {
     const { log, metrics, opts } = this.ctx;
     const url = this.pickup.data.url;
     if (o.pausedNow) {

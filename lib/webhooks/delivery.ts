@@ -15,14 +15,18 @@ import type { WebhookNotifier } from '../telemetry/notifier';
 import { wantsEvent, type WebhookOptions } from './options';
 import { describeAttempt, Receivers, succeeded, type LaneEvent } from './receivers';
 import { WebhookOperations } from './operations';
+import { sharesSlots, slotLease } from './url-limits';
 
 export { webhookUrlTag, type LaneEvent } from './receivers';
 export type { RunJob, RunProgress } from './lane-run';
 
 export const WEBHOOK_QUEUE = 'webhooks';
 
-/** Sends a run an enqueue started: the run's id, its job data, the URL's dead letters taken for it to report. */
-export type InlineRunner = (runId: string, run: RunJob, dropped: number) => void;
+/**
+ * Sends a run an enqueue started: the run's id, its job data, the URL's dead letters taken
+ * for it to report, and when its slot of the URL was taken for it (0: none).
+ */
+export type InlineRunner = (runId: string, run: RunJob, dropped: number, slotAt: number) => void;
 
 /** Job names in the webhook queues. */
 export const RUN = 'run';
@@ -126,8 +130,8 @@ export class WebhookDelivery implements WebhookNotifier {
   }
 
   /** Sends a run another instance's enqueue started (runInlineWith): now, or as a job if this node has no room. */
-  runInline(runId: string, run: RunJob, dropped?: number): void {
-    this.inline.run(runId, run, dropped);
+  runInline(runId: string, run: RunJob, dropped = 0, slotAt = 0): void {
+    this.inline.run(runId, run, dropped, slotAt);
   }
 
   /** The queue of queue shard 0 (the only one on a single Redis). */
@@ -171,9 +175,12 @@ export class WebhookDelivery implements WebhookNotifier {
         await this.addRun(runId, withHead);
         return;
       }
-      // in Redis before the caller is answered: if this node dies, another takes the lane on
-      const dropped = await this.receivers.of(run.url).status.noteInlineRunTakingDropped(run.lane, runId, inlineDeadline(this.opts.timeoutMs));
-      runner!(runId, withHead, dropped); // an inline run id is made only when there is a runner
+      // in Redis before the caller is answered: if this node dies, another takes the lane on.
+      // Its slot comes in the same call, and the URL's dead letters for it to report
+      const slot = sharesSlots(this.opts) ? slotLease(runId, runId) : undefined;
+      const askedAt = Date.now();
+      const opened = await this.receivers.of(run.url).ledger.open({ inline: { laneId: run.lane, runId, deadline: inlineDeadline(this.opts.timeoutMs) }, slot, dropped: true });
+      runner!(runId, withHead, opened.dropped, opened.slot ? askedAt : 0); // an inline run id is made only when there is a runner
       return;
     }
     // a caller queueing again may have died before adding the job (or noting its inline run);
@@ -198,7 +205,7 @@ export class WebhookDelivery implements WebhookNotifier {
   private async ensureRun(runId: string, run: RunJob, idleMs: number): Promise<void> {
     if (isInlineRun(runId)) {
       // noted already (kept as it is), or its node died before noting it: the sweep takes it on
-      await this.receivers.of(run.url).status.noteInlineRun(run.lane, runId, inlineDeadline(this.opts.timeoutMs, Date.now() - idleMs));
+      await this.receivers.of(run.url).ledger.open({ inline: { laneId: run.lane, runId, deadline: inlineDeadline(this.opts.timeoutMs, Date.now() - idleMs) } });
       return;
     }
     const state = await this.queueOf(run.lane).getJobState(runId);
@@ -228,7 +235,7 @@ export class WebhookDelivery implements WebhookNotifier {
       return runId;
     }
     // drained meanwhile (or never had events): off the URL's lanes with work, if still its entry
-    await this.receivers.of(url).status.forgetLane(laneId, fromRunId);
+    await this.receivers.of(url).ledger.settle({ drained: { laneId, runId: fromRunId } });
     return null;
   }
 
@@ -245,7 +252,7 @@ export class WebhookDelivery implements WebhookNotifier {
     const lockDuration = opts.lockDurationMs ?? 30_000;
     this.stopping = false;
     if (!this.inlineRunner) {
-      this.inlineRunner = (runId, run, dropped) => this.runInline(runId, run, dropped);
+      this.inlineRunner = (runId, run, dropped, slotAt) => this.runInline(runId, run, dropped, slotAt);
       this.ownRunner = true;
     }
     this.inline.startSweeping(this.opts.urls);

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import { newId } from '../ids';
 import { DRAINED, LaneRetry, runLane, type Pickup, type RunContext, type RunJob } from './lane-run';
+import type { Slot } from './run';
 import type { WebhookMetrics } from './metrics';
 import { laneOfRun } from './url-status';
-import { leaseMs } from './url-limits';
+import { leaseMs, slotLease } from './url-limits';
 
 /**
  * An inline run sends for at most this long after its enqueue, then hands its lane to a
@@ -93,6 +94,11 @@ export class InlineRuns {
   private readonly activeOf = new Map<string, number>();
   /** Runs waiting for an inline slot, per URL, oldest first (a URL at its cap holds up only its own). */
   private readonly waiting = new Map<string, Waiting[]>();
+  /**
+   * Slots of a URL held here for the runs waiting for it: taken with a run's note, or handed
+   * over by a run that ended. Each goes to the next run to start, or back to Redis at once.
+   */
+  private readonly spare = new Map<string, Slot[]>();
   private waitingCount = 0;
   private wakeUp: NodeJS.Timeout | null = null;
   private sweeper: NodeJS.Timeout | null = null;
@@ -101,14 +107,44 @@ export class InlineRuns {
   constructor(private readonly p: InlineRunsParts) {}
 
   /** Sends the lane's events now, or as soon as this node has room; else hands it to a job. */
-  run(runId: string, run: RunJob, dropped?: number): void {
+  run(runId: string, run: RunJob, dropped = 0, slotAt = 0): void {
+    const now = Date.now();
+    const waiting: Waiting = { runId, run, dropped, at: now, enqueuedAt: now };
+    const slot = slotAt > 0 ? { lease: slotLease(runId, runId), until: slotAt + leaseMs(this.p.ctx.opts.timeoutMs) } : undefined;
     if (this.closed || this.waitingCount >= INLINE_QUEUE) {
-      this.toJob(runId, run, dropped);
+      this.toJob(waiting);
+      if (slot) this.giveBack(run.url, [slot]);
       return;
     }
-    const now = Date.now();
-    this.enqueue({ runId, run, dropped, at: now, enqueuedAt: now });
+    if (slot) this.spareOf(run.url).push(slot);
+    this.enqueue(waiting);
     this.next();
+  }
+
+  private spareOf(url: string): Slot[] {
+    let slots = this.spare.get(url);
+    if (!slots) this.spare.set(url, (slots = []));
+    return slots;
+  }
+
+  /** A slot of a run ending goes to the next run of its URL waiting here, if any (see next). */
+  private handOver(url: string, slot: Slot): boolean {
+    if (this.closed || !this.waiting.has(url)) return false;
+    this.spareOf(url).push(slot);
+    return true;
+  }
+
+  /** Slots no run here can use now go back to Redis, and the runs waiting there for one go on. */
+  private giveBack(url: string, slots: Slot[]): void {
+    const { ctx, log } = this.p;
+    const ledger = ctx.receivers.of(url).ledger;
+    this.track(Promise.all(slots.map(async ({ lease }) => {
+      const { woken } = await ledger.settle({ slot: lease });
+      if (woken.length > 0) await ctx.promoteHeld(woken);
+    })).then(() => undefined, (err) => {
+      // the lease lapses by itself, and a run waiting for one asks again by SLOT_RECHECK_MS
+      log.warn({ err, url }, 'webhook slot not given back');
+    }));
   }
 
   private enqueue(w: Waiting): void {
@@ -136,13 +172,20 @@ export class InlineRuns {
         this.waitingCount--;
         const { runId, run, dropped, enqueuedAt } = head;
         if (late) {
-          this.toJob(runId, run, dropped);
+          this.toJob(head);
           continue;
+        }
+        // a slot held here already, with time left for an attempt (one near its end goes back)
+        const spare = this.spare.get(url) ?? [];
+        let slot = spare.pop();
+        while (slot && slot.until - now < this.p.ctx.opts.timeoutMs + 1000) {
+          this.giveBack(url, [slot]);
+          slot = spare.pop();
         }
         this.active++;
         this.p.ctx.metrics.inline.started++;
         this.activeOf.set(url, (this.activeOf.get(url) ?? 0) + 1);
-        this.track(this.drive(runId, run, dropped, enqueuedAt).finally(() => {
+        this.track(this.drive(runId, run, dropped, slot, enqueuedAt).finally(() => {
           this.active--;
           this.activeOf.set(url, (this.activeOf.get(url) ?? 1) - 1);
           this.next();
@@ -150,6 +193,11 @@ export class InlineRuns {
       }
       if (queue.length === 0) this.waiting.delete(url);
       else oldest = Math.min(oldest, queue[0].at);
+    }
+    // a slot is never held idle: those no run could start with go back
+    for (const [url, slots] of this.spare) {
+      this.spare.delete(url);
+      if (slots.length > 0) this.giveBack(url, slots);
     }
     // the waiting ones go to jobs in time even if no run ends meanwhile
     if (this.wakeUp) clearTimeout(this.wakeUp);
@@ -163,15 +211,15 @@ export class InlineRuns {
 
   /**
    * A run this node will not send (no room, too late, closing) goes to a job at once; the
-   * dead letters taken for it go back for the next delivery to report.
+   * slot and the dead letters taken for it go back (the job asks for its own).
    */
-  private toJob(runId: string, run: RunJob, dropped = 0): void {
+  private toJob({ runId, run, dropped = 0 }: Waiting): void {
     this.track(this.handOn(runId, run, 0, 'busy').then(async () => {
       await this.p.ctx.receivers.of(run.url).putBackDropped(dropped).catch(() => undefined);
     }));
   }
 
-  private async drive(runId: string, run: RunJob, dropped: number | undefined, enqueuedAt: number): Promise<void> {
+  private async drive(runId: string, run: RunJob, dropped: number | undefined, slot: Slot | undefined, enqueuedAt: number): Promise<void> {
     const { ctx, log } = this.p;
     const startedAt = Date.now();
     const outOfTime = () => this.closed || ctx.closing() || Date.now() - enqueuedAt >= INLINE_BUDGET_MS;
@@ -181,7 +229,8 @@ export class InlineRuns {
       throw new HandedOff();
     };
     const pickup: Pickup = {
-      runId, token: runId, data: run, first: run.head, dropped, inline: true,
+      runId, token: runId, data: run, first: run.head, dropped, slot, inline: true,
+      handOver: (ending) => this.handOver(run.url, ending),
       mustYield: () => outOfTime() || (Date.now() - startedAt >= INLINE_TURN_MS && this.waiting.has(run.url)),
       progress: () => undefined, // nothing shows an inline run: it is over in a moment
       holdUntil: (at) => handOff(at, 'wait'),

@@ -116,7 +116,7 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
   let givenUp: GivenUp[] = []; // in `done`: counted once the lane says they left it
   // the URL's dead letters this run holds to report
   let dropped = takenFirst.status === 'fulfilled' ? takenFirst.value : 0;
-  let takeDropped = false; // whether more events are likely, so the count is taken alongside (just taken)
+  let moreLikely = false; // more events likely after this batch: the dead letters' count is taken alongside (just taken)
   let delivered = 0;
   let deadLetters = 0;
   let sent = 0; // attempts made by this pickup
@@ -134,11 +134,16 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
     givenUp = [];
   };
   const summary = () => `${delivered} delivered, ${deadLetters} dead letter(s)`;
-  // the events done leave the lane, which this pickup stops holding; the dead letters it took to report go back
+  // the pickup stops: what it leaves with its URL goes in one call with the node's other
+  // runs of the moment (run-ledger.ts): its latencies, its lane if drained, the dead letters
+  // it took to report and did not, its slot
+  const settle = (drained: boolean) =>
+    Promise.all([breaker.flush(), drained ? breaker.drained() : undefined, receiver.putBackDropped(dropped), limits.leave()]);
+  // the events done leave the lane, which this pickup stops holding
   const handBack = async (): Promise<LaneReply> => {
     const reply = await call('yield', done);
     if (reply.status !== -1) countGivenUp();
-    await receiver.putBackDropped(dropped);
+    await settle(reply.status === 0);
     return reply;
   };
 
@@ -146,7 +151,6 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
     if (round > 0 && pickup.mustYield()) {
       // shutting down, or an inline run's time used: the lane goes back for another pickup
       const reply = await handBack();
-      if (reply.status === 0) await breaker.drained();
       if (reply.status !== 1) return `${reply.status === 0 ? DRAINED : 'taken over'}: ${summary()}`;
       return pickup.requeue();
     }
@@ -155,17 +159,21 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
       reply = handed;
       handed = null;
     } else {
-      const [answer, taken]: [LaneReply, number, void] = await Promise.all([call(mode, done), takeDropped ? receiver.takeDropped() : 0, breaker.flush()]);
+      // with more events likely, the latencies so far are recorded meanwhile; else they go
+      // with the run's settling, in one call
+      const [answer, taken]: [LaneReply, number, void] = await Promise.all([
+        call(mode, done), moreLikely ? receiver.takeDropped() : 0, moreLikely ? breaker.flush() : undefined,
+      ]);
       reply = answer;
       dropped += taken;
     }
     if (reply.status === -1) {
-      await receiver.putBackDropped(dropped);
+      await settle(false);
       return `taken over by a later pickup: ${summary()}`;
     }
     countGivenUp();
     if (reply.status === 0) {
-      await Promise.all([receiver.putBackDropped(dropped), breaker.drained()]);
+      await settle(true);
       return `${DRAINED}: ${summary()}`;
     }
     mode = 'next';
@@ -236,13 +244,13 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
       }
       // the event stays at the head; the job is retried after the backoff
       const hold = await call('hold', done);
-      await receiver.putBackDropped(dropped);
+      await settle(false);
       if (hold.status !== 1) return `taken over by a later pickup: ${summary()}`;
       if (paused) await breaker.refund(id);
       ctx.metrics.retries++;
       pickup.progress({ waiting: hold.waiting, delivered, attempts: attempt, lastError: reason });
       throw new LaneRetry(`${reason}, attempt ${attempt} of ${o.maxAttempts}`, delay);
     }
-    takeDropped = reply.waiting > done.length;
+    moreLikely = reply.waiting > done.length;
   }
 }

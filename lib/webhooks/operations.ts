@@ -104,7 +104,7 @@ export class WebhookOperations {
       const [length, head, run] = await Promise.all([redis.llen(lane.fifo), redis.lindex(lane.fifo, 0), redis.hget(lane.run, 'job')]);
       if (length === 0 && !run) {
         // drained without its run saying so (a lane restarted empty): off the list, unless a new run took it
-        await redis.forgetWebhookLane(k.lanes, k.inline, laneId, runId);
+        await this.d.receivers.of(url).ledger.settle({ drained: { laneId, runId } });
         return;
       }
       queued += length;

@@ -20,6 +20,12 @@ export interface RunJob {
   head?: { id: string; data: string };
 }
 
+/** A slot of a URL's WEBHOOK_MAX_IN_FLIGHT: its lease among the URL's, and when the lease lapses (this node's clock, taken early). */
+export interface Slot {
+  lease: string;
+  until: number;
+}
+
 /** What a run's progress says, for the dashboard. */
 export interface RunProgress {
   /** Events in the lane, the one being sent included. */
@@ -43,6 +49,16 @@ export interface Pickup {
   readonly first?: { id: string; data: string };
   /** The URL's dead letters not yet reported, taken for it already (an inline run's, with its note). */
   readonly dropped?: number;
+  /**
+   * A slot of the URL held for it already (an inline run's: taken with its note, or handed
+   * over by a run of this node that ended): it starts without asking for one (see sharesSlots).
+   */
+  readonly slot?: Slot;
+  /**
+   * Offered the pickup's slot as it ends (an inline run's): true if a run of this node
+   * waiting for the URL takes it over, so it is not given back to Redis.
+   */
+  handOver?(slot: Slot): boolean;
   /** Not a BullMQ job: it never waits in Redis's queues for a slot (a hold hands it to a job). */
   readonly inline: boolean;
   /** Whether the pickup must hand its lane back after the event in hand (the node stops; an inline run used its time). */

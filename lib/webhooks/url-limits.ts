@@ -1,4 +1,5 @@
 import { leaseMs, type LocalSlots } from './local-slots';
+import type { WebhookOptions } from './options';
 import type { Pickup, RunContext } from './run';
 import { webhookUrlTag } from './url-tag';
 
@@ -21,6 +22,16 @@ export const SLOT_RECHECK_MS = 3000;
 export const LOCAL_WAIT_MS = 250;
 
 export { leaseMs };
+
+/** A pickup's lease among its URL's slots: a node still sending for a run another node took over holds its own. */
+export const slotLease = (runId: string, token: string) => `${runId}:${token}`;
+
+/**
+ * Whether an inline run's slot is taken and given back with the other runs' calls to its URL
+ * of the moment (run-ledger.ts), its first one with its note: a URL with a cap and no rate
+ * limit (a rate turn needs limitWebhookUrl-4.lua).
+ */
+export const sharesSlots = ({ maxInFlight, rateLimit }: Pick<WebhookOptions, 'maxInFlight' | 'rateLimit'>) => maxInFlight > 0 && rateLimit <= 0;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -52,10 +63,7 @@ export class RunLimits {
   private readonly local: LocalSlots;
   /** This pickup's lease among the URL's ('<run id>:<token>'). */
   private readonly lease: string;
-  /**
-   * Its slot is taken and given back with those of the node's other inline runs of the
-   * moment (shareWebhookSlots-2.lua): an inline run, a cap, no rate limit.
-   */
+  /** An inline run whose slot goes with the node's other calls to the URL (sharesSlots). */
   private readonly shared: boolean;
 
   constructor(private readonly ctx: RunContext, private readonly pickup: Pickup) {
@@ -66,8 +74,8 @@ export class RunLimits {
     this.burst = Math.max(1, Math.ceil(o.rateLimit));
     this.leaseMs = leaseMs(o.timeoutMs);
     this.local = ctx.receivers.of(pickup.data.url).slots;
-    this.lease = `${pickup.runId}:${pickup.token}`;
-    this.shared = pickup.inline && o.maxInFlight > 0 && o.rateLimit <= 0;
+    this.shared = pickup.inline && sharesSlots(o);
+    this.lease = (this.shared ? pickup.slot?.lease : undefined) ?? slotLease(pickup.runId, pickup.token);
   }
 
   private async ask(mode: 'enter' | 'send' | 'leave', queue = false): Promise<(number | string)[]> {
@@ -90,12 +98,14 @@ export class RunLimits {
     if (this.off) return;
     const deadline = Date.now() + LOCAL_WAIT_MS;
     const local = this.local;
-    // an inline run of a URL without a rate limit asks with the others starting at the same
-    // moment, in one call; refused, it asks as any run does
-    if (this.shared && local.queued === 0) {
+    // an inline run of a URL without a rate limit may come with its slot (taken with its note,
+    // or handed over), or asks with the node's other calls to the URL of the moment; refused,
+    // it asks as any run does
+    if (this.shared) {
       const sentAt = Date.now();
-      if (await this.ctx.receivers.of(this.pickup.data.url).shareSlot('take', this.lease)) {
-        this.leaseUntil = sentAt + this.leaseMs;
+      const held = this.pickup.slot;
+      if (held || (local.queued === 0 && (await this.ctx.receivers.of(this.pickup.data.url).ledger.open({ slot: this.lease })).slot)) {
+        this.leaseUntil = held ? held.until : sentAt + this.leaseMs;
         this.enteredAt = Date.now();
         local.took(this.enteredAt);
         return;
@@ -160,12 +170,18 @@ export class RunLimits {
   /** Gives the slot back (whatever way the pickup ends) and wakes the first run waiting for one. */
   async leave(): Promise<void> {
     if (this.off || this.leaseUntil === 0) return;
+    const slot = { lease: this.lease, until: this.leaseUntil };
     this.leaseUntil = 0;
+    // a run of this node waiting for the URL takes the slot over: nothing to tell Redis
+    if (this.shared && this.pickup.handOver?.(slot)) {
+      this.local.left(this.enteredAt);
+      return;
+    }
     // the lease lapses by itself and a waiter asks again by SLOT_RECHECK_MS: a fault here
     // leaves the run's outcome as it is
     const slip = (err: unknown) => this.ctx.log.warn({ err, url: this.pickup.data.url, run: this.pickup.runId }, 'webhook slot not given back');
     const waiters = this.shared
-      ? await this.ctx.receivers.of(this.pickup.data.url).shareSlot('give', this.lease).catch((err) => { slip(err); return []; }) as string[]
+      ? (await this.ctx.receivers.of(this.pickup.data.url).ledger.settle({ slot: this.lease }).catch((err) => { slip(err); return { woken: [] }; })).woken
       : (await this.ask('leave').catch((err) => { slip(err); return ['']; })).filter(Boolean).map(String);
     // this node's runs waiting for a slot ask once it is free in Redis
     this.local.left(this.enteredAt);

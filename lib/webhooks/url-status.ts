@@ -1,7 +1,6 @@
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import type { WebhookOptions } from './options';
-import { Batcher } from './batcher';
 import type { Attempt } from './attempt';
 import { webhookUrlTag } from './url-tag';
 
@@ -35,14 +34,11 @@ export const laneOfRun = (runId: string) => runId.split('.')[1] ?? '';
  */
 export class UrlStatus {
   readonly keys: ReturnType<KeySpace['webhookUrl']>;
-  /** The URL's count of dead letters not yet reported (Receiver's). */
-  private readonly droppedKey: string;
   /** When this node last recorded a success of the URL (sent at): see surelyUnpaused. */
   private succeededAt = -Infinity;
 
   constructor(readonly url: string, private readonly redis: RedisClient, keySpace: KeySpace, private readonly opts: WebhookOptions) {
     this.keys = keySpace.webhookUrl(webhookUrlTag(url));
-    this.droppedKey = keySpace.webhookDropped(webhookUrlTag(url));
   }
 
   /**
@@ -52,6 +48,11 @@ export class UrlStatus {
    */
   surelyUnpaused(): boolean {
     return this.opts.breakAfterMs === 0 || Date.now() - this.succeededAt < this.opts.breakAfterMs;
+  }
+
+  /** This node recorded deliveries to the URL that succeeded, sent at `sentAt` (see surelyUnpaused). */
+  succeeded(sentAt: number): void {
+    this.succeededAt = Math.max(this.succeededAt, sentAt);
   }
 
   /** Before a run's pickup sends: the breaker's say. A held run is remembered, to be promoted on resume. */
@@ -71,7 +72,7 @@ export class UrlStatus {
       k.status, k.latency, k.probe, k.held, this.opts.breakAfterMs, this.opts.probeEveryMs, LATENCY_SAMPLES,
       failed ? String(failed.status) : '', failed ? (failed.error || `HTTP ${failed.status}`) : '', runId, ...latencies.map((ms) => Math.round(ms)),
     )) as (number | string)[];
-    if (latencies.length > 0) this.succeededAt = Math.max(this.succeededAt, sentAt);
+    if (latencies.length > 0) this.succeeded(sentAt);
     return {
       resumed: r[0] === 1, pausedNow: r[1] === 1, paused: r[2] === 1, probeInMs: Number(r[3]), held: r.slice(4).map(String),
     };
@@ -82,36 +83,6 @@ export class UrlStatus {
     await this.redis.hset(this.keys.lanes, laneId, runId);
   }
 
-  /**
-   * A lane of this URL was given an inline run (sent by a node in-process): it has work, and
-   * if the run is not over by `deadline` (its node died) any node's sweep hands the lane to a
-   * BullMQ job. An inline run already noted keeps its deadline.
-   */
-  async noteInlineRun(laneId: string, runId: string, deadline: number): Promise<void> {
-    await this.notes.add({ laneId, runId, deadline, takeDropped: false });
-  }
-
-  /**
-   * noteInlineRun, and the URL's dead letters not yet reported taken in the same round trip,
-   * for the run's first delivery to report (see Receiver.takeDropped).
-   */
-  async noteInlineRunTakingDropped(laneId: string, runId: string, deadline: number): Promise<number> {
-    return this.notes.add({ laneId, runId, deadline, takeDropped: true });
-  }
-
-  /** Inline runs noted at once: one MULTI; the dead letters taken go to the first run that asked. */
-  private readonly notes = new Batcher<{ laneId: string; runId: string; deadline: number; takeDropped: boolean }, number>(async (notes) => {
-    const tx = this.redis.multi();
-    for (const n of notes) tx.hset(this.keys.lanes, n.laneId, n.runId).zadd(this.keys.inline, 'NX', n.deadline, n.runId);
-    const taker = notes.findIndex((n) => n.takeDropped);
-    if (taker >= 0) tx.getdel(this.droppedKey);
-    const replies = await tx.exec();
-    if (!replies) throw new Error('inline runs not noted: the transaction was discarded');
-    for (const [err] of replies) if (err) throw err;
-    const dropped = taker >= 0 ? Number(replies[replies.length - 1][1] ?? 0) : 0;
-    return notes.map((_, i) => (i === taker ? dropped : 0));
-  });
-
   /** Inline runs whose deadline passed (their node died, or they were handed on and not forgotten), oldest first. */
   async lapsedInlineRuns(now = Date.now(), max = 100): Promise<string[]> {
     return this.redis.zrangebyscore(this.keys.inline, '-inf', now, 'LIMIT', 0, max);
@@ -121,30 +92,6 @@ export class UrlStatus {
   async forgetInlineRun(runId: string): Promise<void> {
     await this.redis.zrem(this.keys.inline, runId);
   }
-
-  /** Run `runId` drained its lane: off the lanes with work, unless the lane has a newer run (and off the inline runs). */
-  async forgetLane(laneId: string, runId: string): Promise<void> {
-    await this.forgets.add([laneId, runId]);
-  }
-
-  private readonly forgets = new Batcher<[string, string], void>(async (runs) => {
-    await this.redis.forgetWebhookLane(this.keys.lanes, this.keys.inline, ...runs.flat());
-    return runs.map(() => undefined);
-  });
-
-  /**
-   * The latencies of deliveries that succeeded, recorded with those of the other runs of the
-   * URL finishing at the same moment (one call); what it changed goes to one of them.
-   */
-  async recordSuccesses(latencies: number[]): Promise<Outcome> {
-    return this.successes.add(latencies);
-  }
-
-  private readonly successes = new Batcher<number[], Outcome>(async (batches) => {
-    const outcome = await this.record('', batches.flat());
-    const quiet: Outcome = { resumed: false, pausedNow: false, paused: outcome.paused, probeInMs: outcome.probeInMs, held: [] };
-    return batches.map((_, i) => (i === 0 ? outcome : quiet));
-  });
 
   /** A dead letter of this URL ('<lane>|<delivery id>'), indexed by when it was given up (for replay and the count). */
   async noteDeadLetter(laneId: string, id: string, at = Date.now()): Promise<void> {

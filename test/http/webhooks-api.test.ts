@@ -92,6 +92,8 @@ describe('webhook operator API (in-process node)', function () {
     await until(() => rx.roomSequence('dl').length === 3, 'the replayed events');
     expect(rx.roomSequence('dl')).to.deep.equal(['a', 'b', 'c']);
     expect(rx.received.filter((e) => e.room?.name === 'dl').map((e) => e.id)).to.deep.equal(events.map((e) => e.id));
+    // the successes are recorded just after the deliveries
+    await until(async () => (await report()).failingSince === null, 'the successes recorded');
     const healthy = await report();
     expect(healthy).to.deep.include({ deadLetters: 0, failingSince: null, paused: false });
     expect(healthy.latencyMs.p50).to.be.a('number');
