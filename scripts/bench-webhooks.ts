@@ -14,7 +14,7 @@
  *
  *   npm run bench:webhooks [-- --events 5000 --concurrency 100 --seconds 10]
  *     [--keys 1,100,10000] [--rates 1000,3000] [--only keys|steady] [--max-in-flight N (0: off)]
- *     [--receiver inline|process]
+ *     [--receiver inline|process] [--threads one|node]
  *
  * --only keys: only the key-count rows and their two raw-POST baselines; --only steady:
  * only the steady table (the raw-POST baselines of the key rows are skipped).
@@ -22,6 +22,15 @@
  * older runs; --receiver process: it runs in a child Node process (127.0.0.1, port 0),
  * counts requests and tells the count on GET /count. The CPU column is this process's
  * only, so with a child receiver it leaves out the receiver's work.
+ * --threads one (default): the producer and a started WebhookDelivery (it enqueues and
+ * delivers) share one thread, as in older runs; --threads node: as `npm start` runs a node,
+ * the main thread's WebhookDelivery is not started (it only enqueues) and posts each inline
+ * run its enqueues start (runInlineWith) to a delivery thread (support/bench-delivery-thread.ts),
+ * whose started WebhookDelivery (same Redis, KeySpace prefix and options) sends them and
+ * takes the BullMQ jobs, and reports back the deliveries, their latencies, the inline runs
+ * and the holds by per-URL limits. Each row has its own pair, closed at its end. The CPU
+ * column is the process's, so it covers both threads; the receiver (inline) and the raw-POST
+ * baselines stay on the main thread.
  */
 import { spawn } from 'node:child_process';
 import http from 'node:http';
@@ -30,23 +39,27 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ParticipantInfo, Room, WebhookEvent } from '@livekit/protocol';
 import pino from 'pino';
-import { createRedis } from '../lib/redis/connection';
+import { createRedis, type RedisClient } from '../lib/redis/connection';
 import { KeySpace } from '../lib/redis/keys';
 import { PrivateRedis } from '../lib/redis/server';
 import { WebhookDelivery } from '../lib/webhooks/delivery';
 import { httpPost } from '../lib/webhooks/http-post';
-import { WEBHOOK_DEFAULTS } from '../lib/webhooks/options';
+import type { WebhookMetrics } from '../lib/webhooks/metrics';
+import { WEBHOOK_DEFAULTS, type WebhookOptions } from '../lib/webhooks/options';
+import { DeliveryThread } from './support/bench-delivery-thread';
 import { fmt, printTable } from './support/table';
 
 const { values } = parseArgs({ options: {
   events: { type: 'string', default: '5000' }, concurrency: { type: 'string', default: '100' }, seconds: { type: 'string', default: '10' },
   'max-in-flight': { type: 'string' }, only: { type: 'string' }, rates: { type: 'string', default: '1000,3000' }, keys: { type: 'string', default: '1,100,10000' },
-  receiver: { type: 'string', default: 'inline' },
+  receiver: { type: 'string', default: 'inline' }, threads: { type: 'string', default: 'one' },
 } });
 const ONLY = values.only ?? '';
 if (!['', 'keys', 'steady'].includes(ONLY)) throw new Error(`--only: keys or steady, not ${ONLY}`);
 const RECEIVER = values.receiver;
 if (RECEIVER !== 'inline' && RECEIVER !== 'process') throw new Error(`--receiver: inline or process, not ${RECEIVER}`);
+const THREADS = values.threads;
+if (THREADS !== 'one' && THREADS !== 'node') throw new Error(`--threads: one or node, not ${THREADS}`);
 const EVENTS = Number(values.events);
 const CONCURRENCY = Number(values.concurrency);
 const SECONDS = Number(values.seconds);
@@ -129,6 +142,59 @@ async function processReceiver(): Promise<Receiver> {
   };
 }
 
+/** A row's delivery, on one thread or on two: what the rows use of it. */
+interface BenchDelivery {
+  queueNotify(event: WebhookEvent): Promise<void>;
+  /** Deliveries made so far (throws if the delivery thread failed). */
+  delivered(): number;
+  /** Calls `listener` with each delivery's enqueue-to-delivery latency (ms). */
+  onDelivery(listener: (latencyMs: number) => void): void;
+  /** Inline runs started and runs handed to BullMQ jobs (final once closed). */
+  inline(): WebhookMetrics['inline'];
+  /** Pickups held by per-URL limits (final once closed). */
+  limitHolds(): WebhookMetrics['limitHolds'];
+  close(): Promise<void>;
+}
+
+/** What a row's delivery is made of: a fresh KeySpace prefix on the bench's Redis. */
+interface DeliverySetup { redis: RedisClient; redisUrl: string; prefix: string; shards: number; options: WebhookOptions }
+
+/** --threads one: a started WebhookDelivery, enqueueing and delivering on this thread (as in older runs). */
+async function oneThreadDelivery(s: DeliverySetup): Promise<BenchDelivery> {
+  const d = new WebhookDelivery(s.redis, s.redisUrl, new KeySpace(s.prefix, s.shards), s.options, pino({ level: 'silent' }));
+  await d.start({ concurrency: CONCURRENCY });
+  return {
+    queueNotify: (event) => d.queueNotify(event),
+    delivered: () => d.metrics.delivered,
+    onDelivery: (listener) => d.metrics.onDelivery(listener),
+    inline: () => d.metrics.inline,
+    limitHolds: () => d.metrics.limitHolds,
+    close: () => d.close(),
+  };
+}
+
+/**
+ * --threads node: as `npm start` (lib/node/main.ts, jobs-thread.ts): this thread's
+ * WebhookDelivery only enqueues and posts its inline runs to a delivery thread, whose
+ * started WebhookDelivery sends them and reports its counts.
+ */
+async function nodeThreadsDelivery(s: DeliverySetup): Promise<BenchDelivery> {
+  const thread = await DeliveryThread.start({ redisUrl: s.redisUrl, prefix: s.prefix, shards: s.shards, options: s.options, concurrency: CONCURRENCY });
+  const d = new WebhookDelivery(s.redis, s.redisUrl, new KeySpace(s.prefix, s.shards), s.options, pino({ level: 'silent' }));
+  d.runInlineWith((runId, run, dropped, slotAt) => thread.runInline(runId, run, dropped, slotAt));
+  return {
+    queueNotify: (event) => d.queueNotify(event),
+    delivered: () => thread.delivered(),
+    onDelivery: (listener) => thread.onDelivery(listener),
+    inline: () => thread.inline(),
+    limitHolds: () => thread.limitHolds(),
+    close: async () => {
+      await d.close();
+      await thread.close();
+    },
+  };
+}
+
 async function main() {
   const receiver = RECEIVER === 'process' ? await processReceiver() : await inlineReceiver();
   try {
@@ -143,9 +209,11 @@ async function bench(receiver: Receiver) {
   const redisServer = await PrivateRedis.start();
   const redis = createRedis(redisServer.url);
   let run = 0;
-  const delivery = () => new WebhookDelivery(redis, redisServer.url, new KeySpace(`b${++run}`, 4), {
+  const options: WebhookOptions = {
     ...WEBHOOK_DEFAULTS, ...(values['max-in-flight'] ? { maxInFlight: Number(values['max-in-flight']) } : {}), urls: [url], includeEvents: [], excludeEvents: [], apiKey: 'bench', apiSecret: 'bench-secret-bench-secret-bench-secret',
-  }, pino({ level: 'silent' }));
+  };
+  // each row its own delivery (a pair with --threads node), on a fresh KeySpace prefix, started
+  const delivery = () => (THREADS === 'node' ? nodeThreadsDelivery : oneThreadDelivery)({ redis, redisUrl: redisServer.url, prefix: `b${++run}`, shards: 4, options });
   const event = (key: number, i: number) => new WebhookEvent({ event: 'participant_joined', room: new Room({ name: `room-${key}` }), participant: new ParticipantInfo({ identity: `p${i}` }) });
 
   try {
@@ -168,15 +236,18 @@ async function bench(receiver: Receiver) {
       const serialBaseline = serialPosts / ((Date.now() - t0) / 1000);
 
       for (const keys of values.keys.split(',').map(Number)) {
-        const d = delivery();
-        await d.start({ concurrency: CONCURRENCY });
+        const d = await delivery();
         const total = keys === 1 ? Math.min(EVENTS, 2000) : EVENTS;
         const before = await receiver.received();
         t0 = Date.now();
         for (let i = 0; i < total; i += 500) {
           await Promise.all(Array.from({ length: Math.min(500, total - i) }, (_, j) => d.queueNotify(event((i + j) % keys, i + j))));
         }
-        while ((await receiver.received()) - before < total) await sleep(5);
+        // counted by the receiver; d.delivered() is asked too, as it throws if the delivery thread failed
+        while ((await receiver.received()) - before < total) {
+          d.delivered();
+          await sleep(5);
+        }
         const rate = total / ((Date.now() - t0) / 1000);
         rows.push([`ordered delivery, ${fmt(keys)} key(s), ${fmt(total)} events (enqueue included)`, fmt(rate), fmt(rate / baseline, 2), keys === 1 ? fmt(rate / serialBaseline, 2) : '']);
         await d.close();
@@ -190,11 +261,10 @@ async function bench(receiver: Receiver) {
     // an Authorization header of a realistic length (this bench's signed JWT is 205 characters), no signing
     const rawHeaders = { 'Content-Type': 'application/webhook+json', Authorization: `Bearer ${'x'.repeat(300)}` };
     for (const perSecond of ONLY === 'keys' ? [] : values.rates.split(',').map(Number)) {
-      const d = delivery();
+      const d = await delivery();
       // every delivery's latency (the metrics keep only the latest 10,000)
       const latencies: number[] = [];
-      d.metrics.onDelivery((ms) => latencies.push(ms));
-      await d.start({ concurrency: CONCURRENCY });
+      d.onDelivery((ms) => latencies.push(ms));
       const steady = SECONDS * perSecond;
       const cpu0 = process.cpuUsage();
       const start = Date.now();
@@ -206,14 +276,14 @@ async function bench(receiver: Receiver) {
         await Promise.all(batch);
         await new Promise((r) => setTimeout(r, 2));
       }
-      while (d.metrics.delivered < steady) await new Promise((r) => setTimeout(r, 5));
+      while (d.delivered() < steady) await new Promise((r) => setTimeout(r, 5));
       const cpu = process.cpuUsage(cpu0);
       const cpuShare = (cpu.user + cpu.system) / 1000 / (Date.now() - start);
       await d.close();
       latencies.sort((a, b) => a - b);
       const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-      steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady), fmt(pct(50)), fmt(pct(99)), fmt(cpuShare, 2), fmt(d.metrics.limitHolds.inFlight + d.metrics.limitHolds.rate),
-        `${fmt(d.metrics.inline.started)} / ${Object.entries(d.metrics.inline.handedOn).filter(([, n]) => n > 0).map(([why, n]) => `${fmt(n)} ${why}`).join(', ') || '0'}`]);
+      steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady), fmt(pct(50)), fmt(pct(99)), fmt(cpuShare, 2), fmt(d.limitHolds().inFlight + d.limitHolds().rate),
+        `${fmt(d.inline().started)} / ${Object.entries(d.inline().handedOn).filter(([, n]) => n > 0).map(([why, n]) => `${fmt(n)} ${why}`).join(', ') || '0'}`]);
 
       // the same schedule of raw POSTs: does the machine carry this rate with this receiver?
       const postLatencies: number[] = [];
@@ -243,10 +313,12 @@ async function bench(receiver: Receiver) {
       steadyRows.push([`raw POSTs at ${fmt(perSecond)}/s (baseline)`, fmt(steady), fmt(postPct(50), 2), fmt(postPct(99), 2), fmt(rawCpuShare, 2), '', '']);
     }
 
-    const where = RECEIVER === 'process'
-      ? `(producer, BullMQ worker with concurrency ${CONCURRENCY}); receiver: process (a child Node process)`
-      : `(producer, BullMQ worker with concurrency ${CONCURRENCY}, receiver); receiver: inline (in this process)`;
-    console.log(`\nwebhook delivery, one Node process ${where}\n`);
+    const receiverHere = RECEIVER === 'inline' ? ', receiver' : '';
+    const where = THREADS === 'node'
+      ? `(main thread: producer enqueueing${receiverHere}; delivery thread: BullMQ worker with concurrency ${CONCURRENCY}, inline runs); delivery: API thread + delivery thread, as npm start`
+      : `(producer, BullMQ worker with concurrency ${CONCURRENCY}${receiverHere}); delivery: one thread`;
+    const receiverIs = RECEIVER === 'process' ? 'receiver: process (a child Node process)' : 'receiver: inline (in this process)';
+    console.log(`\nwebhook delivery, one Node process ${where}; ${receiverIs}\n`);
     if (rows.length > 1) printTable(rows);
     if (rows.length > 1 && steadyRows.length > 1) console.log('');
     if (steadyRows.length > 1) printTable(steadyRows);
