@@ -1,35 +1,47 @@
 /**
- * Calls made within one turn of the event loop go to Redis as one. Many runs of one URL
- * end, start and record at the same moment under load; each call to Redis costs a node more
- * CPU than the work it carries, so they share one.
+ * Calls made within one turn of the event loop (or a window of a few ms) go to Redis as one.
+ * Many runs of one URL end, start and record at the same moment under load; each call to
+ * Redis costs a node more CPU than the work it carries, so they share one.
  */
 export class Batcher<Item, Result> {
   private items: Item[] = [];
   private waiters: { resolve: (r: Result) => void; reject: (e: unknown) => void }[] = [];
-  private scheduled = false;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private readonly sending = new Set<Promise<void>>();
 
-  /** `send` gets the items in the order added and answers one result per item. */
-  constructor(private readonly send: (items: Item[]) => Promise<Result[]>) {}
+  /**
+   * `send` gets the items in the order added and answers one result per item. With
+   * `windowMs`, what is added within that many ms goes as one call (for what no caller waits on).
+   */
+  constructor(private readonly send: (items: Item[]) => Promise<Result[]>, private readonly windowMs = 0) {}
 
   add(item: Item): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
       this.items.push(item);
       this.waiters.push({ resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.timer ??= this.windowMs > 0 ? setTimeout(() => this.flush(), this.windowMs) : setImmediate(() => this.flush());
     });
   }
 
+  /** Sends what waits for its window now, and resolves once every call under way has ended. */
+  async drain(): Promise<void> {
+    if (this.timer) this.flush();
+    await Promise.allSettled([...this.sending]);
+  }
+
   private flush(): void {
+    if (this.timer) {
+      if (this.windowMs > 0) clearTimeout(this.timer as NodeJS.Timeout);
+      else clearImmediate(this.timer as NodeJS.Immediate);
+    }
+    this.timer = null;
     const { items, waiters } = this;
     this.items = [];
     this.waiters = [];
-    this.scheduled = false;
-    this.send(items).then(
+    const sent: Promise<void> = this.send(items).then(
       (results) => waiters.forEach((w, i) => w.resolve(results[i])),
       (err) => waiters.forEach((w) => w.reject(err)),
-    );
+    ).finally(() => this.sending.delete(sent));
+    this.sending.add(sent);
   }
 }

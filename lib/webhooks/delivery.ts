@@ -312,6 +312,8 @@ export class WebhookDelivery implements WebhookNotifier {
     // inline runs hand their lanes to jobs, which other nodes take: this node's workers stop
     // taking jobs first, and the queues stay open until the inline runs have handed on
     await Promise.all([this.queues.closeWorkers(), this.inline.close()]);
+    // what the runs left with their URLs, waiting for its window, goes now
+    await this.receivers.drain();
     await this.queues.close();
   }
 }

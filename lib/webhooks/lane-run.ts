@@ -135,15 +135,17 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
   };
   const summary = () => `${delivered} delivered, ${deadLetters} dead letter(s)`;
   // the pickup stops: what it leaves with its URL goes in one call with the node's other
-  // runs of the moment (run-ledger.ts): its latencies, its lane if drained, the dead letters
-  // it took to report and did not, its slot
-  const settle = (drained: boolean) =>
-    Promise.all([breaker.flush(), drained ? breaker.drained() : undefined, receiver.putBackDropped(dropped), limits.leave()]);
+  // runs of the next few ms (run-ledger.ts), which the pickup does not wait for: its
+  // latencies, its lane if drained, the dead letters it took to report and did not, its slot
+  const settle = (drained: boolean) => {
+    Promise.all([breaker.flush(), drained ? breaker.drained() : undefined, receiver.putBackDropped(dropped), limits.leave()])
+      .catch((err) => ctx.log.warn({ err, url, run: runId }, 'webhook run not settled with its URL: a later run reports its dead letters; its lane and slot go by themselves'));
+  };
   // the events done leave the lane, which this pickup stops holding
   const handBack = async (): Promise<LaneReply> => {
     const reply = await call('yield', done);
     if (reply.status !== -1) countGivenUp();
-    await settle(reply.status === 0);
+    settle(reply.status === 0);
     return reply;
   };
 
@@ -168,12 +170,12 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
       dropped += taken;
     }
     if (reply.status === -1) {
-      await settle(false);
+      settle(false);
       return `taken over by a later pickup: ${summary()}`;
     }
     countGivenUp();
     if (reply.status === 0) {
-      await settle(true);
+      settle(true);
       return `${DRAINED}: ${summary()}`;
     }
     mode = 'next';
@@ -244,7 +246,7 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
       }
       // the event stays at the head; the job is retried after the backoff
       const hold = await call('hold', done);
-      await settle(false);
+      settle(false);
       if (hold.status !== 1) return `taken over by a later pickup: ${summary()}`;
       if (paused) await breaker.refund(id);
       ctx.metrics.retries++;

@@ -84,6 +84,11 @@ export class Receivers {
 
   constructor(private readonly redis: RedisClient, private readonly keys: KeySpace, private readonly opts: WebhookOptions) {}
 
+  /** What this node's runs left with their URLs and is still to go to Redis goes now; resolves once it did. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.byUrl.values()].map((r) => r.ledger.drain()));
+  }
+
   of(url: string): Receiver {
     let r = this.byUrl.get(url);
     if (!r) {
