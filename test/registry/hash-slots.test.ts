@@ -126,6 +126,8 @@ describe('every script declares every key it touches, all in one hash slot', () 
     await d.queueNotify(joined('slots', 'alice'));
     await d.queueNotify(joined('slots', 'bob'));
     await until(() => rx.received.filter((e) => e.room?.name === 'slots').length === 2, 'both webhooks delivered');
+    // what the runs settle with their URL goes a few ms after they end
+    await until(() => runs.some((r) => r.name === 'settleWebhookRuns'), 'the runs settled with their URL');
 
     // the breaker takes an attempt back only while a URL is paused, and records a URL's outcomes
     // itself only when an attempt failed: run here so their keys are checked too
