@@ -7,6 +7,8 @@ export class Batcher<Item, Result> {
   private items: Item[] = [];
   private waiters: { resolve: (r: Result) => void; reject: (e: unknown) => void }[] = [];
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  /** The timer is the window's (else the next turn's). */
+  private inWindow = false;
   private readonly sending = new Set<Promise<void>>();
 
   /**
@@ -15,11 +17,19 @@ export class Batcher<Item, Result> {
    */
   constructor(private readonly send: (items: Item[]) => Promise<Result[]>, private readonly windowMs = 0) {}
 
-  add(item: Item): Promise<Result> {
+  /** `soon`: this item does not wait for the window (nor do those added before it). */
+  add(item: Item, soon = false): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
       this.items.push(item);
       this.waiters.push({ resolve, reject });
-      this.timer ??= this.windowMs > 0 ? setTimeout(() => this.flush(), this.windowMs) : setImmediate(() => this.flush());
+      if (soon && this.timer && this.inWindow) {
+        clearTimeout(this.timer as NodeJS.Timeout);
+        this.timer = null;
+      }
+      if (!this.timer) {
+        this.inWindow = this.windowMs > 0 && !soon;
+        this.timer = this.inWindow ? setTimeout(() => this.flush(), this.windowMs) : setImmediate(() => this.flush());
+      }
     });
   }
 
@@ -31,7 +41,7 @@ export class Batcher<Item, Result> {
 
   private flush(): void {
     if (this.timer) {
-      if (this.windowMs > 0) clearTimeout(this.timer as NodeJS.Timeout);
+      if (this.inWindow) clearTimeout(this.timer as NodeJS.Timeout);
       else clearImmediate(this.timer as NodeJS.Immediate);
     }
     this.timer = null;

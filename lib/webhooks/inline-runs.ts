@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { newId } from '../ids';
 import { DRAINED, LaneRetry, runLane, type Pickup, type RunContext, type RunJob } from './lane-run';
 import type { Slot } from './run';
+import { SETTLE_WINDOW_MS } from './run-ledger';
 import type { WebhookMetrics } from './metrics';
 import { laneOfRun } from './url-status';
 import { leaseMs, slotLease } from './url-limits';
@@ -56,6 +57,11 @@ interface Waiting {
   enqueuedAt: number;
 }
 
+/** A slot kept on the node for its URL's next run, since when. */
+interface Spare extends Slot {
+  since: number;
+}
+
 /** Thrown by an inline pickup that handed its lane to a BullMQ job: the run is over here. */
 class HandedOff extends Error {}
 /** Thrown by an inline pickup that stepped back behind the runs waiting for its URL. */
@@ -95,10 +101,12 @@ export class InlineRuns {
   /** Runs waiting for an inline slot, per URL, oldest first (a URL at its cap holds up only its own). */
   private readonly waiting = new Map<string, Waiting[]>();
   /**
-   * Slots of a URL held here for the runs waiting for it: taken with a run's note, or handed
-   * over by a run that ended. Each goes to the next run to start, or back to Redis at once.
+   * Slots of a URL held here for its next runs: taken with a run's note, or handed over by a
+   * run that ended. Each goes to the next run of the URL to start, or back to Redis after
+   * SETTLE_WINDOW_MS (several in one call): a burst's runs take them over without asking Redis.
    */
-  private readonly spare = new Map<string, Slot[]>();
+  private readonly spare = new Map<string, Spare[]>();
+  private lingering: NodeJS.Timeout | null = null;
   private waitingCount = 0;
   private wakeUp: NodeJS.Timeout | null = null;
   private sweeper: NodeJS.Timeout | null = null;
@@ -116,22 +124,39 @@ export class InlineRuns {
       if (slot) this.giveBack(run.url, [slot]);
       return;
     }
-    if (slot) this.spareOf(run.url).push(slot);
+    if (slot) this.keep(run.url, slot);
     this.enqueue(waiting);
     this.next();
   }
 
-  private spareOf(url: string): Slot[] {
-    let slots = this.spare.get(url);
-    if (!slots) this.spare.set(url, (slots = []));
-    return slots;
+  /** A slot held here for the next run of its URL to start (see next), or given back shortly. */
+  private keep(url: string, slot: Slot): void {
+    let spares = this.spare.get(url);
+    if (!spares) this.spare.set(url, (spares = []));
+    spares.push({ ...slot, since: Date.now() });
+    this.lingering ??= setTimeout(() => this.giveBackLingering(), SETTLE_WINDOW_MS);
   }
 
-  /** A slot of a run ending goes to the next run of its URL waiting here, if any (see next). */
+  /** A slot of a run ending stays on the node for its URL's next run, and goes back shortly if none starts. */
   private handOver(url: string, slot: Slot): boolean {
-    if (this.closed || !this.waiting.has(url)) return false;
-    this.spareOf(url).push(slot);
+    if (this.closed) return false;
+    this.keep(url, slot);
     return true;
+  }
+
+  /** The slots kept for SETTLE_WINDOW_MS that no run started with go back, several in one call. */
+  private giveBackLingering(): void {
+    this.lingering = null;
+    const now = Date.now();
+    for (const [url, spares] of this.spare) {
+      const stale = spares.filter((s) => now - s.since >= SETTLE_WINDOW_MS);
+      if (stale.length === 0) continue;
+      const fresh = spares.filter((s) => now - s.since < SETTLE_WINDOW_MS);
+      if (fresh.length > 0) this.spare.set(url, fresh);
+      else this.spare.delete(url);
+      this.giveBack(url, stale);
+    }
+    if (this.spare.size > 0) this.lingering = setTimeout(() => this.giveBackLingering(), SETTLE_WINDOW_MS);
   }
 
   /** Slots no run here can use now go back to Redis, and the runs waiting there for one go on. */
@@ -176,12 +201,13 @@ export class InlineRuns {
           continue;
         }
         // a slot held here already, with time left for an attempt (one near its end goes back)
-        const spare = this.spare.get(url) ?? [];
-        let slot = spare.pop();
+        const spares = this.spare.get(url) ?? [];
+        let slot: Slot | undefined = spares.pop();
         while (slot && slot.until - now < this.p.ctx.opts.timeoutMs + 1000) {
           this.giveBack(url, [slot]);
-          slot = spare.pop();
+          slot = spares.pop();
         }
+        if (slot) slot = { lease: slot.lease, until: slot.until };
         this.active++;
         this.p.ctx.metrics.inline.started++;
         this.activeOf.set(url, (this.activeOf.get(url) ?? 0) + 1);
@@ -193,11 +219,6 @@ export class InlineRuns {
       }
       if (queue.length === 0) this.waiting.delete(url);
       else oldest = Math.min(oldest, queue[0].at);
-    }
-    // a slot is never held idle: those no run could start with go back
-    for (const [url, slots] of this.spare) {
-      this.spare.delete(url);
-      if (slots.length > 0) this.giveBack(url, slots);
     }
     // the waiting ones go to jobs in time even if no run ends meanwhile
     if (this.wakeUp) clearTimeout(this.wakeUp);
@@ -306,6 +327,12 @@ export class InlineRuns {
     if (this.sweeper) clearTimeout(this.sweeper);
     this.sweeper = null;
     this.next(); // the waiting ones go to jobs
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    // the slots kept go back
+    if (this.lingering) clearTimeout(this.lingering);
+    this.lingering = null;
+    for (const [url, spares] of this.spare) this.giveBack(url, spares);
+    this.spare.clear();
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
 }

@@ -161,11 +161,10 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
       reply = handed;
       handed = null;
     } else {
-      // with more events likely, the latencies so far are recorded meanwhile; else they go
-      // with the run's settling, in one call
-      const [answer, taken]: [LaneReply, number, void] = await Promise.all([
-        call(mode, done), moreLikely ? receiver.takeDropped() : 0, moreLikely ? breaker.flush() : undefined,
-      ]);
+      // with more events likely, the latencies so far are recorded meanwhile (not waited for);
+      // else they go with the run's settling, in one call
+      if (moreLikely) breaker.flush().catch((err) => ctx.log.warn({ err, url, run: runId }, 'webhook latencies not recorded'));
+      const [answer, taken]: [LaneReply, number] = await Promise.all([call(mode, done), moreLikely ? receiver.takeDropped() : 0]);
       reply = answer;
       dropped += taken;
     }

@@ -88,6 +88,31 @@ describe('webhook lane runs', function () {
     await until(async () => (await db.exists(lane.run)) === 0 && (await db.zscore(url.inline, runId!)) === null && (await db.hget(url.lanes, laneOf(room))) === null, 'the run to be forgotten');
   });
 
+  it('a burst of one-event lanes past WEBHOOK_MAX_IN_FLIGHT: every run inline, the cap held at the receiver, each slot passed to the next run on the node, all back in Redis after', async () => {
+    rx.delayMs = 20;
+    rx.maxOpen = rx.open;
+    const d = await deliveries.make([rx.url], { maxInFlight: 5 });
+    const db = redis.client();
+    const limits = keys.webhookUrlLimits(webhookUrlTag(rx.url));
+    const rooms = Array.from({ length: 60 }, (_, k) => ids.roomInfo(`burst${k}`).name);
+    await Promise.all(rooms.map((room) => d.queueNotify(joined(room, 'p0'))));
+    // the slots' leases seen in Redis meanwhile: those taken with the first runs' notes, passed on
+    const leases = new Set<string>();
+    await until(async () => {
+      for (const lease of await db.zrange(limits.leases, 0, -1)) leases.add(lease);
+      return rooms.every((room) => rx.roomSequence(room).length === 1);
+    }, 'every lane delivered');
+    expect(rx.maxOpen).to.be.at.most(5);
+    expect(leases.size).to.be.within(1, 5);
+    // the runs waiting on the node took the slots of the runs ending: none was refused one, none became a job
+    expect(d.metrics.inline.started).to.equal(rooms.length);
+    expect(d.metrics.inline.handedOn).to.deep.equal({ wait: 0, yield: 0, busy: 0, lapsed: 0 });
+    expect(d.metrics.limitHolds).to.deep.equal({ inFlight: 0, rate: 0 });
+    await until(async () => (await db.zcard(limits.leases)) === 0, 'every slot back in Redis');
+    const url = keys.webhookUrl(webhookUrlTag(rx.url));
+    await until(async () => (await db.zcard(url.inline)) === 0 && (await db.hlen(url.lanes)) === 0, 'the runs forgotten by their URL');
+  });
+
   it('an inline run that fails hands its lane to a BullMQ job, retried after the backoff, in order', async () => {
     const room = ids.roomInfo('inlinefail').name;
     rx.answer = (ev, attempt) => {
