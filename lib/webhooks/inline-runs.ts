@@ -150,11 +150,10 @@ export class InlineRuns {
     const now = Date.now();
     for (const [url, spares] of this.spare) {
       const stale = spares.filter((s) => now - s.since >= SETTLE_WINDOW_MS);
-      if (stale.length === 0) continue;
       const fresh = spares.filter((s) => now - s.since < SETTLE_WINDOW_MS);
       if (fresh.length > 0) this.spare.set(url, fresh);
       else this.spare.delete(url);
-      this.giveBack(url, stale);
+      if (stale.length > 0) this.giveBack(url, stale);
     }
     if (this.spare.size > 0) this.lingering = setTimeout(() => this.giveBackLingering(), SETTLE_WINDOW_MS);
   }
