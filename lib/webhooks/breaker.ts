@@ -1,7 +1,5 @@
 import type { Pickup, RunContext } from './run';
-import type { Attempt } from './receivers';
-import { isFinal } from './receivers';
-import type { Receiver } from './receivers';
+import { isFinal, type Attempt, type Receiver } from './receivers';
 import type { UrlStatus } from './url-status';
 
 /**
@@ -48,7 +46,7 @@ export class RunBreaker {
 
   /**
    * Records the deliveries since the last call (nothing to do without any), with what the
-   * node's runs settle with the URL at this moment (one call).
+   * node's runs settle with the URL within SETTLE_WINDOW_MS (one call).
    */
   async flush(): Promise<void> {
     if (this.latencies.length === 0) return;
@@ -79,7 +77,7 @@ export class RunBreaker {
     await this.ctx.redis.refundWebhookAttempt(this.ctx.keys.webhookLane(this.pickup.data.lane).run, this.pickup.runId, this.pickup.token, headId);
   }
 
-  /** The lane drained: off its URL's lanes with work (with what else settles at this moment). */
+  /** The lane drained: off its URL's lanes with work (with what else settles within SETTLE_WINDOW_MS). */
   async drained(): Promise<void> {
     await this.receiver.ledger.settle({ drained: { laneId: this.pickup.data.lane, runId: this.pickup.runId } });
   }
