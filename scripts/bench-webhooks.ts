@@ -14,8 +14,11 @@
  *
  *   npm run bench:webhooks [-- --events 5000 --concurrency 100 --seconds 10]
  *     [--keys 1,100,10000] [--rates 1000,3000] [--only keys|steady] [--max-in-flight N (0: off)]
- *     [--receiver inline|process] [--threads one|node]
+ *     [--receiver inline|process] [--threads one|node] [--warmup 1000]
  *
+ * --warmup N (default 1,000; 0: none, as runs before 2026-11-28): first, unmeasured, N raw
+ * POSTs (and up to 500 one at a time) and a delivery of N events over 100 keys, so that no
+ * row is timed while its code is still being compiled.
  * --only keys: only the key-count rows and their two raw-POST baselines; --only steady:
  * only the steady table (the raw-POST baselines of the key rows are skipped).
  * --receiver inline (default): the receiver is an HTTP server in this process, as in
@@ -52,7 +55,7 @@ import { fmt, printTable } from './support/table';
 const { values } = parseArgs({ options: {
   events: { type: 'string', default: '5000' }, concurrency: { type: 'string', default: '100' }, seconds: { type: 'string', default: '10' },
   'max-in-flight': { type: 'string' }, only: { type: 'string' }, rates: { type: 'string', default: '1000,3000' }, keys: { type: 'string', default: '1,100,10000' },
-  receiver: { type: 'string', default: 'inline' }, threads: { type: 'string', default: 'one' },
+  receiver: { type: 'string', default: 'inline' }, threads: { type: 'string', default: 'one' }, warmup: { type: 'string', default: '1000' },
 } });
 const ONLY = values.only ?? '';
 if (!['', 'keys', 'steady'].includes(ONLY)) throw new Error(`--only: keys or steady, not ${ONLY}`);
@@ -63,6 +66,7 @@ if (THREADS !== 'one' && THREADS !== 'node') throw new Error(`--threads: one or 
 const EVENTS = Number(values.events);
 const CONCURRENCY = Number(values.concurrency);
 const SECONDS = Number(values.seconds);
+const WARMUP = Number(values.warmup);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -218,6 +222,22 @@ async function bench(receiver: Receiver) {
 
   try {
     const body = event(0, 0).toJsonString();
+    if (WARMUP > 0) {
+      // unmeasured: raw POSTs and a delivery, so neither side is timed while its code is still
+      // being compiled (the first rows of a cold process ran well below the later ones)
+      let next = 0;
+      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+        for (let i = next++; i < WARMUP; i = next++) await httpPost(url, body, { 'Content-Type': 'application/webhook+json' }, 10_000);
+      }));
+      for (let i = 0; i < Math.min(WARMUP, 500); i++) await httpPost(url, body, { 'Content-Type': 'application/webhook+json' }, 10_000);
+      const d = await delivery();
+      const before = await receiver.received();
+      for (let i = 0; i < WARMUP; i += 500) {
+        await Promise.all(Array.from({ length: Math.min(500, WARMUP - i) }, (_, j) => d.queueNotify(event((i + j) % 100, i + j))));
+      }
+      while ((await receiver.received()) - before < WARMUP) await new Promise((r) => setTimeout(r, 5));
+      await d.close();
+    }
     const rows: (string | number)[][] = [['what', 'deliveries/s', 'vs raw POSTs', 'vs raw POSTs one at a time']];
     if (ONLY !== 'steady') {
       // baseline: the same receiver, raw POSTs of a signed-size body, same concurrency
