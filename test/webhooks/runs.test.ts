@@ -113,6 +113,21 @@ describe('webhook lane runs', function () {
     await until(async () => (await db.zcard(url.inline)) === 0 && (await db.hlen(url.lanes)) === 0, 'the runs forgotten by their URL');
   });
 
+  it('a node that stops leaves none of its runs behind with their URL: its slots back, its lanes and inline runs forgotten, once close() returns', async () => {
+    const d = await deliveries.make([rx.url]);
+    const db = redis.client();
+    const rooms = Array.from({ length: 20 }, (_, k) => ids.roomInfo(`closing${k}`).name);
+    await Promise.all(rooms.map((room) => d.queueNotify(joined(room, 'p0'))));
+    await until(() => rooms.every((room) => rx.roomSequence(room).length === 1), 'every lane delivered');
+    await d.close();
+    // read at once: what waited for its settle window went with the close
+    const url = keys.webhookUrl(webhookUrlTag(rx.url));
+    const limits = keys.webhookUrlLimits(webhookUrlTag(rx.url));
+    expect(await db.zcard(limits.leases)).to.equal(0);
+    expect(await db.zcard(url.inline)).to.equal(0);
+    expect(await db.hlen(url.lanes)).to.equal(0);
+  });
+
   it('an inline run that fails hands its lane to a BullMQ job, retried after the backoff, in order', async () => {
     const room = ids.roomInfo('inlinefail').name;
     rx.answer = (ev, attempt) => {
