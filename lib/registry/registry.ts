@@ -150,6 +150,14 @@ export class WorkerRegistry {
     };
   }
 
+  /** The leave of this generation of the worker if it is in the outbox (decided, not yet acked), else null. */
+  async pendingLeave(ref: WorkerRef, generation: number): Promise<LeaveRecord | null> {
+    const at = this.locate(ref);
+    const id = `${at.wid}|${generation}`;
+    const record = await this.redis.hget(this.keys.leaves(at.shard), id);
+    return record === null ? null : this.decodeLeaves([id, record])[0];
+  }
+
   /** Leaves of one shard recorded at least `ageMs` ago and not acked: their relay died. */
   async pendingLeaves(shard: number, ageMs: number, limit = 500): Promise<LeaveRecord[]> {
     return this.decodeLeaves(await this.redis.pendingLeaves(this.keys.leaves(shard), this.keys.leavesAt(shard), ageMs, limit));

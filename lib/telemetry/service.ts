@@ -138,6 +138,14 @@ export class RedisTelemetryService implements T.TelemetryService {
     if (r.leaveId) {
       await this.emitLeave(args.room, args.participant, r.wasConnected, r.leaveId, ctx);
       await this.deps.registry.ackLeave({ roomId: args.room.sid, participantId: args.participant.sid, id: r.leaveId });
+      return;
+    }
+    if (args.shouldSendEvent) {
+      // this generation's leave was decided by an earlier call whose node died before queueing
+      // it (this may be the SFU's retry): queued now, under its id, before the SFU goes on, so
+      // a room_finished it sends next comes after it; once queued, nothing is left here
+      const pending = await this.deps.registry.pendingLeave({ roomId: args.room.sid, participantId: args.participant.sid }, r.generation);
+      if (pending) await this.relayLeaves([pending]);
     }
   }
 

@@ -76,6 +76,26 @@ describe('telemetry service: the one leave of a participant', () => {
     expect(leaves()).to.deep.equal([]);
   });
 
+  it('a participantLeft retried after its node died between deciding the leave and queueing it: the retry queues that leave, under its id, before it answers', async () => {
+    await activeOn(nodeA, 'sig', 'media');
+    // the first call decides the leave and records it, then its node dies
+    const r = await t.coordinator.registry.release({
+      roomId: room.sid, participantId: participant.sid, guard: 'sig', raiseLeave: true,
+      info: participant.toJsonString(), room: room.toJsonString(),
+    });
+    expect(leaves()).to.deep.equal([]);
+    // the SFU's retry: answered once the leave is queued, so what the SFU does next (a room's end) comes after it
+    await t.service.participantLeft({ room, participant, shouldSendEvent: true, guard: 'sig' });
+    expect(leaves()).to.deep.equal(['participant_left']);
+    const [left] = t.notifier.events.filter((e) => e.event === 'participant_left');
+    expect(left.id).to.equal(stableId('EV_', `leave|${r.leaveId}|participant_left`));
+    // acked: the sweep has nothing left to relay, and another report raises nothing more
+    const shard = t.coordinator.registry.keys.shardOf(room.sid);
+    expect((await t.coordinator.registry.pendingLeaves(shard, 0)).map((p) => p.participantId)).to.not.include(participant.sid);
+    await t.service.participantLeft({ room, participant, shouldSendEvent: true, guard: 'media' });
+    expect(leaves()).to.deep.equal(['participant_left']);
+  });
+
   it('a leave whose relay died is relayed by the sweep, once, under the same webhook id', async () => {
     await activeOn(nodeA, 'sig', 'media');
     // the release decides the leave and records it, then the relaying node dies
