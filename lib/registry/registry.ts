@@ -153,6 +153,7 @@ export class WorkerRegistry {
   /** The leave of this generation of the worker if it is in the outbox (decided, not yet acked), else null. */
   async pendingLeave(ref: WorkerRef, generation: number): Promise<LeaveRecord | null> {
     const at = this.locate(ref);
+    // the leave's id as lua/includes/leaves.lua makes it
     const id = `${at.wid}|${generation}`;
     const record = await this.redis.hget(this.keys.leaves(at.shard), id);
     return record === null ? null : this.decodeLeaves([id, record])[0];

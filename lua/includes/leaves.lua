@@ -4,8 +4,9 @@
 -- the relay acks it when queued.
 
 -- A leave's id, '<wid>|<generation>': one per worker generation, its field in the outbox.
--- Made here only: the scripts reply with it, and the registry and the relay take it from
--- their replies (it also seeds the leave's webhook and analytics event ids).
+-- Made here: the scripts reply with it, and the registry and the relay take it from their
+-- replies (it also seeds the leave's webhook and analytics event ids). The one reader that
+-- makes it again is WorkerRegistry.pendingLeave, which looks a generation's leave up by it.
 local function leaveId(wid, gen)
   return wid .. '|' .. gen
 end
