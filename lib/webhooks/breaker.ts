@@ -1,6 +1,6 @@
 import type { Pickup, RunContext } from './run';
 import { isFinal, type Attempt, type Receiver } from './receivers';
-import type { UrlStatus } from './url-status';
+import type { Outcome, UrlStatus } from './url-status';
 
 /**
  * A run's side of its URL's circuit breaker. A URL failing every attempt for
@@ -82,7 +82,7 @@ export class RunBreaker {
     await this.receiver.ledger.settle({ drained: { laneId: this.pickup.data.lane, runId: this.pickup.runId } });
   }
 
-  private async settle(o: { resumed: boolean; pausedNow: boolean; held: string[] }): Promise<void> {
+  private async settle(o: Pick<Outcome, 'resumed' | 'pausedNow' | 'held'>): Promise<void> {
     const { log, metrics, opts } = this.ctx;
     const url = this.pickup.data.url;
     if (o.pausedNow) {

@@ -15,7 +15,7 @@ import type { WebhookNotifier } from '../telemetry/notifier';
 import { wantsEvent, type WebhookOptions } from './options';
 import { describeAttempt, Receivers, succeeded, type LaneEvent } from './receivers';
 import { WebhookOperations } from './operations';
-import { sharesSlots, slotLease } from './url-limits';
+import { inlineSlotLease, sharesSlots } from './url-limits';
 
 export { webhookUrlTag, type LaneEvent } from './receivers';
 export type { RunJob, RunProgress } from './lane-run';
@@ -177,7 +177,7 @@ export class WebhookDelivery implements WebhookNotifier {
       }
       // in Redis before the caller is answered: if this node dies, another takes the lane on.
       // Its slot comes in the same call, and the URL's dead letters for it to report
-      const slot = sharesSlots(this.opts) ? slotLease(runId, runId) : undefined;
+      const slot = sharesSlots(this.opts) ? inlineSlotLease(runId) : undefined;
       const askedAt = Date.now();
       const opened = await this.receivers.of(run.url).ledger.open({ inline: { laneId: run.lane, runId, deadline: inlineDeadline(this.opts.timeoutMs) }, slot, dropped: true });
       runner!(runId, withHead, opened.dropped, opened.slot ? askedAt : 0); // an inline run id is made only when there is a runner

@@ -5,7 +5,7 @@ import type { Slot } from './run';
 import { SETTLE_WINDOW_MS } from './run-ledger';
 import type { WebhookMetrics } from './metrics';
 import { laneOfRun } from './url-status';
-import { leaseMs, slotLease } from './url-limits';
+import { inlineSlotLease, leaseMs } from './url-limits';
 
 /**
  * An inline run sends for at most this long after its enqueue, then hands its lane to a
@@ -118,7 +118,7 @@ export class InlineRuns {
   run(runId: string, run: RunJob, dropped = 0, slotAt = 0): void {
     const now = Date.now();
     const waiting: Waiting = { runId, run, dropped, at: now, enqueuedAt: now };
-    const slot = slotAt > 0 ? { lease: slotLease(runId, runId), until: slotAt + leaseMs(this.p.ctx.opts.timeoutMs) } : undefined;
+    const slot = slotAt > 0 ? { lease: inlineSlotLease(runId), until: slotAt + leaseMs(this.p.ctx.opts.timeoutMs) } : undefined;
     if (this.closed || this.waitingCount >= INLINE_QUEUE) {
       this.toJob(waiting);
       if (slot) this.giveBack(run.url, [slot]);

@@ -26,6 +26,9 @@ export { leaseMs };
 /** A pickup's lease among its URL's slots: a node still sending for a run another node took over holds its own. */
 export const slotLease = (runId: string, token: string) => `${runId}:${token}`;
 
+/** An inline run's lease: its pickups' token is its run id (so its note can take its slot). */
+export const inlineSlotLease = (runId: string) => slotLease(runId, runId);
+
 /**
  * Whether an inline run's slot is taken and given back with the other runs' calls to its URL
  * of the moment (run-ledger.ts), its first one with its note: a URL with a cap and no rate
