@@ -14,11 +14,17 @@
  *
  *   npm run bench:webhooks [-- --events 5000 --concurrency 100 --seconds 10]
  *     [--keys 1,100,10000] [--rates 1000,3000] [--only keys|steady] [--max-in-flight N (0: off)]
- *     [--receiver inline|process] [--threads one|node] [--warmup 1000]
+ *     [--receiver inline|process] [--threads one|node] [--warmup 1000] [--rounds 1]
  *
  * --warmup N (default 1,000; 0: none, as runs before 2026-11-28): first, unmeasured, N raw
  * POSTs (and up to 500 one at a time) and a delivery of N events over 100 keys, so that no
  * row is timed while its code is still being compiled.
+ * --rounds N (default 1, as runs before 2026-11-28): every row N times, showing medians. The
+ * key rows run round by round, each round with its own two raw-POST baselines, and a row's
+ * ratio is the median of its rounds' ratios (an extra column gives their least and greatest);
+ * each steady rate runs its delivery and its raw POSTs N times in turn, the p50, p99 and CPU
+ * are the medians (an extra column gives the p99s' least and greatest), the counts are totals.
+ * This machine's speed drifts by a third from run to run; a round's ratio drifts far less.
  * --only keys: only the key-count rows and their two raw-POST baselines; --only steady:
  * only the steady table (the raw-POST baselines of the key rows are skipped).
  * --receiver inline (default): the receiver is an HTTP server in this process, as in
@@ -55,7 +61,7 @@ import { fmt, printTable } from './support/table';
 const { values } = parseArgs({ options: {
   events: { type: 'string', default: '5000' }, concurrency: { type: 'string', default: '100' }, seconds: { type: 'string', default: '10' },
   'max-in-flight': { type: 'string' }, only: { type: 'string' }, rates: { type: 'string', default: '1000,3000' }, keys: { type: 'string', default: '1,100,10000' },
-  receiver: { type: 'string', default: 'inline' }, threads: { type: 'string', default: 'one' }, warmup: { type: 'string', default: '1000' },
+  receiver: { type: 'string', default: 'inline' }, threads: { type: 'string', default: 'one' }, warmup: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '1' },
 } });
 const ONLY = values.only ?? '';
 if (!['', 'keys', 'steady'].includes(ONLY)) throw new Error(`--only: keys or steady, not ${ONLY}`);
@@ -67,8 +73,21 @@ const EVENTS = Number(values.events);
 const CONCURRENCY = Number(values.concurrency);
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
+const ROUNDS = Number(values.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds: a whole number from 1, not ${values.rounds}`);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The median (the mean of the middle two of an even count). */
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+/** The p-th percentile of some latencies (sorts them). */
+const percentile = (xs: number[], p: number) => {
+  xs.sort((a, b) => a - b);
+  return xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+};
 
 /** The local receiver: its hook URL, the requests it has answered, and how to stop it. */
 interface Receiver { url: string; received(): Promise<number>; close(): Promise<void> }
@@ -238,102 +257,127 @@ async function bench(receiver: Receiver) {
       while ((await receiver.received()) - before < WARMUP) await new Promise((r) => setTimeout(r, 5));
       await d.close();
     }
-    const rows: (string | number)[][] = [['what', 'deliveries/s', 'vs raw POSTs', 'vs raw POSTs one at a time']];
+    // with --rounds N, every row runs N times (the key rows round by round, each beside its
+    // round's baselines; a steady rate's delivery and raw POSTs N times in turn), and shows the
+    // median: this machine's speed drifts by a third between runs, a round's ratio much less
+    const rows: (string | number)[][] = [['what', 'deliveries/s', 'vs raw POSTs', 'vs raw POSTs one at a time', ...(ROUNDS > 1 ? ['vs raw POSTs, min-max'] : [])]];
     if (ONLY !== 'steady') {
-      // baseline: the same receiver, raw POSTs of a signed-size body, same concurrency
-      let next = 0;
-      let t0 = Date.now();
-      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-        for (let i = next++; i < EVENTS; i = next++) {
-          await httpPost(url, body, { 'Content-Type': 'application/webhook+json' }, 10_000);
-        }
-      }));
-      const baseline = EVENTS / ((Date.now() - t0) / 1000);
-      // one key's events go out one after another: its baseline is a loop of raw POSTs
+      const keyCounts = values.keys.split(',').map(Number);
+      const baselines: number[] = [];
+      const serialBaselines: number[] = [];
+      const rates = new Map<number, number[]>(keyCounts.map((k) => [k, []]));
       const serialPosts = Math.min(EVENTS, 2000);
-      t0 = Date.now();
-      for (let i = 0; i < serialPosts; i++) await httpPost(url, body, { 'Content-Type': 'application/webhook+json' }, 10_000);
-      const serialBaseline = serialPosts / ((Date.now() - t0) / 1000);
-
-      for (const keys of values.keys.split(',').map(Number)) {
-        const d = await delivery();
-        const total = keys === 1 ? Math.min(EVENTS, 2000) : EVENTS;
-        const before = await receiver.received();
+      for (let round = 0; round < ROUNDS; round++) {
+        // baseline: the same receiver, raw POSTs of a signed-size body, same concurrency
+        let next = 0;
+        let t0 = Date.now();
+        await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+          for (let i = next++; i < EVENTS; i = next++) {
+            await httpPost(url, body, { 'Content-Type': 'application/webhook+json' }, 10_000);
+          }
+        }));
+        baselines.push(EVENTS / ((Date.now() - t0) / 1000));
+        // one key's events go out one after another: its baseline is a loop of raw POSTs
         t0 = Date.now();
-        for (let i = 0; i < total; i += 500) {
-          await Promise.all(Array.from({ length: Math.min(500, total - i) }, (_, j) => d.queueNotify(event((i + j) % keys, i + j))));
+        for (let i = 0; i < serialPosts; i++) await httpPost(url, body, { 'Content-Type': 'application/webhook+json' }, 10_000);
+        serialBaselines.push(serialPosts / ((Date.now() - t0) / 1000));
+
+        for (const keys of keyCounts) {
+          const d = await delivery();
+          const total = keys === 1 ? serialPosts : EVENTS;
+          const before = await receiver.received();
+          t0 = Date.now();
+          for (let i = 0; i < total; i += 500) {
+            await Promise.all(Array.from({ length: Math.min(500, total - i) }, (_, j) => d.queueNotify(event((i + j) % keys, i + j))));
+          }
+          // counted by the receiver; d.delivered() is asked too, as it throws if the delivery thread failed
+          while ((await receiver.received()) - before < total) {
+            d.delivered();
+            await sleep(5);
+          }
+          rates.get(keys)!.push(total / ((Date.now() - t0) / 1000));
+          await d.close();
         }
-        // counted by the receiver; d.delivered() is asked too, as it throws if the delivery thread failed
-        while ((await receiver.received()) - before < total) {
-          d.delivered();
-          await sleep(5);
-        }
-        const rate = total / ((Date.now() - t0) / 1000);
-        rows.push([`ordered delivery, ${fmt(keys)} key(s), ${fmt(total)} events (enqueue included)`, fmt(rate), fmt(rate / baseline, 2), keys === 1 ? fmt(rate / serialBaseline, 2) : '']);
-        await d.close();
       }
-      rows.push([`raw POSTs (node:http, keep-alive), ${CONCURRENCY} at once (baseline)`, fmt(baseline), '1.00', '']);
-      rows.push([`raw POSTs (node:http, keep-alive), one at a time, ${fmt(serialPosts)} (baseline for 1 key)`, fmt(serialBaseline), fmt(serialBaseline / baseline, 2), '1.00']);
+      const ratios = (xs: number[], to: number[]) => xs.map((x, i) => x / to[i]);
+      const spread = (rs: number[]) => (ROUNDS > 1 ? [`${fmt(Math.min(...rs), 2)}-${fmt(Math.max(...rs), 2)}`] : []);
+      for (const keys of keyCounts) {
+        const r = rates.get(keys)!;
+        rows.push([`ordered delivery, ${fmt(keys)} key(s), ${fmt(keys === 1 ? serialPosts : EVENTS)} events (enqueue included)`, fmt(median(r)),
+          fmt(median(ratios(r, baselines)), 2), keys === 1 ? fmt(median(ratios(r, serialBaselines)), 2) : '', ...spread(ratios(r, baselines))]);
+      }
+      rows.push([`raw POSTs (node:http, keep-alive), ${CONCURRENCY} at once (baseline)`, fmt(median(baselines)), '1.00', '', ...spread(baselines.map(() => 1))]);
+      rows.push([`raw POSTs (node:http, keep-alive), one at a time, ${fmt(serialPosts)} (baseline for 1 key)`, fmt(median(serialBaselines)),
+        fmt(median(ratios(serialBaselines, baselines)), 2), '1.00', ...spread(ratios(serialBaselines, baselines))]);
     }
 
     // latency at a steady rate, 100 keys
-    const steadyRows: (string | number)[][] = [['steady load', 'events', 'p50 enqueue-to-delivery (ms)', 'p99 (ms)', 'process CPU (cores)', 'held by per-URL limits', 'runs inline / handed to jobs']];
+    const steadyRows: (string | number)[][] = [['steady load', 'events', 'p50 enqueue-to-delivery (ms)', 'p99 (ms)', 'process CPU (cores)', 'held by per-URL limits', 'runs inline / handed to jobs',
+      ...(ROUNDS > 1 ? ['p99 min-max (ms)'] : [])]];
     // an Authorization header of a realistic length (this bench's signed JWT is 205 characters), no signing
     const rawHeaders = { 'Content-Type': 'application/webhook+json', Authorization: `Bearer ${'x'.repeat(300)}` };
     for (const perSecond of ONLY === 'keys' ? [] : values.rates.split(',').map(Number)) {
-      const d = await delivery();
-      // every delivery's latency (the metrics keep only the latest 10,000)
-      const latencies: number[] = [];
-      d.onDelivery((ms) => latencies.push(ms));
       const steady = SECONDS * perSecond;
-      const cpu0 = process.cpuUsage();
-      const start = Date.now();
-      let sent = 0;
-      while (sent < steady) {
-        const due = Math.min(steady, Math.floor(((Date.now() - start) / 1000) * perSecond));
-        const batch: Promise<void>[] = [];
-        for (; sent < due; sent++) batch.push(d.queueNotify(event(sent % 100, sent)));
-        await Promise.all(batch);
-        await new Promise((r) => setTimeout(r, 2));
-      }
-      while (d.delivered() < steady) await new Promise((r) => setTimeout(r, 5));
-      const cpu = process.cpuUsage(cpu0);
-      const cpuShare = (cpu.user + cpu.system) / 1000 / (Date.now() - start);
-      await d.close();
-      latencies.sort((a, b) => a - b);
-      const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
-      steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady), fmt(pct(50)), fmt(pct(99)), fmt(cpuShare, 2), fmt(d.limitHolds().inFlight + d.limitHolds().rate),
-        `${fmt(d.inline().started)} / ${Object.entries(d.inline().handedOn).filter(([, n]) => n > 0).map(([why, n]) => `${fmt(n)} ${why}`).join(', ') || '0'}`]);
-
-      // the same schedule of raw POSTs: does the machine carry this rate with this receiver?
-      const postLatencies: number[] = [];
-      let failed = 0;
-      let firstError: unknown;
-      const posts: Promise<void>[] = [];
-      const rawCpu0 = process.cpuUsage();
-      const rawStart = Date.now();
-      let rawSent = 0;
-      while (rawSent < steady) {
-        const due = Math.min(steady, Math.floor(((Date.now() - rawStart) / 1000) * perSecond));
-        for (; rawSent < due; rawSent++) {
-          const t = performance.now();
-          posts.push(httpPost(url, body, rawHeaders, 10_000).then(
-            () => { postLatencies.push(performance.now() - t); },
-            (e) => { failed++; firstError ??= e; },
-          ));
+      const ours: { p50: number; p99: number; cpu: number; holds: number; inline: WebhookMetrics['inline'] }[] = [];
+      const raw: { p50: number; p99: number; cpu: number; failed: number; firstError: unknown }[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const d = await delivery();
+        // every delivery's latency (the metrics keep only the latest 10,000)
+        const latencies: number[] = [];
+        d.onDelivery((ms) => latencies.push(ms));
+        const cpu0 = process.cpuUsage();
+        const start = Date.now();
+        let sent = 0;
+        while (sent < steady) {
+          const due = Math.min(steady, Math.floor(((Date.now() - start) / 1000) * perSecond));
+          const batch: Promise<void>[] = [];
+          for (; sent < due; sent++) batch.push(d.queueNotify(event(sent % 100, sent)));
+          await Promise.all(batch);
+          await new Promise((r) => setTimeout(r, 2));
         }
-        await new Promise((r) => setTimeout(r, 2));
-      }
-      await Promise.all(posts);
-      const rawCpu = process.cpuUsage(rawCpu0);
-      const rawCpuShare = (rawCpu.user + rawCpu.system) / 1000 / (Date.now() - rawStart);
-      // a failed POST (a kept-alive socket closed as it was reused, say) is shown, not hidden: the row stands
-      const failures = failed > 0 ? `; ${fmt(failed)} failed, the first with ${(firstError as Error)?.message ?? firstError}` : '';
-      postLatencies.sort((a, b) => a - b);
-      const postPct = (p: number) => postLatencies[Math.min(postLatencies.length - 1, Math.floor((p / 100) * postLatencies.length))];
-      steadyRows.push([`raw POSTs at ${fmt(perSecond)}/s (baseline${failures})`, fmt(steady), fmt(postPct(50), 2), fmt(postPct(99), 2), fmt(rawCpuShare, 2), '', '']);
-    }
+        while (d.delivered() < steady) await new Promise((r) => setTimeout(r, 5));
+        const cpu = process.cpuUsage(cpu0);
+        const cpuShare = (cpu.user + cpu.system) / 1000 / (Date.now() - start);
+        await d.close();
+        ours.push({ p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpu: cpuShare, holds: d.limitHolds().inFlight + d.limitHolds().rate, inline: d.inline() });
 
+        // the same schedule of raw POSTs: does the machine carry this rate with this receiver?
+        const postLatencies: number[] = [];
+        let failed = 0;
+        let firstError: unknown;
+        const posts: Promise<void>[] = [];
+        const rawCpu0 = process.cpuUsage();
+        const rawStart = Date.now();
+        let rawSent = 0;
+        while (rawSent < steady) {
+          const due = Math.min(steady, Math.floor(((Date.now() - rawStart) / 1000) * perSecond));
+          for (; rawSent < due; rawSent++) {
+            const t = performance.now();
+            posts.push(httpPost(url, body, rawHeaders, 10_000).then(
+              () => { postLatencies.push(performance.now() - t); },
+              (e) => { failed++; firstError ??= e; },
+            ));
+          }
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        await Promise.all(posts);
+        const rawCpu = process.cpuUsage(rawCpu0);
+        raw.push({ p50: percentile(postLatencies, 50), p99: percentile(postLatencies, 99), cpu: (rawCpu.user + rawCpu.system) / 1000 / (Date.now() - rawStart), failed, firstError });
+      }
+      const med = <T>(xs: T[], f: (x: T) => number) => median(xs.map(f));
+      const p99Spread = (xs: { p99: number }[], digits: number) => (ROUNDS > 1 ? [`${fmt(Math.min(...xs.map((x) => x.p99)), digits)}-${fmt(Math.max(...xs.map((x) => x.p99)), digits)}`] : []);
+      // counts over the rounds (one round: as before)
+      const started = ours.reduce((n, o) => n + o.inline.started, 0);
+      const handedOn = new Map<string, number>();
+      for (const o of ours) for (const [why, n] of Object.entries(o.inline.handedOn)) handedOn.set(why, (handedOn.get(why) ?? 0) + n);
+      steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady * ROUNDS), fmt(med(ours, (o) => o.p50)), fmt(med(ours, (o) => o.p99)), fmt(med(ours, (o) => o.cpu), 2),
+        fmt(ours.reduce((n, o) => n + o.holds, 0)), `${fmt(started)} / ${[...handedOn].filter(([, n]) => n > 0).map(([why, n]) => `${fmt(n)} ${why}`).join(', ') || '0'}`, ...p99Spread(ours, 0)]);
+      // a failed POST (a kept-alive socket closed as it was reused, say) is shown, not hidden: the row stands
+      const failed = raw.reduce((n, r) => n + r.failed, 0);
+      const firstError = raw.find((r) => r.failed > 0)?.firstError;
+      const failures = failed > 0 ? `; ${fmt(failed)} failed, the first with ${(firstError as Error)?.message ?? firstError}` : '';
+      steadyRows.push([`raw POSTs at ${fmt(perSecond)}/s (baseline${failures})`, fmt(steady * ROUNDS), fmt(med(raw, (r) => r.p50), 2), fmt(med(raw, (r) => r.p99), 2), fmt(med(raw, (r) => r.cpu), 2), '', '', ...p99Spread(raw, 2)]);
+    }
     const receiverHere = RECEIVER === 'inline' ? ', receiver' : '';
     const where = THREADS === 'node'
       ? `(main thread: producer enqueueing${receiverHere}; delivery thread: BullMQ worker with concurrency ${CONCURRENCY}, inline runs); delivery: API thread + delivery thread, as npm start`
