@@ -19,6 +19,9 @@
  * --warmup N (default 1,000; 0: none, as runs before 2026-11-28): first, unmeasured, N raw
  * POSTs (and up to 500 one at a time) and a delivery of N events over 100 keys, so that no
  * row is timed while its code is still being compiled.
+ * Beside the baselines, a floor row: what any durable delivery could reach here, each event
+ * made (as the rows' producer makes it), written to Redis by the enqueue script, signed and
+ * POSTed, CONCURRENCY at once, with no lane run and no order kept.
  * --rounds N (default 1, as runs before 2026-11-28): every row N times, showing medians. The
  * key rows run round by round, each round with its own two raw-POST baselines, and a row's
  * ratio is the median of its rounds' ratios (an extra column gives their least and greatest);
@@ -51,10 +54,12 @@ import pino from 'pino';
 import { createRedis, type RedisClient } from '../lib/redis/connection';
 import { KeySpace } from '../lib/redis/keys';
 import { PrivateRedis } from '../lib/redis/server';
-import { WebhookDelivery } from '../lib/webhooks/delivery';
+import { WebhookDelivery, webhookLaneId } from '../lib/webhooks/delivery';
+import { eventKey } from '../lib/webhooks/event-key';
 import { httpPost } from '../lib/webhooks/http-post';
 import type { WebhookMetrics } from '../lib/webhooks/metrics';
 import { WEBHOOK_DEFAULTS, type WebhookOptions } from '../lib/webhooks/options';
+import { signWebhookSync } from '../lib/webhooks/signing';
 import { DeliveryThread } from './support/bench-delivery-thread';
 import { fmt, printTable } from './support/table';
 
@@ -265,6 +270,7 @@ async function bench(receiver: Receiver) {
       const keyCounts = values.keys.split(',').map(Number);
       const baselines: number[] = [];
       const serialBaselines: number[] = [];
+      const floors: number[] = [];
       const rates = new Map<number, number[]>(keyCounts.map((k) => [k, []]));
       const serialPosts = Math.min(EVENTS, 2000);
       for (let round = 0; round < ROUNDS; round++) {
@@ -281,6 +287,22 @@ async function bench(receiver: Receiver) {
         t0 = Date.now();
         for (let i = 0; i < serialPosts; i++) await httpPost(url, body, { 'Content-Type': 'application/webhook+json' }, 10_000);
         serialBaselines.push(serialPosts / ((Date.now() - t0) / 1000));
+        // a floor for any durable delivery: each event made, written by the enqueue script (to
+        // lanes no run drains), signed and POSTed, as many at once: no order, no lane advanced
+        const floorKeys = new KeySpace(`floor${round}`, 4);
+        next = 0;
+        t0 = Date.now();
+        await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+          for (let i = next++; i < EVENTS; i = next++) {
+            const ev = event(i % 100, i);
+            ev.id = `EV_floor_${round}_${i}`;
+            const json = ev.toJsonString();
+            const lane = floorKeys.webhookLane(webhookLaneId(url, eventKey(ev)));
+            await redis.enqueueWebhook(lane.fifo, lane.events, lane.seen, lane.run, `${ev.id}.0`, JSON.stringify({ url, event: json, enqueuedAt: Date.now() }), options.dedupeWindowMs, 'floor');
+            await httpPost(url, json, { 'Content-Type': 'application/webhook+json', Authorization: signWebhookSync(json, options.apiKey, options.apiSecret) }, 10_000);
+          }
+        }));
+        floors.push(EVENTS / ((Date.now() - t0) / 1000));
 
         for (const keys of keyCounts) {
           const d = await delivery();
@@ -307,6 +329,8 @@ async function bench(receiver: Receiver) {
           fmt(median(ratios(r, baselines)), 2), keys === 1 ? fmt(median(ratios(r, serialBaselines)), 2) : '', ...spread(ratios(r, baselines))]);
       }
       rows.push([`raw POSTs (node:http, keep-alive), ${CONCURRENCY} at once (baseline)`, fmt(median(baselines)), '1.00', '', ...spread(baselines.map(() => 1))]);
+      rows.push([`floor: event made, enqueue script, signed POST, ${CONCURRENCY} at once (no lane run, no order)`, fmt(median(floors)),
+        fmt(median(ratios(floors, baselines)), 2), '', ...spread(ratios(floors, baselines))]);
       rows.push([`raw POSTs (node:http, keep-alive), one at a time, ${fmt(serialPosts)} (baseline for 1 key)`, fmt(median(serialBaselines)),
         fmt(median(ratios(serialBaselines, baselines)), 2), '1.00', ...spread(ratios(serialBaselines, baselines))]);
     }
