@@ -5,8 +5,8 @@
  * one at a time), and the p50 / p99 enqueue-to-delivery latency at a steady 1,000 and
  * 3,000 events/s.
  *
- * The steady rows also give the process's CPU (cores), the runs held by per-URL limits and
- * the runs sent inline or handed to BullMQ jobs. After each rate's delivery row comes a
+ * The key rows also give the runs sent inline or handed to BullMQ jobs, and the pickups held
+ * by per-URL limits; the steady rows give those too, and the process's CPU (cores). After each rate's delivery row comes a
  * "raw POSTs at N/s (baseline)" row: raw POSTs (httpPost, the same body, plus a fixed
  * 307-character Authorization header, no signing) sent on the same schedule, with each
  * POST's send-to-response p50 / p99 (ms, two decimals) and the process's CPU measured the
@@ -87,6 +87,14 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+/** A row's runs over its rounds: started inline, and handed on to BullMQ jobs by reason. */
+interface RunCounts { inline: WebhookMetrics['inline']; holds: number }
+const runCounts = (rounds: RunCounts[]) => {
+  const handedOn = new Map<string, number>();
+  for (const r of rounds) for (const [why, n] of Object.entries(r.inline.handedOn)) handedOn.set(why, (handedOn.get(why) ?? 0) + n);
+  const started = rounds.reduce((n, r) => n + r.inline.started, 0);
+  return `${fmt(started)} / ${[...handedOn].filter(([, n]) => n > 0).map(([why, n]) => `${fmt(n)} ${why}`).join(', ') || '0'}`;
 };
 /** The p-th percentile of some latencies (sorts them). */
 const percentile = (xs: number[], p: number) => {
@@ -265,13 +273,14 @@ async function bench(receiver: Receiver) {
     // with --rounds N, every row runs N times (the key rows round by round, each beside its
     // round's baselines; a steady rate's delivery and raw POSTs N times in turn), and shows the
     // median: this machine's speed drifts by a third between runs, a round's ratio much less
-    const rows: (string | number)[][] = [['what', 'deliveries/s', 'vs raw POSTs', 'vs raw POSTs one at a time', ...(ROUNDS > 1 ? ['vs raw POSTs, min-max'] : [])]];
+    const rows: (string | number)[][] = [['what', 'deliveries/s', 'vs raw POSTs', 'vs raw POSTs one at a time', ...(ROUNDS > 1 ? ['vs raw POSTs, min-max'] : []), 'runs inline / handed to jobs (held by limits)']];
     if (ONLY !== 'steady') {
       const keyCounts = values.keys.split(',').map(Number);
       const baselines: number[] = [];
       const serialBaselines: number[] = [];
       const floors: number[] = [];
       const rates = new Map<number, number[]>(keyCounts.map((k) => [k, []]));
+      const runs = new Map<number, RunCounts[]>(keyCounts.map((k) => [k, []]));
       const serialPosts = Math.min(EVENTS, 2000);
       for (let round = 0; round < ROUNDS; round++) {
         // baseline: the same receiver, raw POSTs of a signed-size body, same concurrency
@@ -319,6 +328,7 @@ async function bench(receiver: Receiver) {
           }
           rates.get(keys)!.push(total / ((Date.now() - t0) / 1000));
           await d.close();
+          runs.get(keys)!.push({ inline: d.inline(), holds: d.limitHolds().inFlight + d.limitHolds().rate });
         }
       }
       const ratios = (xs: number[], to: number[]) => xs.map((x, i) => x / to[i]);
@@ -326,7 +336,7 @@ async function bench(receiver: Receiver) {
       for (const keys of keyCounts) {
         const r = rates.get(keys)!;
         rows.push([`ordered delivery, ${fmt(keys)} key(s), ${fmt(keys === 1 ? serialPosts : EVENTS)} events (enqueue included)`, fmt(median(r)),
-          fmt(median(ratios(r, baselines)), 2), keys === 1 ? fmt(median(ratios(r, serialBaselines)), 2) : '', ...spread(ratios(r, baselines))]);
+          fmt(median(ratios(r, baselines)), 2), keys === 1 ? fmt(median(ratios(r, serialBaselines)), 2) : '', ...spread(ratios(r, baselines)), `${runCounts(runs.get(keys)!)} (${fmt(runs.get(keys)!.reduce((n, c) => n + c.holds, 0))})`]);
       }
       rows.push([`raw POSTs (node:http, keep-alive), ${CONCURRENCY} at once (baseline)`, fmt(median(baselines)), '1.00', '', ...spread(baselines.map(() => 1))]);
       rows.push([`floor: event made, enqueue script, signed POST, ${CONCURRENCY} at once (no lane run, no order)`, fmt(median(floors)),
@@ -390,12 +400,8 @@ async function bench(receiver: Receiver) {
       }
       const med = <T>(xs: T[], f: (x: T) => number) => median(xs.map(f));
       const p99Spread = (xs: { p99: number }[], digits: number) => (ROUNDS > 1 ? [`${fmt(Math.min(...xs.map((x) => x.p99)), digits)}-${fmt(Math.max(...xs.map((x) => x.p99)), digits)}`] : []);
-      // counts over the rounds (one round: as before)
-      const started = ours.reduce((n, o) => n + o.inline.started, 0);
-      const handedOn = new Map<string, number>();
-      for (const o of ours) for (const [why, n] of Object.entries(o.inline.handedOn)) handedOn.set(why, (handedOn.get(why) ?? 0) + n);
       steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady * ROUNDS), fmt(med(ours, (o) => o.p50)), fmt(med(ours, (o) => o.p99)), fmt(med(ours, (o) => o.cpu), 2),
-        fmt(ours.reduce((n, o) => n + o.holds, 0)), `${fmt(started)} / ${[...handedOn].filter(([, n]) => n > 0).map(([why, n]) => `${fmt(n)} ${why}`).join(', ') || '0'}`, ...p99Spread(ours, 0)]);
+        fmt(ours.reduce((n, o) => n + o.holds, 0)), runCounts(ours), ...p99Spread(ours, 0)]);
       // a failed POST (a kept-alive socket closed as it was reused, say) is shown, not hidden: the row stands
       const failed = raw.reduce((n, r) => n + r.failed, 0);
       const firstError = raw.find((r) => r.failed > 0)?.firstError;
