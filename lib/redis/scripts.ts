@@ -88,12 +88,14 @@ const onPipelines = new Set<string>();
 /**
  * ioredis copies each script command of a client onto every pipeline it makes, and
  * auto-pipelining makes one for each turn of the event loop that sends a command: copying
- * our 27 scripts (two properties each) onto a fresh object was the largest single cost of a
- * call to Redis in a profile of steady webhook load. The commands are the same functions for
- * every pipeline (they act on `this`, the pipeline, and keep the script's NOSCRIPT handling),
- * so they go once onto the pipelines' prototype and the client keeps none to copy.
+ * our 27 scripts (two properties each) onto a fresh object cost about as much as building
+ * the command itself, in a profile of steady webhook load. The commands are the same
+ * functions for every pipeline (they act on `this`, the pipeline, and keep the script's
+ * NOSCRIPT handling), so they go once onto the pipelines' prototype and the client keeps
+ * none to copy. A client with a key prefix keeps ioredis's copy: its scripts add the prefix.
  */
 function shareWithPipelines(redis: Redis | Cluster): void {
+  if (redis.options.keyPrefix) return;
   const proto = Pipeline.prototype as unknown as Record<string, unknown>;
   const client = redis as unknown as Record<string, unknown> & { scriptsSet: Record<string, unknown> };
   for (const name of Object.keys(client.scriptsSet)) {

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import type { ChainableCommander } from 'ioredis';
+import { createRedis } from '../../lib/redis/connection';
 import { SCRIPT_NAMES, type ScriptCommands } from '../../lib/redis/scripts';
+import { usePrivateRedis } from '../support/redis';
 
 /** A pipeline of a client, with the script commands (which ioredis's types leave out). */
 const withScripts = (p: ChainableCommander) => p as ChainableCommander & ScriptCommands;
-import { usePrivateRedis } from '../support/redis';
 
 // the script commands are shared by every pipeline rather than copied onto each (scripts.ts):
 // what a caller sees must not change, auto-pipelined or in a pipeline of its own, on any client
@@ -51,5 +52,22 @@ describe('script commands in pipelines, after the server forgot the scripts', ()
     await a.script('FLUSH');
     expect(Number(await b.touchNode('seen', 'n5'))).to.be.greaterThan(0);
     expect(await a.zcard('seen')).to.equal(5);
+  });
+
+  it('a client with a key prefix keeps its own script commands, which add its prefix, in pipelines too', async () => {
+    const plain = redis.client();
+    const prefixed = createRedis(redis.target, { keyPrefix: 'kp:' });
+    try {
+      await prefixed.touchNode('prefixed', 'p1');
+      const pipeline = withScripts(prefixed.pipeline());
+      pipeline.touchNode('prefixed', 'p2');
+      const replies = await pipeline.exec();
+      expect(replies![0][0]).to.equal(null);
+      await plain.touchNode('prefixed', 'q1');
+      expect((await plain.zrange('kp:prefixed', 0, -1)).sort()).to.deep.equal(['p1', 'p2']);
+      expect(await plain.zrange('prefixed', 0, -1)).to.deep.equal(['q1']);
+    } finally {
+      await prefixed.quit();
+    }
   });
 });
