@@ -88,6 +88,13 @@ const median = (xs: number[]) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
+/** Calls `send(i)` for i from 0 to count - 1, CONCURRENCY calls at once. */
+async function atOnce(count: number, send: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    for (let i = next++; i < count; i = next++) await send(i);
+  }));
+}
 /** A row's runs over its rounds: started inline, and handed on to BullMQ jobs by reason. */
 interface RunCounts { inline: WebhookMetrics['inline']; holds: number }
 const runCounts = (rounds: RunCounts[]) => {
@@ -257,10 +264,7 @@ async function bench(receiver: Receiver) {
     if (WARMUP > 0) {
       // unmeasured: raw POSTs and a delivery, so neither side is timed while its code is still
       // being compiled (the first rows of a cold process ran well below the later ones)
-      let next = 0;
-      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-        for (let i = next++; i < WARMUP; i = next++) await httpPost(url, body, { 'Content-Type': 'application/webhook+json' }, 10_000);
-      }));
+      await atOnce(WARMUP, () => httpPost(url, body, { 'Content-Type': 'application/webhook+json' }, 10_000));
       for (let i = 0; i < Math.min(WARMUP, 500); i++) await httpPost(url, body, { 'Content-Type': 'application/webhook+json' }, 10_000);
       const d = await delivery();
       const before = await receiver.received();
@@ -284,13 +288,8 @@ async function bench(receiver: Receiver) {
       const serialPosts = Math.min(EVENTS, 2000);
       for (let round = 0; round < ROUNDS; round++) {
         // baseline: the same receiver, raw POSTs of a signed-size body, same concurrency
-        let next = 0;
         let t0 = Date.now();
-        await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-          for (let i = next++; i < EVENTS; i = next++) {
-            await httpPost(url, body, { 'Content-Type': 'application/webhook+json' }, 10_000);
-          }
-        }));
+        await atOnce(EVENTS, () => httpPost(url, body, { 'Content-Type': 'application/webhook+json' }, 10_000));
         baselines.push(EVENTS / ((Date.now() - t0) / 1000));
         // one key's events go out one after another: its baseline is a loop of raw POSTs
         t0 = Date.now();
@@ -299,18 +298,15 @@ async function bench(receiver: Receiver) {
         // a floor for any durable delivery: each event made, written by the enqueue script (to
         // lanes no run drains), signed and POSTed, as many at once: no order, no lane advanced
         const floorKeys = new KeySpace(`floor${round}`, 4);
-        next = 0;
         t0 = Date.now();
-        await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-          for (let i = next++; i < EVENTS; i = next++) {
-            const ev = event(i % 100, i);
-            ev.id = `EV_floor_${round}_${i}`;
-            const json = ev.toJsonString();
-            const lane = floorKeys.webhookLane(webhookLaneId(url, eventKey(ev)));
-            await redis.enqueueWebhook(lane.fifo, lane.events, lane.seen, lane.run, `${ev.id}.0`, JSON.stringify({ url, event: json, enqueuedAt: Date.now() }), options.dedupeWindowMs, 'floor');
-            await httpPost(url, json, { 'Content-Type': 'application/webhook+json', Authorization: signWebhookSync(json, options.apiKey, options.apiSecret) }, 10_000);
-          }
-        }));
+        await atOnce(EVENTS, async (i) => {
+          const ev = event(i % 100, i);
+          ev.id = `EV_floor_${round}_${i}`;
+          const json = ev.toJsonString();
+          const lane = floorKeys.webhookLane(webhookLaneId(url, eventKey(ev)));
+          await redis.enqueueWebhook(lane.fifo, lane.events, lane.seen, lane.run, `${ev.id}.0`, JSON.stringify({ url, event: json, enqueuedAt: Date.now() }), options.dedupeWindowMs, 'floor');
+          await httpPost(url, json, { 'Content-Type': 'application/webhook+json', Authorization: signWebhookSync(json, options.apiKey, options.apiSecret) }, 10_000);
+        });
         floors.push(EVENTS / ((Date.now() - t0) / 1000));
 
         for (const keys of keyCounts) {
