@@ -21,7 +21,8 @@
  * row is timed while its code is still being compiled.
  * Beside the baselines, a floor row: what any durable delivery could reach here, each event
  * made (as the rows' producer makes it), written to Redis by the enqueue script, signed and
- * POSTed, CONCURRENCY at once, with no lane run and no order kept.
+ * POSTed, CONCURRENCY at once, with no lane run and no order kept; the "vs floor" column
+ * gives each key row's rate against it (median of the rounds' ratios).
  * --rounds N (default 1, as runs before 2026-11-28): every row N times, showing medians. The
  * key rows run round by round, each round with its own two raw-POST baselines, and a row's
  * ratio is the median of its rounds' ratios (an extra column gives their least and greatest);
@@ -277,7 +278,7 @@ async function bench(receiver: Receiver) {
     // with --rounds N, every row runs N times (the key rows round by round, each beside its
     // round's baselines; a steady rate's delivery and raw POSTs N times in turn), and shows the
     // median: this machine's speed drifts by a third between runs, a round's ratio much less
-    const rows: (string | number)[][] = [['what', 'deliveries/s', 'vs raw POSTs', 'vs raw POSTs one at a time', ...(ROUNDS > 1 ? ['vs raw POSTs, min-max'] : []), 'runs inline / handed to jobs (held by limits)']];
+    const rows: (string | number)[][] = [['what', 'deliveries/s', 'vs raw POSTs', 'vs raw POSTs one at a time', ...(ROUNDS > 1 ? ['vs raw POSTs, min-max'] : []), 'vs floor', 'runs inline / handed to jobs (held by limits)']];
     if (ONLY !== 'steady') {
       const keyCounts = values.keys.split(',').map(Number);
       const baselines: number[] = [];
@@ -332,11 +333,11 @@ async function bench(receiver: Receiver) {
       for (const keys of keyCounts) {
         const r = rates.get(keys)!;
         rows.push([`ordered delivery, ${fmt(keys)} key(s), ${fmt(keys === 1 ? serialPosts : EVENTS)} events (enqueue included)`, fmt(median(r)),
-          fmt(median(ratios(r, baselines)), 2), keys === 1 ? fmt(median(ratios(r, serialBaselines)), 2) : '', ...spread(ratios(r, baselines)), `${runCounts(runs.get(keys)!)} (${fmt(runs.get(keys)!.reduce((n, c) => n + c.holds, 0))})`]);
+          fmt(median(ratios(r, baselines)), 2), keys === 1 ? fmt(median(ratios(r, serialBaselines)), 2) : '', ...spread(ratios(r, baselines)), fmt(median(ratios(r, floors)), 2), `${runCounts(runs.get(keys)!)} (${fmt(runs.get(keys)!.reduce((n, c) => n + c.holds, 0))})`]);
       }
-      rows.push([`raw POSTs (node:http, keep-alive), ${CONCURRENCY} at once (baseline)`, fmt(median(baselines)), '1.00', '', ...spread(baselines.map(() => 1))]);
+      rows.push([`raw POSTs (node:http, keep-alive), ${CONCURRENCY} at once (baseline)`, fmt(median(baselines)), '1.00', '', ...spread(baselines.map(() => 1)), fmt(median(ratios(baselines, floors)), 2)]);
       rows.push([`floor: event made, enqueue script, signed POST, ${CONCURRENCY} at once (no lane run, no order)`, fmt(median(floors)),
-        fmt(median(ratios(floors, baselines)), 2), '', ...spread(ratios(floors, baselines))]);
+        fmt(median(ratios(floors, baselines)), 2), '', ...spread(ratios(floors, baselines)), '1.00']);
       rows.push([`raw POSTs (node:http, keep-alive), one at a time, ${fmt(serialPosts)} (baseline for 1 key)`, fmt(median(serialBaselines)),
         fmt(median(ratios(serialBaselines, baselines)), 2), '1.00', ...spread(ratios(serialBaselines, baselines))]);
     }
