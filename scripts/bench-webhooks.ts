@@ -104,6 +104,8 @@ const runCounts = (rounds: RunCounts[]) => {
   const started = rounds.reduce((n, r) => n + r.inline.started, 0);
   return `${fmt(started)} / ${[...handedOn].filter(([, n]) => n > 0).map(([why, n]) => `${fmt(n)} ${why}`).join(', ') || '0'}`;
 };
+/** With several rounds, a cell of the least and greatest of their figures (none with one round). */
+const range = (xs: number[], digits: number) => (ROUNDS > 1 ? [`${fmt(Math.min(...xs), digits)}-${fmt(Math.max(...xs), digits)}`] : []);
 /** The p-th percentile of some latencies (sorts them). */
 const percentile = (xs: number[], p: number) => {
   xs.sort((a, b) => a - b);
@@ -329,7 +331,7 @@ async function bench(receiver: Receiver) {
         }
       }
       const ratios = (xs: number[], to: number[]) => xs.map((x, i) => x / to[i]);
-      const spread = (rs: number[]) => (ROUNDS > 1 ? [`${fmt(Math.min(...rs), 2)}-${fmt(Math.max(...rs), 2)}`] : []);
+      const spread = (rs: number[]) => range(rs, 2);
       for (const keys of keyCounts) {
         const r = rates.get(keys)!;
         rows.push([`ordered delivery, ${fmt(keys)} key(s), ${fmt(keys === 1 ? serialPosts : EVENTS)} events (enqueue included)`, fmt(median(r)),
@@ -349,7 +351,7 @@ async function bench(receiver: Receiver) {
     const rawHeaders = { 'Content-Type': 'application/webhook+json', Authorization: `Bearer ${'x'.repeat(300)}` };
     for (const perSecond of ONLY === 'keys' ? [] : values.rates.split(',').map(Number)) {
       const steady = SECONDS * perSecond;
-      const ours: { p50: number; p99: number; cpu: number; holds: number; inline: WebhookMetrics['inline'] }[] = [];
+      const ours: (RunCounts & { p50: number; p99: number; cpu: number })[] = [];
       const raw: { p50: number; p99: number; cpu: number; failed: number; firstError: unknown }[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         const d = await delivery();
@@ -396,14 +398,13 @@ async function bench(receiver: Receiver) {
         raw.push({ p50: percentile(postLatencies, 50), p99: percentile(postLatencies, 99), cpu: (rawCpu.user + rawCpu.system) / 1000 / (Date.now() - rawStart), failed, firstError });
       }
       const med = <T>(xs: T[], f: (x: T) => number) => median(xs.map(f));
-      const p99Spread = (xs: { p99: number }[], digits: number) => (ROUNDS > 1 ? [`${fmt(Math.min(...xs.map((x) => x.p99)), digits)}-${fmt(Math.max(...xs.map((x) => x.p99)), digits)}`] : []);
       steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady * ROUNDS), fmt(med(ours, (o) => o.p50)), fmt(med(ours, (o) => o.p99)), fmt(med(ours, (o) => o.cpu), 2),
-        fmt(ours.reduce((n, o) => n + o.holds, 0)), runCounts(ours), ...p99Spread(ours, 0)]);
+        fmt(ours.reduce((n, o) => n + o.holds, 0)), runCounts(ours), ...range(ours.map((o) => o.p99), 0)]);
       // a failed POST (a kept-alive socket closed as it was reused, say) is shown, not hidden: the row stands
       const failed = raw.reduce((n, r) => n + r.failed, 0);
       const firstError = raw.find((r) => r.failed > 0)?.firstError;
       const failures = failed > 0 ? `; ${fmt(failed)} failed, the first with ${(firstError as Error)?.message ?? firstError}` : '';
-      steadyRows.push([`raw POSTs at ${fmt(perSecond)}/s (baseline${failures})`, fmt(steady * ROUNDS), fmt(med(raw, (r) => r.p50), 2), fmt(med(raw, (r) => r.p99), 2), fmt(med(raw, (r) => r.cpu), 2), '', '', ...p99Spread(raw, 2)]);
+      steadyRows.push([`raw POSTs at ${fmt(perSecond)}/s (baseline${failures})`, fmt(steady * ROUNDS), fmt(med(raw, (r) => r.p50), 2), fmt(med(raw, (r) => r.p99), 2), fmt(med(raw, (r) => r.cpu), 2), '', '', ...range(raw.map((r) => r.p99), 2)]);
     }
     const receiverHere = RECEIVER === 'inline' ? ', receiver' : '';
     const where = THREADS === 'node'
