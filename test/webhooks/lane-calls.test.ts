@@ -52,14 +52,15 @@ describe('lane calls (several lanes in one script call)', () => {
         // each call's arguments from the lanes as the turn starts (both sides hold the same)
         const args = await Promise.all(ops.map(async (op) => {
           const lane = laneKeys(alone, op.lane);
-          if (op.kind === 'enqueue') return { id: `e${op.event}`, data: `data of e${op.event}`, newRunId: `R${++runIds}` };
+          const none = { id: '', data: '', newRunId: '', runId: '', token: '', done: [] as string[] };
+          if (op.kind === 'enqueue') return { ...none, id: `e${op.event}`, data: `data of e${op.event}`, newRunId: `R${++runIds}` };
           const [job, fifo] = await Promise.all([client.hget(lane.run, 'job'), client.lrange(lane.fifo, 0, -1)]);
           const runId = op.own ? job ?? '' : 'stale';
           const done = [...fifo.slice(0, op.done), ...(op.stray ? ['not-in-lane'] : [])];
-          return op.mode === 'restart' ? { runId, token: `R${++runIds}`, done: [] } : { runId, token: op.token, done };
+          return op.mode === 'restart' ? { ...none, runId, token: `R${++runIds}` } : { ...none, runId, token: op.token, done };
         }));
         const call = (keys: KeySpace, op: Op, i: number): Promise<unknown> => {
-          const a = args[i] as Record<string, never>;
+          const a = args[i];
           const lane = laneKeys(keys, op.lane);
           if (op.kind === 'enqueue') return lanes.enqueue(lane, a.id, a.data, WINDOW_MS, a.newRunId);
           return lanes.advance(lane, a.runId, a.token, op.mode, 2, a.done);
