@@ -10,7 +10,10 @@
  * "raw POSTs at N/s (baseline)" row: raw POSTs (httpPost, the same body, plus a fixed
  * 307-character Authorization header, no signing) sent on the same schedule, with each
  * POST's send-to-response p50 / p99 (ms, two decimals) and the process's CPU measured the
- * same way: whether the machine carries that rate at all with this receiver.
+ * same way: whether the machine carries that rate at all with this receiver. Then a "floor at
+ * N/s" row: on the same schedule, each event made, written to Redis as a delivery writes it,
+ * signed and POSTed, timed from before its enqueue to the receiver's answer, with no lane run:
+ * what any delivery that keeps an event in Redis before sending it could hold at that rate here.
  *
  *   npm run bench:webhooks [-- --events 5000 --concurrency 100 --seconds 10]
  *     [--keys 1,100,10000] [--rates 1000,3000] [--only keys|steady] [--max-in-flight N (0: off)]
@@ -97,6 +100,25 @@ async function atOnce(count: number, send: (i: number) => Promise<unknown>): Pro
   await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
     for (let i = next++; i < count; i = next++) await send(i);
   }));
+}
+/**
+ * Calls `send(i)` for i from 0 to count - 1 at `perSecond`, starting the ones due every 2 ms;
+ * with `waitForEach`, the ones started together are waited for before the next are due (a
+ * producer waiting for its enqueues). Resolves once every call has ended.
+ */
+async function paced(perSecond: number, count: number, send: (i: number) => Promise<unknown>, waitForEach: boolean): Promise<void> {
+  const start = Date.now();
+  const started: Promise<unknown>[] = [];
+  let sent = 0;
+  while (sent < count) {
+    const due = Math.min(count, Math.floor(((Date.now() - start) / 1000) * perSecond));
+    const batch: Promise<unknown>[] = [];
+    for (; sent < due; sent++) batch.push(send(sent));
+    if (waitForEach) await Promise.all(batch);
+    else started.push(...batch);
+    await sleep(2);
+  }
+  await Promise.all(started);
 }
 /** A row's runs over its rounds: started inline, and handed on to BullMQ jobs by reason. */
 interface RunCounts { inline: WebhookMetrics['inline']; holds: number }
@@ -357,6 +379,7 @@ async function bench(receiver: Receiver) {
       const steady = SECONDS * perSecond;
       const ours: (RunCounts & { p50: number; p99: number; cpu: number })[] = [];
       const raw: { p50: number; p99: number; cpu: number; failed: number; firstError: unknown }[] = [];
+      const floor: { p50: number; p99: number; cpu: number }[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         const d = await delivery();
         // every delivery's latency (the metrics keep only the latest 10,000)
@@ -364,14 +387,7 @@ async function bench(receiver: Receiver) {
         d.onDelivery((ms) => latencies.push(ms));
         const cpu0 = process.cpuUsage();
         const start = Date.now();
-        let sent = 0;
-        while (sent < steady) {
-          const due = Math.min(steady, Math.floor(((Date.now() - start) / 1000) * perSecond));
-          const batch: Promise<void>[] = [];
-          for (; sent < due; sent++) batch.push(d.queueNotify(event(sent % 100, sent)));
-          await Promise.all(batch);
-          await new Promise((r) => setTimeout(r, 2));
-        }
+        await paced(perSecond, steady, (i) => d.queueNotify(event(i % 100, i)), true);
         while (d.delivered() < steady) await new Promise((r) => setTimeout(r, 5));
         const cpu = process.cpuUsage(cpu0);
         const cpuShare = (cpu.user + cpu.system) / 1000 / (Date.now() - start);
@@ -382,24 +398,40 @@ async function bench(receiver: Receiver) {
         const postLatencies: number[] = [];
         let failed = 0;
         let firstError: unknown;
-        const posts: Promise<void>[] = [];
         const rawCpu0 = process.cpuUsage();
         const rawStart = Date.now();
-        let rawSent = 0;
-        while (rawSent < steady) {
-          const due = Math.min(steady, Math.floor(((Date.now() - rawStart) / 1000) * perSecond));
-          for (; rawSent < due; rawSent++) {
-            const t = performance.now();
-            posts.push(httpPost(url, body, rawHeaders, 10_000).then(
-              () => { postLatencies.push(performance.now() - t); },
-              (e) => { failed++; firstError ??= e; },
-            ));
-          }
-          await new Promise((r) => setTimeout(r, 2));
-        }
-        await Promise.all(posts);
+        await paced(perSecond, steady, async () => {
+          const t = performance.now();
+          await httpPost(url, body, rawHeaders, 10_000).then(
+            () => { postLatencies.push(performance.now() - t); },
+            (e) => { failed++; firstError ??= e; },
+          );
+        }, false);
         const rawCpu = process.cpuUsage(rawCpu0);
         raw.push({ p50: percentile(postLatencies, 50), p99: percentile(postLatencies, 99), cpu: (rawCpu.user + rawCpu.system) / 1000 / (Date.now() - rawStart), failed, firstError });
+
+        // the floor on the same schedule: each event made, written as a delivery writes it
+        // (to lanes no run drains), then signed and POSTed, timed as a delivery is (from
+        // before its enqueue to the receiver's answer): what any durable delivery could keep
+        const floorKeys = new KeySpace(`steady-floor${perSecond}-${round}`, 4);
+        const floorLanes = new LaneCalls(redis);
+        const floorLatencies: number[] = [];
+        const floorPosts: Promise<void>[] = [];
+        const floorCpu0 = process.cpuUsage();
+        const floorStart = Date.now();
+        await paced(perSecond, steady, async (i) => {
+          const ev = event(i % 100, i);
+          ev.id = `EV_steady_floor_${round}_${i}`;
+          const json = ev.toJsonString();
+          const lane = floorKeys.webhookLane(webhookLaneId(url, eventKey(ev)));
+          const enqueuedAt = Date.now();
+          await floorLanes.enqueue(lane, `${ev.id}.0`, JSON.stringify({ url, event: json, enqueuedAt }), options.dedupeWindowMs, 'floor');
+          floorPosts.push(httpPost(url, json, { 'Content-Type': 'application/webhook+json', Authorization: signWebhookSync(json, options.apiKey, options.apiSecret) }, 10_000)
+            .then(() => { floorLatencies.push(Date.now() - enqueuedAt); }));
+        }, true);
+        await Promise.all(floorPosts);
+        const floorCpu = process.cpuUsage(floorCpu0);
+        floor.push({ p50: percentile(floorLatencies, 50), p99: percentile(floorLatencies, 99), cpu: (floorCpu.user + floorCpu.system) / 1000 / (Date.now() - floorStart) });
       }
       const med = <T>(xs: T[], f: (x: T) => number) => median(xs.map(f));
       steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady * ROUNDS), fmt(med(ours, (o) => o.p50)), fmt(med(ours, (o) => o.p99)), fmt(med(ours, (o) => o.cpu), 2),
@@ -409,6 +441,7 @@ async function bench(receiver: Receiver) {
       const firstError = raw.find((r) => r.failed > 0)?.firstError;
       const failures = failed > 0 ? `; ${fmt(failed)} failed, the first with ${(firstError as Error)?.message ?? firstError}` : '';
       steadyRows.push([`raw POSTs at ${fmt(perSecond)}/s (baseline${failures})`, fmt(steady * ROUNDS), fmt(med(raw, (r) => r.p50), 2), fmt(med(raw, (r) => r.p99), 2), fmt(med(raw, (r) => r.cpu), 2), '', '', ...range(raw.map((r) => r.p99), 2)]);
+      steadyRows.push([`floor at ${fmt(perSecond)}/s: event made, enqueued, signed POST (no lane run)`, fmt(steady * ROUNDS), fmt(med(floor, (r) => r.p50)), fmt(med(floor, (r) => r.p99)), fmt(med(floor, (r) => r.cpu), 2), '', '', ...range(floor.map((r) => r.p99), 0)]);
     }
     const receiverHere = RECEIVER === 'inline' ? ', receiver' : '';
     const where = THREADS === 'node'
