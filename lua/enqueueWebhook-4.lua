@@ -26,6 +26,26 @@
             ms since the run last moved (0 for a run just started) }
 ]]
 --- @include "includes/nowMs"
---- @include "includes/laneEnqueue"
 
-return enqueueLaneEvent(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], nowMs())
+local fifoKey, eventsKey, seenKey, runKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local id, data, window, newRunId = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+
+local now = nowMs()
+local run = redis.call('HMGET', runKey, 'job', 'at')
+local runId, movedAt = run[1], run[2]
+local idle = 0
+if movedAt then idle = now - tonumber(movedAt) end
+-- trimmed first, so an id older than the window is taken again even before the key expires
+redis.call('ZREMRANGEBYSCORE', seenKey, '-inf', now - window)
+if redis.call('ZSCORE', seenKey, id) or redis.call('HEXISTS', eventsKey, id) == 1 then
+  return { -1, runId or '', 0, idle }
+end
+redis.call('ZADD', seenKey, now, id)
+redis.call('PEXPIRE', seenKey, window)
+redis.call('HSET', eventsKey, id, data)
+local position = redis.call('RPUSH', fifoKey, id) - 1
+if not runId then
+  redis.call('HSET', runKey, 'job', newRunId, 'at', now)
+  return { position, newRunId, 1, 0 }
+end
+return { position, runId, 0, idle }

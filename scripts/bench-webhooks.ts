@@ -11,7 +11,7 @@
  * 307-character Authorization header, no signing) sent on the same schedule, with each
  * POST's send-to-response p50 / p99 (ms, two decimals) and the process's CPU measured the
  * same way: whether the machine carries that rate at all with this receiver. Then a "floor at
- * N/s" row: on the same schedule, each event made, written to Redis as a delivery writes it,
+ * N/s" row: on the same schedule, each event made, written to Redis by the enqueue script,
  * signed and POSTed, timed from before its enqueue to the receiver's answer, with no lane run:
  * what any delivery that keeps an event in Redis before sending it could hold at that rate here.
  *
@@ -23,10 +23,9 @@
  * POSTs (and up to 500 one at a time) and a delivery of N events over 100 keys, so that no
  * row is timed while its code is still being compiled.
  * Beside the baselines, a floor row: what any durable delivery could reach here, each event
- * made (as the rows' producer makes it), written to Redis as a delivery writes it (the
- * enqueue script; on a single Redis, one call for the events of a turn), signed and POSTed,
- * CONCURRENCY at once, with no lane run and no order kept; the "vs floor" column gives each
- * key row's rate against it (median of the rounds' ratios).
+ * made (as the rows' producer makes it), written to Redis by the enqueue script, signed and
+ * POSTed, CONCURRENCY at once, with no lane run and no order kept; the "vs floor" column
+ * gives each key row's rate against it (median of the rounds' ratios).
  * --rounds N (default 1, as runs before 2026-11-28): every row N times, showing medians. The
  * key rows run round by round, each round with its own two raw-POST baselines, and a row's
  * ratio is the median of its rounds' ratios (an extra column gives their least and greatest);
@@ -62,7 +61,6 @@ import { PrivateRedis } from '../lib/redis/server';
 import { WebhookDelivery, webhookLaneId } from '../lib/webhooks/delivery';
 import { eventKey } from '../lib/webhooks/event-key';
 import { httpPost } from '../lib/webhooks/http-post';
-import { LaneCalls } from '../lib/webhooks/lane-calls';
 import type { WebhookMetrics } from '../lib/webhooks/metrics';
 import { WEBHOOK_DEFAULTS, type WebhookOptions } from '../lib/webhooks/options';
 import { signWebhookSync } from '../lib/webhooks/signing';
@@ -322,18 +320,16 @@ async function bench(receiver: Receiver) {
         t0 = Date.now();
         for (let i = 0; i < serialPosts; i++) await httpPost(url, body, { 'Content-Type': 'application/webhook+json' }, 10_000);
         serialBaselines.push(serialPosts / ((Date.now() - t0) / 1000));
-        // a floor for any durable delivery: each event made, written as the delivery writes it
-        // (the enqueue script, a turn's events in one call, to lanes no run drains), signed and
-        // POSTed, as many at once: no order, no lane advanced
+        // a floor for any durable delivery: each event made, written by the enqueue script (to
+        // lanes no run drains), signed and POSTed, as many at once: no order, no lane advanced
         const floorKeys = new KeySpace(`floor${round}`, 4);
-        const floorLanes = new LaneCalls(redis);
         t0 = Date.now();
         await atOnce(EVENTS, async (i) => {
           const ev = event(i % 100, i);
           ev.id = `EV_floor_${round}_${i}`;
           const json = ev.toJsonString();
           const lane = floorKeys.webhookLane(webhookLaneId(url, eventKey(ev)));
-          await floorLanes.enqueue(lane, `${ev.id}.0`, JSON.stringify({ url, event: json, enqueuedAt: Date.now() }), options.dedupeWindowMs, 'floor');
+          await redis.enqueueWebhook(lane.fifo, lane.events, lane.seen, lane.run, `${ev.id}.0`, JSON.stringify({ url, event: json, enqueuedAt: Date.now() }), options.dedupeWindowMs, 'floor');
           await httpPost(url, json, { 'Content-Type': 'application/webhook+json', Authorization: signWebhookSync(json, options.apiKey, options.apiSecret) }, 10_000);
         });
         floors.push(EVENTS / ((Date.now() - t0) / 1000));
@@ -410,11 +406,10 @@ async function bench(receiver: Receiver) {
         const rawCpu = process.cpuUsage(rawCpu0);
         raw.push({ p50: percentile(postLatencies, 50), p99: percentile(postLatencies, 99), cpu: (rawCpu.user + rawCpu.system) / 1000 / (Date.now() - rawStart), failed, firstError });
 
-        // the floor on the same schedule: each event made, written as a delivery writes it
-        // (to lanes no run drains), then signed and POSTed, timed as a delivery is (from
+        // the floor on the same schedule: each event made, written by the enqueue script (to
+        // lanes no run drains), then signed and POSTed, timed as a delivery is (from
         // before its enqueue to the receiver's answer): what any durable delivery could keep
         const floorKeys = new KeySpace(`steady-floor${perSecond}-${round}`, 4);
-        const floorLanes = new LaneCalls(redis);
         const floorLatencies: number[] = [];
         const floorPosts: Promise<void>[] = [];
         const floorCpu0 = process.cpuUsage();
@@ -425,7 +420,7 @@ async function bench(receiver: Receiver) {
           const json = ev.toJsonString();
           const lane = floorKeys.webhookLane(webhookLaneId(url, eventKey(ev)));
           const enqueuedAt = Date.now();
-          await floorLanes.enqueue(lane, `${ev.id}.0`, JSON.stringify({ url, event: json, enqueuedAt }), options.dedupeWindowMs, 'floor');
+          await redis.enqueueWebhook(lane.fifo, lane.events, lane.seen, lane.run, `${ev.id}.0`, JSON.stringify({ url, event: json, enqueuedAt }), options.dedupeWindowMs, 'floor');
           floorPosts.push(httpPost(url, json, { 'Content-Type': 'application/webhook+json', Authorization: signWebhookSync(json, options.apiKey, options.apiSecret) }, 10_000)
             .then(() => { floorLatencies.push(Date.now() - enqueuedAt); }));
         }, true);

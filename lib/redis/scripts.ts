@@ -28,7 +28,7 @@ export const SCRIPT_NAMES = [
   'openWorker', 'markConnected', 'releaseWorker', 'dueForReaping', 'reapWorker',
   'touchNode', 'lapsedNodes', 'expireNodeGuards', 'forgetNode',
   'bufferStats', 'claimStats', 'renewStats', 'finishStats', 'commitStats', 'rejectStats', 'pendingLeaves', 'ackLeave',
-  'enqueueWebhook', 'enqueueWebhooks', 'advanceWebhookLane', 'advanceWebhookLanes', 'claimEvents', 'settleEvents',
+  'enqueueWebhook', 'advanceWebhookLane', 'claimEvents', 'settleEvents',
   'gateWebhookUrl', 'recordWebhookOutcome', 'refundWebhookAttempt', 'limitWebhookUrl', 'openWebhookRuns', 'settleWebhookRuns',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];

@@ -12,11 +12,10 @@ export class Batcher<Item, Result> {
   private readonly sending = new Set<Promise<void>>();
 
   /**
-   * `send` gets the items in the order added and answers one result per item (an Error
-   * fails that item's caller alone; a rejected send fails them all). With
+   * `send` gets the items in the order added and answers one result per item. With
    * `windowMs`, what is added within that many ms goes as one call (for what no caller waits on).
    */
-  constructor(private readonly send: (items: Item[]) => Promise<(Result | Error)[]>, private readonly windowMs = 0) {}
+  constructor(private readonly send: (items: Item[]) => Promise<Result[]>, private readonly windowMs = 0) {}
 
   /** `soon`: this item does not wait for the window (nor do those added before it). */
   add(item: Item, soon = false): Promise<Result> {
@@ -50,11 +49,7 @@ export class Batcher<Item, Result> {
     this.items = [];
     this.waiters = [];
     const sent: Promise<void> = this.send(items).then(
-      (results) => waiters.forEach((w, i) => {
-        const r = results[i];
-        if (r instanceof Error) w.reject(r);
-        else w.resolve(r);
-      }),
+      (results) => waiters.forEach((w, i) => w.resolve(results[i])),
       (err) => waiters.forEach((w) => w.reject(err)),
     ).finally(() => this.sending.delete(sent));
     this.sending.add(sent);

@@ -9,7 +9,6 @@ import type { KeySpace } from '../redis/keys';
 import { newId } from '../ids';
 import { eventKey } from './event-key';
 import { INLINE_SLOTS, InlineRuns, inlineDeadline, isInlineRun, newInlineRunId } from './inline-runs';
-import { LaneCalls } from './lane-calls';
 import { jobPickup, LaneRetry, runLane, type RunContext, type RunJob } from './lane-run';
 import { WebhookMetrics } from './metrics';
 import type { WebhookNotifier } from '../telemetry/notifier';
@@ -83,7 +82,6 @@ export class WebhookDelivery implements WebhookNotifier {
   readonly queues: BullQueues<DeliveryJob>;
   readonly metrics = new WebhookMetrics();
   private readonly receivers: Receivers;
-  private readonly lanes: LaneCalls;
   private readonly runs: RunContext;
   readonly operations: WebhookOperations;
   /** This node's inline runs (inline-runs.ts), while it delivers. */
@@ -106,13 +104,12 @@ export class WebhookDelivery implements WebhookNotifier {
   ) {
     this.queues = new BullQueues<DeliveryJob>(WEBHOOK_QUEUE, shards, target, log);
     this.receivers = new Receivers(redis, keys, opts);
-    this.lanes = new LaneCalls(redis);
     this.operations = new WebhookOperations({
       redis, keys, opts, log, receivers: this.receivers, queueOf: (lane) => this.queueOf(lane),
       newRunId: (lane) => this.newRunId(lane), addRun: (runId, run) => this.addRun(runId, run),
     });
     this.runs = {
-      redis, keys, opts, log, metrics: this.metrics, receivers: this.receivers, lanes: this.lanes,
+      redis, keys, opts, log, metrics: this.metrics, receivers: this.receivers,
       promoteHeld: (runIds) => this.operations.promoteHeld(runIds),
       keepDeadLetter: (laneId, id, d, reason, attempts) => this.keepDeadLetter(laneId, id, d, reason, attempts),
       closing: () => this.stopping,
@@ -168,9 +165,9 @@ export class WebhookDelivery implements WebhookNotifier {
     const lane = this.keys.webhookLane(run.lane);
     const data = JSON.stringify(event);
     const runner = this.inlineRunner;
-    const [position, runId, started, idleMs] = await this.lanes.enqueue(
-      lane, id, data, this.opts.dedupeWindowMs, runner ? newInlineRunId(run.lane) : this.newRunId(run.lane),
-    );
+    const [position, runId, started, idleMs] = (await this.redis.enqueueWebhook(
+      lane.fifo, lane.events, lane.seen, lane.run, id, data, this.opts.dedupeWindowMs, runner ? newInlineRunId(run.lane) : this.newRunId(run.lane),
+    )) as [number, string, number, number];
     if (started === 1) {
       // at the head, the run can send it without asking the lane first
       const withHead = position === 0 ? { ...run, head: { id, data } } : run;
@@ -231,7 +228,7 @@ export class WebhookDelivery implements WebhookNotifier {
   private async handOff(fromRunId: string, { lane: laneId, url, key }: RunJob, delayMs: number): Promise<string | null> {
     const lane = this.keys.webhookLane(laneId);
     const runId = this.newRunId(laneId);
-    const [restarted] = (await this.lanes.advance(lane, fromRunId, runId, 'restart', 0)) as [number];
+    const [restarted] = (await this.redis.advanceWebhookLane(lane.fifo, lane.events, lane.run, fromRunId, runId, 'restart', 0)) as [number];
     // not the old run's head: the new run starts from the lane as it is now
     if (restarted === 1) {
       await this.addRun(runId, { lane: laneId, url, key }, delayMs);
@@ -315,7 +312,6 @@ export class WebhookDelivery implements WebhookNotifier {
     // inline runs hand their lanes to jobs, which other nodes take: this node's workers stop
     // taking jobs first, and the queues stay open until the inline runs have handed on
     await Promise.all([this.queues.closeWorkers(), this.inline.close()]);
-    await this.lanes.drain();
     // what the runs left with their URLs, waiting for its window, goes now
     await this.receivers.drain();
     await this.queues.close();

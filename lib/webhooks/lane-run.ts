@@ -1,7 +1,6 @@
 import { DelayedError, WaitingError, type Job } from 'bullmq';
 import { RunBreaker } from './breaker';
 import type { Pickup, RunContext, RunJob, RunProgress } from './run';
-import type { LaneMode } from './lane-calls';
 import type { WebhookOptions } from './options';
 import { describeAttempt, isFinal, succeeded, type LaneEvent } from './receivers';
 import { RunLimits } from './url-limits';
@@ -44,7 +43,7 @@ export const backoffMs = ({ baseBackoffMs, maxBackoffMs }: Pick<WebhookOptions, 
 export const bornAt = (event: LaneEvent) => event.createdAtMs ?? event.enqueuedAt;
 
 
-type Mode = Exclude<LaneMode, 'restart'>;
+type Mode = 'start' | 'next' | 'hold' | 'yield';
 type LaneReply =
   | { status: -1 }
   | { status: 0 }
@@ -106,7 +105,7 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
     throw entered.reason;
   }
   const call = async (mode: Mode, done: string[]): Promise<LaneReply> =>
-    parseReply(await ctx.lanes.advance(lane, runId, token, mode, o.runBatch, done));
+    parseReply(await ctx.redis.advanceWebhookLane(lane.fifo, lane.events, lane.run, runId, token, mode, o.runBatch, ...done));
 
   // the event that started the run comes with it: its first pickup sends it before asking
   // the lane anything (it is the head: only this run takes events out)

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
-import type { LaneCalls } from './lane-calls';
 import type { WebhookMetrics } from './metrics';
 import type { WebhookOptions } from './options';
 import type { LaneEvent, Receivers } from './receivers';
@@ -79,8 +78,6 @@ export interface RunContext {
   metrics: WebhookMetrics;
   log: Logger;
   receivers: Receivers;
-  /** Appends to lanes and moves their runs on, several in one call where Redis allows. */
-  lanes: LaneCalls;
   /** Keeps a given-up event as a dead letter (a failed BullMQ job of its own); idempotent. */
   keepDeadLetter(laneId: string, id: string, d: LaneEvent, reason: string, attempts: number): Promise<void>;
   /** The node is shutting down: runs hand their lanes back to the queue after the event in hand. */
