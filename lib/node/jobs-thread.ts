@@ -20,6 +20,8 @@ import type { RunJob } from '../webhooks/lane-run';
 interface ThreadData {
   redis: RedisTarget;
   options: Options;
+  /** Per webhook URL, 1 while this thread's delivery holds a slot of it to spare (WebhookDelivery.shareSpareSlots). */
+  spareSlots?: Int32Array;
 }
 
 type Request = { id: number; type: 'running' | 'metrics' | 'close' };
@@ -33,7 +35,10 @@ export class JobsThread implements BackgroundJobs {
   private readonly waiting = new Map<number, (value: unknown) => void>();
   private closing = false;
 
-  private constructor(private readonly worker: Worker, log: Logger) {
+  private readonly urlIndex: Map<string, number>;
+
+  private constructor(private readonly worker: Worker, log: Logger, private readonly spareSlots: Int32Array, urls: string[]) {
+    this.urlIndex = new Map(urls.map((url, i) => [url, i]));
     worker.on('message', (m: Answer) => {
       if ('id' in m) {
         this.waiting.get(m.id)?.(m.value);
@@ -52,7 +57,9 @@ export class JobsThread implements BackgroundJobs {
   static async start(data: ThreadData, log: Logger): Promise<JobsThread> {
     // a thread does not inherit the TypeScript loader the process was started with
     const tsx = JSON.stringify(require.resolve('tsx/cjs'));
-    const worker = new Worker(`require(${tsx}); require(${JSON.stringify(__filename)});`, { eval: true, workerData: data });
+    const urls = data.options.webhooks.urls;
+    const spareSlots = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, urls.length)));
+    const worker = new Worker(`require(${tsx}); require(${JSON.stringify(__filename)});`, { eval: true, workerData: { ...data, spareSlots } });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (m: Answer) => {
         if (!('type' in m)) return;
@@ -62,7 +69,7 @@ export class JobsThread implements BackgroundJobs {
       worker.on('message', onMessage);
       worker.once('error', reject);
     });
-    return new JobsThread(worker, log);
+    return new JobsThread(worker, log, spareSlots, urls);
   }
 
   private ask<T>(type: Request['type'], timeoutMs = 5000): Promise<T> {
@@ -77,6 +84,12 @@ export class JobsThread implements BackgroundJobs {
   /** Hands a webhook run the API thread's enqueue started to this thread's delivery (inline-runs.ts). */
   runInline(runId: string, run: RunJob, dropped: number, slotAt: number): void {
     this.worker.postMessage({ type: 'inline', runId, run, dropped, slotAt } satisfies InlineRun);
+  }
+
+  /** Whether this thread's delivery holds a slot of `url` to spare: a run noted now need not take one. */
+  spareSlot(url: string): boolean {
+    const i = this.urlIndex.get(url);
+    return i !== undefined && Atomics.load(this.spareSlots, i) === 1;
   }
 
   running(): Promise<boolean> {
@@ -104,6 +117,7 @@ async function runThread(port: NonNullable<typeof parentPort>, data: ThreadData)
   registerJobMetrics(registry, c);
   try {
     await c.start();
+    if (data.spareSlots) c.webhooks?.shareSpareSlots(data.spareSlots);
   } catch (e) {
     port.postMessage({ type: 'failed', message: (e as Error).message } satisfies Answer);
     return;

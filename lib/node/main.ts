@@ -51,7 +51,7 @@ async function main() {
     jobs = await JobsThread.start({ redis: target.target, options }, log);
     // runs this thread's enqueues start are sent at once by the jobs thread's delivery
     const thread = jobs;
-    coordinator.webhooks?.runInlineWith((runId, run, dropped, slotAt) => thread.runInline(runId, run, dropped, slotAt));
+    coordinator.webhooks?.runInlineWith((runId, run, dropped, slotAt) => thread.runInline(runId, run, dropped, slotAt), (url) => thread.spareSlot(url));
   } catch (e) {
     // a node that cannot start must not leave its private redis-server running
     await coordinator?.close().catch(() => {});

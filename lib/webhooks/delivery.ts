@@ -92,6 +92,8 @@ export class WebhookDelivery implements WebhookNotifier {
    */
   private inlineRunner: InlineRunner | null = null;
   private ownRunner = false;
+  /** Whether the node sending this instance's inline runs holds a slot of `url` to spare (see InlineRuns.spareFor). */
+  private spareSlot: (url: string) => boolean = () => false;
   private stopping = false;
 
   constructor(
@@ -124,9 +126,18 @@ export class WebhookDelivery implements WebhookNotifier {
    * Sends the runs this instance's enqueues start through `runner` (another thread's
    * delivery: its runInline), or as BullMQ jobs with null.
    */
-  runInlineWith(runner: InlineRunner | null): void {
+  runInlineWith(runner: InlineRunner | null, spareSlot: (url: string) => boolean = () => false): void {
     this.inlineRunner = runner;
+    this.spareSlot = spareSlot;
     this.ownRunner = false;
+  }
+
+  /**
+   * Publishes, for another instance's enqueues (runInlineWith), whether this one holds a slot
+   * of each URL to spare: `flags[i]` for WEBHOOK_URLS[i], 1 or 0 (an Int32Array on a SharedArrayBuffer).
+   */
+  shareSpareSlots(flags: Int32Array): void {
+    this.inline.shareSpares(flags, this.opts.urls);
   }
 
   /** Sends a run another instance's enqueue started (runInlineWith): now, or as a job if this node has no room. */
@@ -176,8 +187,9 @@ export class WebhookDelivery implements WebhookNotifier {
         return;
       }
       // in Redis before the caller is answered: if this node dies, another takes the lane on.
-      // Its slot comes in the same call, and the URL's dead letters for it to report
-      const slot = sharesSlots(this.opts) ? inlineSlotLease(runId) : undefined;
+      // Its slot comes in the same call (unless the node that sends it holds one of the URL to
+      // spare), and the URL's dead letters for it to report
+      const slot = sharesSlots(this.opts) && !this.spareSlot(run.url) ? inlineSlotLease(runId) : undefined;
       const askedAt = Date.now();
       const opened = await this.receivers.of(run.url).ledger.open({ inline: { laneId: run.lane, runId, deadline: inlineDeadline(this.opts.timeoutMs) }, slot, dropped: true });
       runner!(runId, withHead, opened.dropped, opened.slot ? askedAt : 0); // an inline run id is made only when there is a runner
@@ -253,6 +265,7 @@ export class WebhookDelivery implements WebhookNotifier {
     this.stopping = false;
     if (!this.inlineRunner) {
       this.inlineRunner = (runId, run, dropped, slotAt) => this.runInline(runId, run, dropped, slotAt);
+      this.spareSlot = (url) => this.inline.spareFor(url);
       this.ownRunner = true;
     }
     this.inline.startSweeping(this.opts.urls);

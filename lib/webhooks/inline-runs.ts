@@ -107,6 +107,8 @@ export class InlineRuns {
    */
   private readonly spare = new Map<string, Spare[]>();
   private lingering: NodeJS.Timeout | null = null;
+  /** Where spareFor is published for another thread's enqueues (shareSpares): a flag per URL. */
+  private published: { flags: Int32Array; indexOf: Map<string, number> } | null = null;
   private waitingCount = 0;
   private wakeUp: NodeJS.Timeout | null = null;
   private sweeper: NodeJS.Timeout | null = null;
@@ -129,12 +131,40 @@ export class InlineRuns {
     this.next();
   }
 
+  /**
+   * Whether a run of `url` starting now would find a slot held here (one more than the runs
+   * waiting for the URL, with time left for an attempt): its note need not take one from
+   * Redis. A guess (runs noted meanwhile may take it first): a run that finds none asks for
+   * one as it starts.
+   */
+  spareFor(url: string): boolean {
+    const spares = this.spare.get(url);
+    if (!spares || spares.length <= (this.waiting.get(url)?.length ?? 0)) return false;
+    return spares[spares.length - 1].until - Date.now() >= this.p.ctx.opts.timeoutMs + 1000;
+  }
+
+  /**
+   * Publishes spareFor, per URL of `urls` (the index in `flags`, 1 or 0), for the enqueues of
+   * another thread: under `npm start` the API thread notes the runs this thread sends.
+   */
+  shareSpares(flags: Int32Array, urls: string[]): void {
+    this.published = { flags, indexOf: new Map(urls.map((url, i) => [url, i])) };
+    for (const url of urls) this.publish(url);
+  }
+
+  private publish(url: string): void {
+    if (!this.published) return;
+    const i = this.published.indexOf.get(url);
+    if (i !== undefined) Atomics.store(this.published.flags, i, !this.closed && this.spareFor(url) ? 1 : 0);
+  }
+
   /** A slot held here for the next run of its URL to start (see next), or given back shortly. */
   private keep(url: string, slot: Slot): void {
     let spares = this.spare.get(url);
     if (!spares) this.spare.set(url, (spares = []));
     spares.push({ ...slot, since: Date.now() });
     this.lingering ??= setTimeout(() => this.giveBackLingering(), SETTLE_WINDOW_MS);
+    this.publish(url);
   }
 
   /** A slot of a run ending stays on the node for its URL's next run, and goes back shortly if none starts. */
@@ -154,6 +184,7 @@ export class InlineRuns {
       if (fresh.length > 0) this.spare.set(url, fresh);
       else this.spare.delete(url);
       if (stale.length > 0) this.giveBack(url, stale);
+      this.publish(url);
     }
     if (this.spare.size > 0) this.lingering = setTimeout(() => this.giveBackLingering(), SETTLE_WINDOW_MS);
   }
@@ -218,6 +249,7 @@ export class InlineRuns {
       }
       if (queue.length === 0) this.waiting.delete(url);
       else oldest = Math.min(oldest, queue[0].at);
+      this.publish(url);
     }
     // the waiting ones go to jobs in time even if no run ends meanwhile
     if (this.wakeUp) clearTimeout(this.wakeUp);
@@ -332,6 +364,7 @@ export class InlineRuns {
     this.lingering = null;
     for (const [url, spares] of this.spare) this.giveBack(url, spares);
     this.spare.clear();
+    if (this.published) this.published.flags.fill(0);
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
 }
