@@ -283,6 +283,21 @@ async function bench(receiver: Receiver) {
   // each row its own delivery (a pair with --threads node), on a fresh KeySpace prefix, started
   const delivery = () => (THREADS === 'node' ? nodeThreadsDelivery : oneThreadDelivery)({ redis, redisUrl: redisServer.url, prefix: `b${++run}`, shards: 4, options });
   const event = (key: number, i: number) => new WebhookEvent({ event: 'participant_joined', room: new Room({ name: `room-${key}` }), participant: new ParticipantInfo({ identity: `p${i}` }) });
+  /**
+   * The floor's work for event i (id `id`): made, written by the enqueue script to a lane of
+   * `keys` that no run drains; resolves, once Redis holds it, with its signed POST to send and
+   * when it was queued (made, before the enqueue: as a delivery stamps its events).
+   */
+  const floorEnqueue = async (keys: KeySpace, id: string, i: number): Promise<{ post: () => Promise<number>; enqueuedAt: number }> => {
+    const ev = event(i % 100, i);
+    ev.id = id;
+    const json = ev.toJsonString();
+    const lane = keys.webhookLane(webhookLaneId(url, eventKey(ev)));
+    const enqueuedAt = Date.now();
+    await redis.enqueueWebhook(lane.fifo, lane.events, lane.seen, lane.run, `${id}.0`, JSON.stringify({ url, event: json, enqueuedAt }), options.dedupeWindowMs, 'floor');
+    const post = () => httpPost(url, json, { 'Content-Type': 'application/webhook+json', Authorization: signWebhookSync(json, options.apiKey, options.apiSecret) }, 10_000);
+    return { post, enqueuedAt };
+  };
 
   try {
     const body = event(0, 0).toJsonString();
@@ -325,12 +340,8 @@ async function bench(receiver: Receiver) {
         const floorKeys = new KeySpace(`floor${round}`, 4);
         t0 = Date.now();
         await atOnce(EVENTS, async (i) => {
-          const ev = event(i % 100, i);
-          ev.id = `EV_floor_${round}_${i}`;
-          const json = ev.toJsonString();
-          const lane = floorKeys.webhookLane(webhookLaneId(url, eventKey(ev)));
-          await redis.enqueueWebhook(lane.fifo, lane.events, lane.seen, lane.run, `${ev.id}.0`, JSON.stringify({ url, event: json, enqueuedAt: Date.now() }), options.dedupeWindowMs, 'floor');
-          await httpPost(url, json, { 'Content-Type': 'application/webhook+json', Authorization: signWebhookSync(json, options.apiKey, options.apiSecret) }, 10_000);
+          const { post } = await floorEnqueue(floorKeys, `EV_floor_${round}_${i}`, i);
+          await post();
         });
         floors.push(EVENTS / ((Date.now() - t0) / 1000));
 
@@ -415,14 +426,8 @@ async function bench(receiver: Receiver) {
         const floorCpu0 = process.cpuUsage();
         const floorStart = Date.now();
         await paced(perSecond, steady, async (i) => {
-          const ev = event(i % 100, i);
-          ev.id = `EV_steady_floor_${round}_${i}`;
-          const json = ev.toJsonString();
-          const lane = floorKeys.webhookLane(webhookLaneId(url, eventKey(ev)));
-          const enqueuedAt = Date.now();
-          await redis.enqueueWebhook(lane.fifo, lane.events, lane.seen, lane.run, `${ev.id}.0`, JSON.stringify({ url, event: json, enqueuedAt }), options.dedupeWindowMs, 'floor');
-          floorPosts.push(httpPost(url, json, { 'Content-Type': 'application/webhook+json', Authorization: signWebhookSync(json, options.apiKey, options.apiSecret) }, 10_000)
-            .then(() => { floorLatencies.push(Date.now() - enqueuedAt); }));
+          const { post, enqueuedAt } = await floorEnqueue(floorKeys, `EV_steady_floor_${round}_${i}`, i);
+          floorPosts.push(post().then(() => { floorLatencies.push(Date.now() - enqueuedAt); }));
         }, true);
         await Promise.all(floorPosts);
         const floorCpu = process.cpuUsage(floorCpu0);
