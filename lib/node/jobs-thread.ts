@@ -15,13 +15,14 @@ import { createLogger } from '../log';
 import type { RedisTarget } from '../redis/connection';
 import type { BackgroundJobs } from '../http/background-jobs';
 import type { RunJob } from '../webhooks/lane-run';
+import { SpareSlotFlags } from '../webhooks/spare-slots';
 
 /** What the API thread resolved: the Redis it found or started, and its settings (QUEUE_SHARDS already the fleet's). */
 interface ThreadData {
   redis: RedisTarget;
   options: Options;
-  /** Per webhook URL, 1 while this thread's delivery holds a slot of it to spare (WebhookDelivery.shareSpareSlots). */
-  spareSlots?: Int32Array;
+  /** The memory of the SpareSlotFlags this thread's delivery publishes (WebhookDelivery.shareSpareSlots). */
+  spareSlots?: SharedArrayBuffer;
 }
 
 type Request = { id: number; type: 'running' | 'metrics' | 'close' };
@@ -35,10 +36,7 @@ export class JobsThread implements BackgroundJobs {
   private readonly waiting = new Map<number, (value: unknown) => void>();
   private closing = false;
 
-  private readonly urlIndex: Map<string, number>;
-
-  private constructor(private readonly worker: Worker, log: Logger, private readonly spareSlots: Int32Array, urls: string[]) {
-    this.urlIndex = new Map(urls.map((url, i) => [url, i]));
+  private constructor(private readonly worker: Worker, log: Logger, private readonly spareSlots: SpareSlotFlags) {
     worker.on('message', (m: Answer) => {
       if ('id' in m) {
         this.waiting.get(m.id)?.(m.value);
@@ -57,9 +55,8 @@ export class JobsThread implements BackgroundJobs {
   static async start(data: ThreadData, log: Logger): Promise<JobsThread> {
     // a thread does not inherit the TypeScript loader the process was started with
     const tsx = JSON.stringify(require.resolve('tsx/cjs'));
-    const urls = data.options.webhooks.urls;
-    const spareSlots = new Int32Array(new SharedArrayBuffer(4 * Math.max(1, urls.length)));
-    const worker = new Worker(`require(${tsx}); require(${JSON.stringify(__filename)});`, { eval: true, workerData: { ...data, spareSlots } });
+    const spareSlots = new SpareSlotFlags(data.options.webhooks.urls);
+    const worker = new Worker(`require(${tsx}); require(${JSON.stringify(__filename)});`, { eval: true, workerData: { ...data, spareSlots: spareSlots.buffer } });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (m: Answer) => {
         if (!('type' in m)) return;
@@ -69,7 +66,7 @@ export class JobsThread implements BackgroundJobs {
       worker.on('message', onMessage);
       worker.once('error', reject);
     });
-    return new JobsThread(worker, log, spareSlots, urls);
+    return new JobsThread(worker, log, spareSlots);
   }
 
   private ask<T>(type: Request['type'], timeoutMs = 5000): Promise<T> {
@@ -88,8 +85,7 @@ export class JobsThread implements BackgroundJobs {
 
   /** Whether this thread's delivery holds a slot of `url` to spare: a run noted now need not take one. */
   spareSlot(url: string): boolean {
-    const i = this.urlIndex.get(url);
-    return i !== undefined && Atomics.load(this.spareSlots, i) === 1;
+    return this.spareSlots.has(url);
   }
 
   running(): Promise<boolean> {
@@ -117,7 +113,7 @@ async function runThread(port: NonNullable<typeof parentPort>, data: ThreadData)
   registerJobMetrics(registry, c);
   try {
     await c.start();
-    if (data.spareSlots) c.webhooks?.shareSpareSlots(data.spareSlots);
+    if (data.spareSlots) c.webhooks?.shareSpareSlots(new SpareSlotFlags(options.webhooks.urls, data.spareSlots));
   } catch (e) {
     port.postMessage({ type: 'failed', message: (e as Error).message } satisfies Answer);
     return;

@@ -15,6 +15,7 @@ import type { WebhookNotifier } from '../telemetry/notifier';
 import { wantsEvent, type WebhookOptions } from './options';
 import { describeAttempt, Receivers, succeeded, type LaneEvent } from './receivers';
 import { WebhookOperations } from './operations';
+import type { SpareSlotFlags } from './spare-slots';
 import { inlineSlotLease, sharesSlots } from './url-limits';
 
 export { webhookUrlTag, type LaneEvent } from './receivers';
@@ -132,11 +133,8 @@ export class WebhookDelivery implements WebhookNotifier {
     this.ownRunner = false;
   }
 
-  /**
-   * Publishes, for another instance's enqueues (runInlineWith), whether this one holds a slot
-   * of each URL to spare: `flags[i]` for WEBHOOK_URLS[i], 1 or 0 (an Int32Array on a SharedArrayBuffer).
-   */
-  shareSpareSlots(flags: Int32Array): void {
+  /** Publishes in `flags`, for another instance's enqueues (runInlineWith), which URLs this one holds a slot of to spare. */
+  shareSpareSlots(flags: SpareSlotFlags): void {
     this.inline.shareSpares(flags, this.opts.urls);
   }
 

@@ -4,6 +4,7 @@ import { DRAINED, LaneRetry, runLane, type Pickup, type RunContext, type RunJob 
 import type { Slot } from './run';
 import { SETTLE_WINDOW_MS } from './run-ledger';
 import type { WebhookMetrics } from './metrics';
+import type { SpareSlotFlags } from './spare-slots';
 import { laneOfRun } from './url-status';
 import { inlineSlotLease, leaseMs } from './url-limits';
 
@@ -107,8 +108,8 @@ export class InlineRuns {
    */
   private readonly spare = new Map<string, Spare[]>();
   private lingering: NodeJS.Timeout | null = null;
-  /** Where spareFor is published for another thread's enqueues (shareSpares): a flag per URL. */
-  private published: { flags: Int32Array; indexOf: Map<string, number> } | null = null;
+  /** Where spareFor is published for another thread's enqueues (shareSpares). */
+  private published: SpareSlotFlags | null = null;
   private waitingCount = 0;
   private wakeUp: NodeJS.Timeout | null = null;
   private sweeper: NodeJS.Timeout | null = null;
@@ -144,18 +145,16 @@ export class InlineRuns {
   }
 
   /**
-   * Publishes spareFor, per URL of `urls` (the index in `flags`, 1 or 0), for the enqueues of
-   * another thread: under `npm start` the API thread notes the runs this thread sends.
+   * Publishes spareFor of each of `urls` in `flags`, for the enqueues of another thread: under
+   * `npm start` the API thread notes the runs this thread sends.
    */
-  shareSpares(flags: Int32Array, urls: string[]): void {
-    this.published = { flags, indexOf: new Map(urls.map((url, i) => [url, i])) };
+  shareSpares(flags: SpareSlotFlags, urls: string[]): void {
+    this.published = flags;
     for (const url of urls) this.publish(url);
   }
 
   private publish(url: string): void {
-    if (!this.published) return;
-    const i = this.published.indexOf.get(url);
-    if (i !== undefined) Atomics.store(this.published.flags, i, !this.closed && this.spareFor(url) ? 1 : 0);
+    this.published?.set(url, !this.closed && this.spareFor(url));
   }
 
   /** A slot held here for the next run of its URL to start (see next), or given back shortly. */
@@ -364,7 +363,7 @@ export class InlineRuns {
     this.lingering = null;
     for (const [url, spares] of this.spare) this.giveBack(url, spares);
     this.spare.clear();
-    if (this.published) this.published.flags.fill(0);
+    this.published?.clear();
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
 }
