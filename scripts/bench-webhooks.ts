@@ -64,6 +64,7 @@ import { httpPost } from '../lib/webhooks/http-post';
 import type { WebhookMetrics } from '../lib/webhooks/metrics';
 import { WEBHOOK_DEFAULTS, type WebhookOptions } from '../lib/webhooks/options';
 import { signWebhookSync } from '../lib/webhooks/signing';
+import { SpareSlotFlags } from '../lib/webhooks/spare-slots';
 import { DeliveryThread } from './support/bench-delivery-thread';
 import { fmt, printTable } from './support/table';
 
@@ -247,9 +248,10 @@ async function oneThreadDelivery(s: DeliverySetup): Promise<BenchDelivery> {
  * started WebhookDelivery sends them and reports its counts.
  */
 async function nodeThreadsDelivery(s: DeliverySetup): Promise<BenchDelivery> {
-  const thread = await DeliveryThread.start({ redisUrl: s.redisUrl, prefix: s.prefix, shards: s.shards, options: s.options, concurrency: CONCURRENCY });
+  const spareSlots = new SpareSlotFlags(s.options.urls);
+  const thread = await DeliveryThread.start({ redisUrl: s.redisUrl, prefix: s.prefix, shards: s.shards, options: s.options, concurrency: CONCURRENCY, spareSlots: spareSlots.buffer });
   const d = new WebhookDelivery(s.redis, s.redisUrl, new KeySpace(s.prefix, s.shards), s.options, pino({ level: 'silent' }));
-  d.runInlineWith((runId, run, dropped, slotAt) => thread.runInline(runId, run, dropped, slotAt));
+  d.runInlineWith((runId, run, dropped, slotAt) => thread.runInline(runId, run, dropped, slotAt), (url) => spareSlots.has(url));
   return {
     queueNotify: (event) => d.queueNotify(event),
     delivered: () => thread.delivered(),

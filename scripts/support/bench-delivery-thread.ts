@@ -14,6 +14,7 @@ import { KeySpace } from '../../lib/redis/keys';
 import { WebhookDelivery, type RunJob } from '../../lib/webhooks/delivery';
 import type { WebhookMetrics } from '../../lib/webhooks/metrics';
 import type { WebhookOptions } from '../../lib/webhooks/options';
+import { SpareSlotFlags } from '../../lib/webhooks/spare-slots';
 
 /** What the main thread gives the delivery thread. */
 export interface DeliveryThreadData {
@@ -22,6 +23,8 @@ export interface DeliveryThreadData {
   shards: number;
   options: WebhookOptions;
   concurrency: number;
+  /** The memory of the SpareSlotFlags the thread's delivery publishes, as npm start's jobs thread does. */
+  spareSlots: SharedArrayBuffer;
 }
 
 /** Main thread to delivery thread: an inline run to send, or the end of the row. */
@@ -139,6 +142,7 @@ async function runThread(port: NonNullable<typeof parentPort>, data: DeliveryThr
   };
   try {
     await delivery.start({ concurrency: data.concurrency });
+    delivery.shareSpareSlots(new SpareSlotFlags(data.options.urls, data.spareSlots));
   } catch (e) {
     port.postMessage({ type: 'failed', message: (e as Error).message } satisfies FromThread);
     await redis.quit().catch(() => redis.disconnect());
