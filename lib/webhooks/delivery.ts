@@ -29,6 +29,10 @@ export const WEBHOOK_QUEUE = 'webhooks';
  */
 export type InlineRunner = (runId: string, run: RunJob, dropped: number, slotAt: number) => void;
 
+/** Whether the node sending an instance's inline runs holds a slot of `url` to spare (InlineRuns.spareFor). */
+export type SpareSlot = (url: string) => boolean;
+const noSpareSlot: SpareSlot = () => false;
+
 /** Job names in the webhook queues. */
 export const RUN = 'run';
 export const DEAD_LETTER = 'dead-letter';
@@ -94,7 +98,7 @@ export class WebhookDelivery implements WebhookNotifier {
   private inlineRunner: InlineRunner | null = null;
   private ownRunner = false;
   /** Whether the node sending this instance's inline runs holds a slot of `url` to spare (see InlineRuns.spareFor). */
-  private spareSlot: (url: string) => boolean = () => false;
+  private spareSlot: SpareSlot = noSpareSlot;
   private stopping = false;
 
   constructor(
@@ -127,7 +131,7 @@ export class WebhookDelivery implements WebhookNotifier {
    * Sends the runs this instance's enqueues start through `runner` (another thread's
    * delivery: its runInline), or as BullMQ jobs with null.
    */
-  runInlineWith(runner: InlineRunner | null, spareSlot: (url: string) => boolean = () => false): void {
+  runInlineWith(runner: InlineRunner | null, spareSlot: SpareSlot = noSpareSlot): void {
     this.inlineRunner = runner;
     this.spareSlot = spareSlot;
     this.ownRunner = false;
@@ -135,7 +139,7 @@ export class WebhookDelivery implements WebhookNotifier {
 
   /** Publishes in `flags`, for another instance's enqueues (runInlineWith), which URLs this one holds a slot of to spare. */
   shareSpareSlots(flags: SpareSlotFlags): void {
-    this.inline.shareSpares(flags, this.opts.urls);
+    this.inline.shareSpares(flags);
   }
 
   /** Sends a run another instance's enqueue started (runInlineWith): now, or as a job if this node has no room. */

@@ -145,12 +145,12 @@ export class InlineRuns {
   }
 
   /**
-   * Publishes spareFor of each of `urls` in `flags`, for the enqueues of another thread: under
+   * Publishes spareFor of each of the flags' URLs, for the enqueues of another thread: under
    * `npm start` the API thread notes the runs this thread sends.
    */
-  shareSpares(flags: SpareSlotFlags, urls: string[]): void {
+  shareSpares(flags: SpareSlotFlags): void {
     this.published = flags;
-    for (const url of urls) this.publish(url);
+    for (const url of flags.urls) this.publish(url);
   }
 
   private publish(url: string): void {

@@ -9,7 +9,7 @@ export class SpareSlotFlags {
   private readonly indexOf: Map<string, number>;
 
   /** `buffer`: another thread's flags (passed in workerData), or none for new ones. */
-  constructor(private readonly urls: string[], buffer?: SharedArrayBuffer) {
+  constructor(readonly urls: readonly string[], buffer?: SharedArrayBuffer) {
     this.flags = new Int32Array(buffer ?? new SharedArrayBuffer(4 * Math.max(1, urls.length)));
     this.indexOf = new Map(urls.map((url, i) => [url, i]));
   }
