@@ -14,6 +14,8 @@
  * N/s" row: on the same schedule, each event made, written to Redis by the enqueue script,
  * signed and POSTed, timed from before its enqueue to the receiver's answer, with no lane run:
  * what any delivery that keeps an event in Redis before sending it could hold at that rate here.
+ * Last a "ceiling at N/s" row: the same without Redis (each event made, signed and POSTed,
+ * nothing stored): what no delivery, durable or not, can beat with this producer and receiver.
  *
  *   npm run bench:webhooks [-- --events 5000 --concurrency 100 --seconds 10]
  *     [--keys 1,100,10000] [--rates 1000,3000] [--only keys|steady] [--max-in-flight N (0: off)]
@@ -25,7 +27,8 @@
  * Beside the baselines, a floor row: what any durable delivery could reach here, each event
  * made (as the rows' producer makes it), written to Redis by the enqueue script, signed and
  * POSTed, CONCURRENCY at once, with no lane run and no order kept; the "vs floor" column
- * gives each key row's rate against it (median of the rounds' ratios).
+ * gives each key row's rate against it (median of the rounds' ratios). And a ceiling row:
+ * the same with nothing stored (each event made, signed and POSTed), which no delivery beats.
  * --rounds N (default 1, as runs before 2026-11-28): every row N times, showing medians. The
  * key rows run round by round, each round with its own two raw-POST baselines, and a row's
  * ratio is the median of its rounds' ratios (an extra column gives their least and greatest);
@@ -301,6 +304,18 @@ async function bench(receiver: Receiver) {
     return { post, enqueuedAt };
   };
 
+  /**
+   * The ceiling's work for event i: made (stamped as a delivery stamps it), signed and
+   * POSTed, nothing stored: what no delivery, durable or not, beats with this producer.
+   */
+  const ceilingPost = (id: string, i: number): { post: Promise<number>; enqueuedAt: number } => {
+    const ev = event(i % 100, i);
+    ev.id = id;
+    const enqueuedAt = Date.now();
+    const json = ev.toJsonString();
+    return { post: httpPost(url, json, { 'Content-Type': 'application/webhook+json', Authorization: signWebhookSync(json, options.apiKey, options.apiSecret) }, 10_000), enqueuedAt };
+  };
+
   try {
     const body = event(0, 0).toJsonString();
     if (WARMUP > 0) {
@@ -325,6 +340,7 @@ async function bench(receiver: Receiver) {
       const baselines: number[] = [];
       const serialBaselines: number[] = [];
       const floors: number[] = [];
+      const ceilings: number[] = [];
       const rates = new Map<number, number[]>(keyCounts.map((k) => [k, []]));
       const runs = new Map<number, RunCounts[]>(keyCounts.map((k) => [k, []]));
       const serialPosts = Math.min(EVENTS, 2000);
@@ -346,6 +362,10 @@ async function bench(receiver: Receiver) {
           await post();
         });
         floors.push(EVENTS / ((Date.now() - t0) / 1000));
+        // the ceiling: the same with nothing stored
+        t0 = Date.now();
+        await atOnce(EVENTS, (i) => ceilingPost(`EV_ceiling_${round}_${i}`, i).post);
+        ceilings.push(EVENTS / ((Date.now() - t0) / 1000));
 
         for (const keys of keyCounts) {
           const d = await delivery();
@@ -375,6 +395,8 @@ async function bench(receiver: Receiver) {
       rows.push([`raw POSTs (node:http, keep-alive), ${CONCURRENCY} at once (baseline)`, fmt(median(baselines)), '1.00', '', ...spread(baselines.map(() => 1)), fmt(median(ratios(baselines, floors)), 2)]);
       rows.push([`floor: event made, enqueue script, signed POST, ${CONCURRENCY} at once (no lane run, no order)`, fmt(median(floors)),
         fmt(median(ratios(floors, baselines)), 2), '', ...spread(ratios(floors, baselines)), '1.00']);
+      rows.push([`ceiling: event made, signed POST, ${CONCURRENCY} at once (nothing stored)`, fmt(median(ceilings)),
+        fmt(median(ratios(ceilings, baselines)), 2), '', ...spread(ratios(ceilings, baselines)), fmt(median(ratios(ceilings, floors)), 2)]);
       rows.push([`raw POSTs (node:http, keep-alive), one at a time, ${fmt(serialPosts)} (baseline for 1 key)`, fmt(median(serialBaselines)),
         fmt(median(ratios(serialBaselines, baselines)), 2), '1.00', ...spread(ratios(serialBaselines, baselines))]);
     }
@@ -389,6 +411,7 @@ async function bench(receiver: Receiver) {
       const ours: (RunCounts & { p50: number; p99: number; cpu: number })[] = [];
       const raw: { p50: number; p99: number; cpu: number; failed: number; firstError: unknown }[] = [];
       const floor: { p50: number; p99: number; cpu: number }[] = [];
+      const ceiling: { p50: number; p99: number; cpu: number }[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         const d = await delivery();
         // every delivery's latency (the metrics keep only the latest 10,000)
@@ -434,6 +457,17 @@ async function bench(receiver: Receiver) {
         await Promise.all(floorPosts);
         const floorCpu = process.cpuUsage(floorCpu0);
         floor.push({ p50: percentile(floorLatencies, 50), p99: percentile(floorLatencies, 99), cpu: (floorCpu.user + floorCpu.system) / 1000 / (Date.now() - floorStart) });
+
+        // the ceiling on the same schedule: the floor without Redis (made, signed, POSTed)
+        const ceilingLatencies: number[] = [];
+        const ceilingCpu0 = process.cpuUsage();
+        const ceilingStart = Date.now();
+        await paced(perSecond, steady, (i) => {
+          const { post, enqueuedAt } = ceilingPost(`EV_steady_ceiling_${round}_${i}`, i);
+          return post.then(() => { ceilingLatencies.push(Date.now() - enqueuedAt); });
+        }, false);
+        const ceilingCpu = process.cpuUsage(ceilingCpu0);
+        ceiling.push({ p50: percentile(ceilingLatencies, 50), p99: percentile(ceilingLatencies, 99), cpu: (ceilingCpu.user + ceilingCpu.system) / 1000 / (Date.now() - ceilingStart) });
       }
       const med = <T>(xs: T[], f: (x: T) => number) => median(xs.map(f));
       steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady * ROUNDS), fmt(med(ours, (o) => o.p50)), fmt(med(ours, (o) => o.p99)), fmt(med(ours, (o) => o.cpu), 2),
@@ -444,6 +478,7 @@ async function bench(receiver: Receiver) {
       const failures = failed > 0 ? `; ${fmt(failed)} failed, the first with ${(firstError as Error)?.message ?? firstError}` : '';
       steadyRows.push([`raw POSTs at ${fmt(perSecond)}/s (baseline${failures})`, fmt(steady * ROUNDS), fmt(med(raw, (r) => r.p50), 2), fmt(med(raw, (r) => r.p99), 2), fmt(med(raw, (r) => r.cpu), 2), '', '', ...range(raw.map((r) => r.p99), 2)]);
       steadyRows.push([`floor at ${fmt(perSecond)}/s: event made, enqueued, signed POST (no lane run)`, fmt(steady * ROUNDS), fmt(med(floor, (r) => r.p50)), fmt(med(floor, (r) => r.p99)), fmt(med(floor, (r) => r.cpu), 2), '', '', ...range(floor.map((r) => r.p99), 0)]);
+      steadyRows.push([`ceiling at ${fmt(perSecond)}/s: event made, signed POST (nothing stored)`, fmt(steady * ROUNDS), fmt(med(ceiling, (r) => r.p50)), fmt(med(ceiling, (r) => r.p99)), fmt(med(ceiling, (r) => r.cpu), 2), '', '', ...range(ceiling.map((r) => r.p99), 0)]);
     }
     const receiverHere = RECEIVER === 'inline' ? ', receiver' : '';
     const where = THREADS === 'node'
