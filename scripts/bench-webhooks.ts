@@ -299,7 +299,7 @@ async function bench(receiver: Receiver) {
     const json = ev.toJsonString();
     const lane = keys.webhookLane(webhookLaneId(url, eventKey(ev)));
     const enqueuedAt = Date.now();
-    await redis.enqueueWebhook(lane.fifo, lane.events, lane.seen, lane.run, `${id}.0`, JSON.stringify({ url, event: json, enqueuedAt }), options.dedupeWindowMs, 'floor');
+    await redis.enqueueWebhook(lane.fifo, lane.events, lane.seen, lane.run, options.dedupeWindowMs, 'floor', `${id}.0`, JSON.stringify({ url, event: json, enqueuedAt }));
     const post = () => httpPost(url, json, { 'Content-Type': 'application/webhook+json', Authorization: signWebhookSync(json, options.apiKey, options.apiSecret) }, 10_000);
     return { post, enqueuedAt };
   };

@@ -17,6 +17,7 @@ import { describeAttempt, Receivers, succeeded, type LaneEvent } from './receive
 import { WebhookOperations } from './operations';
 import type { SpareSlotFlags } from './spare-slots';
 import { inlineSlotLease, sharesSlots } from './url-limits';
+import { LaneAppends } from './lane-appends';
 
 export { webhookUrlTag, type LaneEvent } from './receivers';
 export type { RunJob, RunProgress } from './lane-run';
@@ -100,6 +101,8 @@ export class WebhookDelivery implements WebhookNotifier {
   /** Whether the node sending this instance's inline runs holds a slot of `url` to spare (see InlineRuns.spareFor). */
   private spareSlot: SpareSlot = noSpareSlot;
   private stopping = false;
+  /** Appends events to their lanes, one call for a lane's events of one tick. */
+  private readonly appends: LaneAppends;
 
   constructor(
     private readonly redis: RedisClient,
@@ -111,6 +114,7 @@ export class WebhookDelivery implements WebhookNotifier {
   ) {
     this.queues = new BullQueues<DeliveryJob>(WEBHOOK_QUEUE, shards, target, log);
     this.receivers = new Receivers(redis, keys, opts);
+    this.appends = new LaneAppends(redis, keys, opts.dedupeWindowMs);
     this.operations = new WebhookOperations({
       redis, keys, opts, log, receivers: this.receivers, queueOf: (lane) => this.queueOf(lane),
       newRunId: (lane) => this.newRunId(lane), addRun: (runId, run) => this.addRun(runId, run),
@@ -175,13 +179,10 @@ export class WebhookDelivery implements WebhookNotifier {
   }
 
   private async enqueue(id: string, event: LaneEvent, run: RunJob): Promise<void> {
-    const lane = this.keys.webhookLane(run.lane);
     const data = JSON.stringify(event);
     const runner = this.inlineRunner;
-    const [position, runId, started, idleMs] = (await this.redis.enqueueWebhook(
-      lane.fifo, lane.events, lane.seen, lane.run, id, data, this.opts.dedupeWindowMs, runner ? newInlineRunId(run.lane) : this.newRunId(run.lane),
-    )) as [number, string, number, number];
-    if (started === 1) {
+    const { position, runId, started, idleMs } = await this.appends.append(run.lane, id, data, () => (runner ? newInlineRunId(run.lane) : this.newRunId(run.lane)));
+    if (started) {
       // at the head, the run can send it without asking the lane first
       const withHead = position === 0 ? { ...run, head: { id, data } } : run;
       if (!isInlineRun(runId)) {
@@ -194,7 +195,10 @@ export class WebhookDelivery implements WebhookNotifier {
       const slot = sharesSlots(this.opts) && !this.spareSlot(run.url) ? inlineSlotLease(runId) : undefined;
       const askedAt = Date.now();
       const opened = await this.receivers.of(run.url).ledger.open({ inline: { laneId: run.lane, runId, deadline: inlineDeadline(this.opts.timeoutMs) }, slot, dropped: true });
-      runner!(runId, withHead, opened.dropped, opened.slot ? askedAt : 0); // an inline run id is made only when there is a runner
+      // an inline run id is made only when there is a runner; one stopped meanwhile hands the run to a job
+      const sendTo = runner ?? this.inlineRunner;
+      if (sendTo) sendTo(runId, withHead, opened.dropped, opened.slot ? askedAt : 0);
+      else this.inline.run(runId, withHead, opened.dropped, opened.slot ? askedAt : 0);
       return;
     }
     // a caller queueing again may have died before adding the job (or noting its inline run);

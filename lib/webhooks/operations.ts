@@ -178,9 +178,9 @@ export class WebhookOperations {
       const data: LaneEvent = { lane: f.laneId, url: request.url, event: f.data.event, enqueuedAt: now, createdAtMs: now };
       // the id was seen when first queued: replay is the one re-queueing it asks for
       await redis.zrem(lane.seen, f.id);
-      const [position, runId, started] = (await redis.enqueueWebhook(
-        lane.fifo, lane.events, lane.seen, lane.run, f.id, JSON.stringify(data), this.d.opts.dedupeWindowMs, this.d.newRunId(f.laneId),
-      )) as [number, string, number];
+      const [runId, started, , position] = (await redis.enqueueWebhook(
+        lane.fifo, lane.events, lane.seen, lane.run, this.d.opts.dedupeWindowMs, this.d.newRunId(f.laneId), f.id, JSON.stringify(data),
+      )) as [string, number, number, number];
       const run: RunJob = { lane: f.laneId, url: request.url, key: f.key };
       if (started === 1) await this.d.addRun(runId, run);
       if (position !== -1) replayed++;
