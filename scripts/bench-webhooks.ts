@@ -137,6 +137,15 @@ const percentile = (xs: number[], p: number) => {
   xs.sort((a, b) => a - b);
   return xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 };
+/** Runs `work`, which records latencies (ms): their p50 and p99, and the process's CPU (cores) meanwhile. */
+async function timed(work: (latencies: number[]) => Promise<void>): Promise<{ p50: number; p99: number; cpu: number }> {
+  const latencies: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const start = Date.now();
+  await work(latencies);
+  const cpu = process.cpuUsage(cpu0);
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpu: (cpu.user + cpu.system) / 1000 / (Date.now() - start) };
+}
 
 /** The local receiver: its hook URL, the requests it has answered, and how to stop it. */
 interface Receiver { url: string; received(): Promise<number>; close(): Promise<void> }
@@ -288,6 +297,9 @@ async function bench(receiver: Receiver) {
   // each row its own delivery (a pair with --threads node), on a fresh KeySpace prefix, started
   const delivery = () => (THREADS === 'node' ? nodeThreadsDelivery : oneThreadDelivery)({ redis, redisUrl: redisServer.url, prefix: `b${++run}`, shards: 4, options });
   const event = (key: number, i: number) => new WebhookEvent({ event: 'participant_joined', room: new Room({ name: `room-${key}` }), participant: new ParticipantInfo({ identity: `p${i}` }) });
+  /** A body POSTed as a delivery sends it, signed for this attempt. */
+  const signedPost = (json: string) =>
+    httpPost(url, json, { 'Content-Type': 'application/webhook+json', Authorization: signWebhookSync(json, options.apiKey, options.apiSecret) }, 10_000);
   /**
    * The floor's work for event i (id `id`): made, written by the enqueue script to a lane of
    * `keys` that no run drains; resolves, once Redis holds it, with its signed POST to send and
@@ -300,8 +312,7 @@ async function bench(receiver: Receiver) {
     const lane = keys.webhookLane(webhookLaneId(url, eventKey(ev)));
     const enqueuedAt = Date.now();
     await redis.enqueueWebhook(lane.fifo, lane.events, lane.seen, lane.run, options.dedupeWindowMs, 'floor', `${id}.0`, JSON.stringify({ url, event: json, enqueuedAt }));
-    const post = () => httpPost(url, json, { 'Content-Type': 'application/webhook+json', Authorization: signWebhookSync(json, options.apiKey, options.apiSecret) }, 10_000);
-    return { post, enqueuedAt };
+    return { post: () => signedPost(json), enqueuedAt };
   };
 
   /**
@@ -313,7 +324,7 @@ async function bench(receiver: Receiver) {
     ev.id = id;
     const enqueuedAt = Date.now();
     const json = ev.toJsonString();
-    return { post: httpPost(url, json, { 'Content-Type': 'application/webhook+json', Authorization: signWebhookSync(json, options.apiKey, options.apiSecret) }, 10_000), enqueuedAt };
+    return { post: signedPost(json), enqueuedAt };
   };
 
   try {
@@ -427,47 +438,35 @@ async function bench(receiver: Receiver) {
         ours.push({ p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpu: cpuShare, holds: d.limitHolds().inFlight + d.limitHolds().rate, inline: d.inline() });
 
         // the same schedule of raw POSTs: does the machine carry this rate with this receiver?
-        const postLatencies: number[] = [];
         let failed = 0;
         let firstError: unknown;
-        const rawCpu0 = process.cpuUsage();
-        const rawStart = Date.now();
-        await paced(perSecond, steady, async () => {
+        const rawTimes = await timed((latencies) => paced(perSecond, steady, async () => {
           const t = performance.now();
           await httpPost(url, body, rawHeaders, 10_000).then(
-            () => { postLatencies.push(performance.now() - t); },
+            () => { latencies.push(performance.now() - t); },
             (e) => { failed++; firstError ??= e; },
           );
-        }, false);
-        const rawCpu = process.cpuUsage(rawCpu0);
-        raw.push({ p50: percentile(postLatencies, 50), p99: percentile(postLatencies, 99), cpu: (rawCpu.user + rawCpu.system) / 1000 / (Date.now() - rawStart), failed, firstError });
+        }, false));
+        raw.push({ ...rawTimes, failed, firstError });
 
         // the floor on the same schedule: each event made, written by the enqueue script (to
         // lanes no run drains), then signed and POSTed, timed as a delivery is (from
         // before its enqueue to the receiver's answer): what any durable delivery could keep
         const floorKeys = new KeySpace(`steady-floor${perSecond}-${round}`, 4);
-        const floorLatencies: number[] = [];
-        const floorPosts: Promise<void>[] = [];
-        const floorCpu0 = process.cpuUsage();
-        const floorStart = Date.now();
-        await paced(perSecond, steady, async (i) => {
-          const { post, enqueuedAt } = await floorEnqueue(floorKeys, `EV_steady_floor_${round}_${i}`, i);
-          floorPosts.push(post().then(() => { floorLatencies.push(Date.now() - enqueuedAt); }));
-        }, true);
-        await Promise.all(floorPosts);
-        const floorCpu = process.cpuUsage(floorCpu0);
-        floor.push({ p50: percentile(floorLatencies, 50), p99: percentile(floorLatencies, 99), cpu: (floorCpu.user + floorCpu.system) / 1000 / (Date.now() - floorStart) });
+        floor.push(await timed(async (latencies) => {
+          const posts: Promise<void>[] = [];
+          await paced(perSecond, steady, async (i) => {
+            const { post, enqueuedAt } = await floorEnqueue(floorKeys, `EV_steady_floor_${round}_${i}`, i);
+            posts.push(post().then(() => { latencies.push(Date.now() - enqueuedAt); }));
+          }, true);
+          await Promise.all(posts);
+        }));
 
         // the ceiling on the same schedule: the floor without Redis (made, signed, POSTed)
-        const ceilingLatencies: number[] = [];
-        const ceilingCpu0 = process.cpuUsage();
-        const ceilingStart = Date.now();
-        await paced(perSecond, steady, (i) => {
+        ceiling.push(await timed((latencies) => paced(perSecond, steady, (i) => {
           const { post, enqueuedAt } = ceilingPost(`EV_steady_ceiling_${round}_${i}`, i);
-          return post.then(() => { ceilingLatencies.push(Date.now() - enqueuedAt); });
-        }, false);
-        const ceilingCpu = process.cpuUsage(ceilingCpu0);
-        ceiling.push({ p50: percentile(ceilingLatencies, 50), p99: percentile(ceilingLatencies, 99), cpu: (ceilingCpu.user + ceilingCpu.system) / 1000 / (Date.now() - ceilingStart) });
+          return post.then(() => { latencies.push(Date.now() - enqueuedAt); });
+        }, false)));
       }
       const med = <T>(xs: T[], f: (x: T) => number) => median(xs.map(f));
       steadyRows.push([`${fmt(perSecond)} events/s for ${SECONDS} s, 100 keys`, fmt(steady * ROUNDS), fmt(med(ours, (o) => o.p50)), fmt(med(ours, (o) => o.p99)), fmt(med(ours, (o) => o.cpu), 2),

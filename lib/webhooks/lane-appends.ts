@@ -34,7 +34,8 @@ interface LaneBatch {
  * burst of one room's events, handed over at once) go to Redis as one enqueue call: each
  * still appended, deduped and answered as if alone, in the order queued. Lanes are never
  * mixed in a call, which touches one lane's keys (one hash slot). A lone event goes out in
- * the same tick, so batching adds no wait.
+ * the same tick, so batching adds no wait: unlike Batcher (batcher.ts), which waits for the
+ * next turn and serves one URL, this flushes at the end of the tick and groups by lane.
  */
 export class LaneAppends {
   private batches = new Map<string, LaneBatch>();
