@@ -425,17 +425,14 @@ async function bench(receiver: Receiver) {
       const ceiling: { p50: number; p99: number; cpu: number }[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         const d = await delivery();
-        // every delivery's latency (the metrics keep only the latest 10,000)
-        const latencies: number[] = [];
-        d.onDelivery((ms) => latencies.push(ms));
-        const cpu0 = process.cpuUsage();
-        const start = Date.now();
-        await paced(perSecond, steady, (i) => d.queueNotify(event(i % 100, i)), true);
-        while (d.delivered() < steady) await new Promise((r) => setTimeout(r, 5));
-        const cpu = process.cpuUsage(cpu0);
-        const cpuShare = (cpu.user + cpu.system) / 1000 / (Date.now() - start);
+        const times = await timed(async (latencies) => {
+          // every delivery's latency (the metrics keep only the latest 10,000)
+          d.onDelivery((ms) => latencies.push(ms));
+          await paced(perSecond, steady, (i) => d.queueNotify(event(i % 100, i)), true);
+          while (d.delivered() < steady) await sleep(5);
+        });
         await d.close();
-        ours.push({ p50: percentile(latencies, 50), p99: percentile(latencies, 99), cpu: cpuShare, holds: d.limitHolds().inFlight + d.limitHolds().rate, inline: d.inline() });
+        ours.push({ ...times, holds: d.limitHolds().inFlight + d.limitHolds().rate, inline: d.inline() });
 
         // the same schedule of raw POSTs: does the machine carry this rate with this receiver?
         let failed = 0;
