@@ -1,5 +1,5 @@
 import { WebhookEvent } from '@livekit/protocol';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
@@ -8,6 +8,7 @@ import type { RunJob } from './lane-run';
 import type { WebhookOptions } from './options';
 import type { LaneEvent } from './receivers';
 import { isInlineRun } from './inline-runs';
+import { LaneAppends } from './lane-appends';
 import type { Receivers } from './receivers';
 import { laneOfRun } from './url-status';
 
@@ -53,6 +54,35 @@ export interface OperationsDeps {
   addRun(runId: string, run: RunJob): Promise<void>;
 }
 
+/** A dead letter found to replay: its entry in the URL's index, its event and its failed job. */
+interface ReplayedLetter {
+  entry: string;
+  laneId: string;
+  id: string;
+  givenUpAt: number;
+  event: string;
+  enqueuedAt: number;
+  key: string;
+  job: Job;
+}
+
+/** Dead letters a replay looks up, or members one ZREM takes, at once. */
+const REPLAY_CHUNK = 500;
+
+/** `items` in runs of `size`. */
+const chunksOf = <T>(items: T[], size: number): T[][] => {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+};
+
+/** `work` over `items`, `size` at a time: each chunk's calls in flight together. Answers in order. */
+async function inChunks<T, R>(items: T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (const chunk of chunksOf(items, size)) results.push(...(await Promise.all(chunk.map(work))));
+  return results;
+}
+
 /** A dead letter's entry in its URL's index is '<lane>|<delivery id>': the lane names its queue shard. */
 const splitEntry = (entry: string) => {
   const i = entry.indexOf('|');
@@ -72,7 +102,12 @@ function percentile(sorted: number[], p: number): number | null {
  * O(URLs + lanes with work), never a walk over the keyspace.
  */
 export class WebhookOperations {
-  constructor(private readonly d: OperationsDeps) {}
+  /** Replay's own: its events start job runs, never mixed in a call with the node's inline ones. */
+  private readonly appends: LaneAppends;
+
+  constructor(private readonly d: OperationsDeps) {
+    this.appends = new LaneAppends(d.redis, d.keys, d.opts.dedupeWindowMs);
+  }
 
   /** The configured URLs (WEBHOOK_URLS). */
   get urls(): readonly string[] {
@@ -153,42 +188,54 @@ export class WebhookOperations {
     const { redis, keys, log } = this.d;
     const k = this.d.receivers.of(request.url).status.keys;
     const entries = await redis.zrangebyscore(k.dead, request.sinceMs, request.untilMs, 'WITHSCORES');
-    const found: { entry: string; laneId: string; id: string; givenUpAt: number; data: LaneEvent; key: string; remove: () => Promise<void> }[] = [];
-    for (let i = 0; i + 1 < entries.length; i += 2) {
-      const entry = entries[i];
+    const window: { entry: string; givenUpAt: number }[] = [];
+    for (let i = 0; i + 1 < entries.length; i += 2) window.push({ entry: entries[i], givenUpAt: Number(entries[i + 1]) });
+    // each dead letter's job and state, asked for a chunk at a time: the round trips overlap
+    const looked = await inChunks(window, REPLAY_CHUNK, async ({ entry, givenUpAt }) => {
       const { laneId, id } = splitEntry(entry);
       const job = await this.d.queueOf(laneId).getJob(id);
-      // gone with BullMQ's retention, or retried from the dashboard meanwhile: nothing to replay
-      if (!job || (await job.getState()) !== 'failed') {
-        await redis.zrem(k.dead, entry);
-        continue;
-      }
-      const data = job.data as LaneEvent;
+      return { entry, laneId, id, givenUpAt, job: job && (await job.getState()) === 'failed' ? job : undefined };
+    });
+    // gone with BullMQ's retention, or retried from the dashboard meanwhile: nothing to replay
+    await this.removeAll(k.dead, looked.filter((l) => !l.job).map((l) => l.entry));
+    const found: ReplayedLetter[] = [];
+    for (const l of looked) {
+      if (!l.job) continue;
+      const data = l.job.data as LaneEvent;
       const event = WebhookEvent.fromJsonString(data.event, { ignoreUnknownFields: true });
       if (request.event && event.event !== request.event) continue;
-      found.push({ entry, laneId, id, givenUpAt: Number(entries[i + 1]), data, key: eventKey(event), remove: () => job.remove() });
+      found.push({ entry: l.entry, laneId: l.laneId, id: l.id, givenUpAt: l.givenUpAt, event: data.event, enqueuedAt: data.enqueuedAt, key: eventKey(event), job: l.job });
     }
     // first queued first; within a lane, dead letters were given up in lane order
-    found.sort((a, b) => a.data.enqueuedAt - b.data.enqueuedAt || a.givenUpAt - b.givenUpAt);
-    let replayed = 0;
+    found.sort((a, b) => a.enqueuedAt - b.enqueuedAt || a.givenUpAt - b.givenUpAt);
+
+    // the ids were seen when first queued: replay is the one re-queueing their dedupe refuses
+    const idsByLane = new Map<string, string[]>();
     for (const f of found) {
-      const lane = keys.webhookLane(f.laneId);
-      const now = Date.now();
-      // queued afresh: WEBHOOK_MAX_AGE and the latency count from the replay
-      const data: LaneEvent = { lane: f.laneId, url: request.url, event: f.data.event, enqueuedAt: now, createdAtMs: now };
-      // the id was seen when first queued: replay is the one re-queueing it asks for
-      await redis.zrem(lane.seen, f.id);
-      const [runId, started, , position] = (await redis.enqueueWebhook(
-        lane.fifo, lane.events, lane.seen, lane.run, this.d.opts.dedupeWindowMs, this.d.newRunId(f.laneId), f.id, JSON.stringify(data),
-      )) as [string, number, number, number];
-      const run: RunJob = { lane: f.laneId, url: request.url, key: f.key };
-      if (started === 1) await this.d.addRun(runId, run);
-      if (position !== -1) replayed++;
-      await f.remove();
-      await redis.zrem(k.dead, f.entry);
+      const ids = idsByLane.get(f.laneId);
+      if (ids) ids.push(f.id);
+      else idsByLane.set(f.laneId, [f.id]);
     }
+    await Promise.all([...idsByLane].map(([laneId, ids]) => this.removeAll(keys.webhookLane(laneId).seen, ids)));
+    // queued afresh (WEBHOOK_MAX_AGE and the latency count from the replay), all in this tick:
+    // each lane takes its events in order, up to MAX_APPENDS_PER_CALL to an enqueue call
+    const now = Date.now();
+    const appended = await Promise.all(found.map((f) => {
+      const data: LaneEvent = { lane: f.laneId, url: request.url, event: f.event, enqueuedAt: now, createdAtMs: now };
+      return this.appends.append(f.laneId, f.id, JSON.stringify(data), () => this.d.newRunId(f.laneId));
+    }));
+    await Promise.all(appended.map((a, i) => (a.started ? this.d.addRun(a.runId, { lane: found[i].laneId, url: request.url, key: found[i].key }) : undefined)));
+    const replayed = appended.filter((a) => a.position !== -1).length;
+    // the dead letters go once their events are queued again: a crash before leaves them replayable
+    await inChunks(found, REPLAY_CHUNK, (f) => f.job.remove());
+    await this.removeAll(k.dead, found.map((f) => f.entry));
     if (found.length > 0) log.info({ url: request.url, since: new Date(request.sinceMs).toISOString(), until: new Date(request.untilMs).toISOString(), event: request.event ?? null, replayed }, 'webhook dead letters replayed');
     return replayed;
+  }
+
+  /** Takes `members` out of the sorted set `key`, REPLAY_CHUNK to a call. */
+  private async removeAll(key: string, members: string[]): Promise<void> {
+    for (const some of chunksOf(members, REPLAY_CHUNK)) await this.d.redis.zrem(key, ...some);
   }
 
   /** Runs held while a URL was paused: promoted now it resumed, so their lanes go on at once. */

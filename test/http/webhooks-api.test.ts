@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { FastifyInstance } from 'fastify';
+import { Cluster } from 'ioredis';
 import { AccessToken } from 'livekit-server-sdk';
 import { loadOptions } from '../../lib/config/options';
 import { Coordinator } from '../../lib/coordinator';
@@ -99,6 +100,48 @@ describe('webhook operator API (in-process node)', function () {
     expect(healthy.latencyMs.p50).to.be.a('number');
     expect(healthy.latencyMs.p99).to.be.at.least(healthy.latencyMs.p50!);
     // replayed once: nothing left to replay
+    expect((await replay({ url: rx.url, since: t0 })).json()).to.deep.equal({ replayed: 0 });
+  });
+
+  it('replays hundreds of dead letters over several lanes: each lane in order under its ids, a few calls for the lot', async () => {
+    const t0 = Date.now();
+    const lanes = { 'bulk-a': 230, 'bulk-b': 20, 'bulk-c': 20 };
+    rx.answer = (ev) => (ev.room?.name?.startsWith('bulk-') ? 400 : 200);
+    const before = (await report()).deadLetters;
+    const queued: Record<string, string[]> = { 'bulk-a': [], 'bulk-b': [], 'bulk-c': [] };
+    // interleaved, as a fleet's rooms would be
+    for (let i = 0; i < 230; i++) {
+      for (const [room, count] of Object.entries(lanes)) {
+        if (i >= count) continue;
+        const ev = joined(room, `p${i}`);
+        await c.notifier.queueNotify(ev);
+        queued[room].push(ev.id);
+      }
+    }
+    await until(async () => (await report()).deadLetters === before + 270, '270 dead letters', 30_000);
+    await until(async () => (await report()).queued === 0, 'the lanes to drain');
+
+    // ZREMs sent by clients (not those of scripts), on every master: two per dead letter before
+    // (its seen id, its index entry), a few per lane now
+    const admin = redis.client();
+    const servers = admin instanceof Cluster ? await redis.masters(admin) : [admin];
+    const monitors = await Promise.all(servers.map((n) => n.monitor()));
+    let zrems = 0;
+    for (const m of monitors) m.on('monitor', (_time: string, args: string[], source: string) => { if (args[0]?.toLowerCase() === 'zrem' && source !== 'lua') zrems++; });
+    rx.answer = () => 200;
+    try {
+      const res = await replay({ url: rx.url, since: t0 });
+      expect(res.json()).to.deep.equal({ replayed: 270 });
+    } finally {
+      await Promise.all(monitors.map((m) => m.disconnect()));
+    }
+    expect(zrems).to.be.greaterThan(0).and.at.most(10);
+    await until(() => Object.entries(lanes).every(([room, n]) => rx.roomSequence(room).length === n), 'the replayed events', 30_000);
+    for (const [room, n] of Object.entries(lanes)) {
+      expect(rx.roomSequence(room), room).to.deep.equal(Array.from({ length: n }, (_, i) => `p${i}`));
+      expect(rx.received.filter((e) => e.room?.name === room).map((e) => e.id), room).to.deep.equal(queued[room]);
+    }
+    expect((await report()).deadLetters).to.equal(before);
     expect((await replay({ url: rx.url, since: t0 })).json()).to.deep.equal({ replayed: 0 });
   });
 
