@@ -15,6 +15,7 @@ import { NotReplicatedError } from '../telemetry/replica-wait';
 import { decodeEvents, InvalidEventError, readId } from '../telemetry/validate';
 import { NodeMetrics } from './metrics';
 import { registerWebhookRoutes } from './webhooks-routes';
+import { ReplayUnderWayError } from '../webhooks/operations';
 
 export interface HttpOptions {
   apiKey: string;
@@ -106,6 +107,11 @@ export function buildServer(coordinator: Coordinator, opts: HttpOptions, log: Lo
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return answer(413, 'body_too_large', `body over ${opts.maxBodyBytes} bytes`);
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return answer(415, 'unsupported_media_type', 'Content-Type must be application/json');
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return answer(err.statusCode, 'malformed_request', err.message);
+    if (err instanceof ReplayUnderWayError) {
+      // nothing done: the replay under way re-queues the window's dead letters, and a later ask finds what it left
+      reply.header('Retry-After', String(Math.ceil(err.retryAfterMs / 1000)));
+      return answer(409, 'replay_under_way', err.message);
+    }
     if (err instanceof NotReplicatedError) {
       // REDIS_WAIT_REPLICAS: stored on the master only; the retry is a no-op by its ids, unless a failover lost the batch
       req.log.warn({ err: err.message }, 'request failed: not confirmed on the replicas');

@@ -147,13 +147,14 @@ export class KeySpace {
    * (the paused URL's probe slot, PX), held (set: runs held while paused), lanes (hash: lanes
    * with work -> their run's job id), dead (zset: dead-letter job ids -> when given up),
    * inline (zset: runs sent by a node in-process, not as BullMQ jobs -> when another node may
-   * take the lane over; an entry leaves when its run ends).
+   * take the lane over; an entry leaves when its run ends), replay (the lease of the replay of
+   * its dead letters under way, PX).
    */
-  webhookUrl(urlTag: string): { status: string; latency: string; probe: string; held: string; lanes: string; dead: string; inline: string } {
+  webhookUrl(urlTag: string): { status: string; latency: string; probe: string; held: string; lanes: string; dead: string; inline: string; replay: string } {
     const base = `${this.prefix}:{wu:${urlTag}}:`;
     return {
       status: `${base}status`, latency: `${base}latency`, probe: `${base}probe`, held: `${base}held`, lanes: `${base}lanes`, dead: `${base}dead`,
-      inline: `${base}inline`,
+      inline: `${base}inline`, replay: `${base}replay`,
     };
   }
 

@@ -30,6 +30,7 @@ export const SCRIPT_NAMES = [
   'bufferStats', 'claimStats', 'renewStats', 'finishStats', 'commitStats', 'rejectStats', 'pendingLeaves', 'ackLeave',
   'enqueueWebhook', 'advanceWebhookLane', 'claimEvents', 'settleEvents',
   'gateWebhookUrl', 'recordWebhookOutcome', 'refundWebhookAttempt', 'limitWebhookUrl', 'openWebhookRuns', 'settleWebhookRuns',
+  'leaseWebhookReplay',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 export type ScriptCommands = Record<ScriptName, ScriptCommand>;
@@ -88,7 +89,7 @@ const onPipelines = new Set<string>();
 /**
  * ioredis copies each script command of a client onto every pipeline it makes, and
  * auto-pipelining makes one for each turn of the event loop that sends a command: copying
- * our 27 scripts (two properties each) onto a fresh object cost about as much as building
+ * our scripts (two properties each) onto a fresh object cost about as much as building
  * the command itself, in a profile of steady webhook load. The commands are the same
  * functions for every pipeline (they act on `this`, the pipeline, and keep the script's
  * NOSCRIPT handling), so they go once onto the pipelines' prototype and the client keeps

@@ -3,6 +3,7 @@ import type { Job, Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
+import { newId } from '../ids';
 import { eventKey } from './event-key';
 import type { RunJob } from './lane-run';
 import type { WebhookOptions } from './options';
@@ -66,6 +67,9 @@ interface ReplayedLetter {
   job: Job;
 }
 
+/** How long a replay's lease lasts unless renewed: what a node that dies mid-replay holds the next one up. */
+const REPLAY_LEASE_MS = 30_000;
+
 /** Dead letters a replay looks up, or members one ZREM takes, at once. */
 const REPLAY_CHUNK = 500;
 
@@ -76,11 +80,50 @@ const chunksOf = <T>(items: T[], size: number): T[][] => {
   return chunks;
 };
 
-/** `work` over `items`, `size` at a time: each chunk's calls in flight together. Answers in order. */
-async function inChunks<T, R>(items: T[], size: number, work: (item: T) => Promise<R>): Promise<R[]> {
+/** `work` over `items`, `size` at a time: each chunk's calls in flight together, `between` after each. Answers in order. */
+async function inChunks<T, R>(items: T[], size: number, work: (item: T) => Promise<R>, between?: () => Promise<void>): Promise<R[]> {
   const results: R[] = [];
-  for (const chunk of chunksOf(items, size)) results.push(...(await Promise.all(chunk.map(work))));
+  for (const chunk of chunksOf(items, size)) {
+    results.push(...(await Promise.all(chunk.map(work))));
+    await between?.();
+  }
   return results;
+}
+
+/** A replay of the URL's dead letters is under way (on any node): a later request may go. */
+export class ReplayUnderWayError extends Error {
+  constructor(readonly retryAfterMs: number) {
+    super(`a replay of this URL's dead letters is under way; ask again once it ended (within ${Math.ceil(retryAfterMs / 1000)} s)`);
+  }
+}
+
+/**
+ * The lease a replay holds on its URL (lua/leaseWebhookReplay-1.lua): one replay of a URL at
+ * a time, fleet-wide, so that two never queue a dead letter twice. Renewed as the replay
+ * goes; a replay that lost it (it ran past the lease and another took it) stops before it
+ * re-queues anything.
+ */
+class ReplayLease {
+  private readonly token = newId('RP_');
+
+  constructor(private readonly redis: RedisClient, private readonly key: string) {}
+
+  take(): Promise<void> {
+    return this.ask('take');
+  }
+
+  renew(): Promise<void> {
+    return this.ask('renew');
+  }
+
+  async end(): Promise<void> {
+    await this.redis.leaseWebhookReplay(this.key, 'end', this.token, 0);
+  }
+
+  private async ask(mode: 'take' | 'renew'): Promise<void> {
+    const [held, leftMs] = (await this.redis.leaseWebhookReplay(this.key, mode, this.token, REPLAY_LEASE_MS)) as [number, number];
+    if (held !== 1) throw new ReplayUnderWayError(leftMs > 0 ? leftMs : 1000);
+  }
 }
 
 /** A dead letter's entry in its URL's index is '<lane>|<delivery id>': the lane names its queue shard. */
@@ -185,6 +228,17 @@ export class WebhookOperations {
    * jobs go (a later failure makes a new one). Answers how many were re-queued.
    */
   async replay(request: ReplayRequest): Promise<number> {
+    const k = this.d.receivers.of(request.url).status.keys;
+    const lease = new ReplayLease(this.d.redis, k.replay);
+    await lease.take();
+    try {
+      return await this.replayHeld(request, lease);
+    } finally {
+      await lease.end().catch((err) => this.d.log.warn({ err, url: request.url }, 'webhook replay lease not ended: it expires by itself'));
+    }
+  }
+
+  private async replayHeld(request: ReplayRequest, lease: ReplayLease): Promise<number> {
     const { redis, keys, log } = this.d;
     const k = this.d.receivers.of(request.url).status.keys;
     const entries = await redis.zrangebyscore(k.dead, request.sinceMs, request.untilMs, 'WITHSCORES');
@@ -195,7 +249,7 @@ export class WebhookOperations {
       const { laneId, id } = splitEntry(entry);
       const job = await this.d.queueOf(laneId).getJob(id);
       return { entry, laneId, id, givenUpAt, job: job && (await job.getState()) === 'failed' ? job : undefined };
-    });
+    }, () => lease.renew());
     // gone with BullMQ's retention, or retried from the dashboard meanwhile: nothing to replay
     await this.removeAll(k.dead, looked.filter((l) => !l.job).map((l) => l.entry));
     const found: ReplayedLetter[] = [];
@@ -209,6 +263,8 @@ export class WebhookOperations {
     // first queued first; within a lane, dead letters were given up in lane order
     found.sort((a, b) => a.enqueuedAt - b.enqueuedAt || a.givenUpAt - b.givenUpAt);
 
+    // still the URL's one replay, and for long enough to re-queue: no other finds these dead letters meanwhile
+    await lease.renew();
     // the ids were seen when first queued: replay is the one re-queueing their dedupe refuses
     const idsByLane = new Map<string, string[]>();
     for (const f of found) {

@@ -145,6 +145,55 @@ describe('webhook operator API (in-process node)', function () {
     expect((await replay({ url: rx.url, since: t0 })).json()).to.deep.equal({ replayed: 0 });
   });
 
+  it('a replay asked twice (a retried request, two operators, two nodes) re-queues each dead letter once: the second is told one is under way', async () => {
+    // a second node on the same Redis, answering the same API
+    const other = new Coordinator({
+      redis: redis.target,
+      options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'ops-node-2' }),
+      log: createLogger('silent'),
+      webhooks: { ...loadWebhookOptions({ WEBHOOK_URLS: rx.url, API_KEY, API_SECRET, WEBHOOK_MAX_ATTEMPTS: '2' }), baseBackoffMs: 50, maxBackoffMs: 100 },
+    });
+    await other.connect();
+    const otherApp = buildServer(other, { apiKey: API_KEY, apiSecret: API_SECRET, maxBodyBytes: 1 << 20 }, createLogger('silent'));
+    try {
+      let conflicts = 0;
+      // the second request comes 0 to 27 ms after the first: before, during and after its re-queueing
+      for (let round = 0; round < 10; round++) {
+        const t0 = Date.now();
+        const room = `twice-${round}`;
+        rx.answer = (ev) => (ev.room?.name === room ? 400 : 200);
+        const before = (await report()).deadLetters;
+        const events = Array.from({ length: 40 }, (_, i) => joined(room, `p${i}`));
+        for (const ev of events) await c.notifier.queueNotify(ev);
+        await until(async () => (await report()).deadLetters === before + 40, '40 dead letters');
+        rx.answer = () => 200;
+        const body = { url: rx.url, since: t0 };
+        const first = replay(body);
+        await new Promise((r) => setTimeout(r, round * 3));
+        const second = otherApp.inject({ method: 'POST', url: '/v1/webhooks/replay', headers: auth(), payload: body });
+        const answers = await Promise.all([first, second]);
+        const replayed = answers.filter((a) => a.statusCode === 200).reduce((n, a) => n + (a.json() as { replayed: number }).replayed, 0);
+        expect(replayed, `round ${round}: ${answers.map((a) => a.statusCode)}`).to.equal(40);
+        for (const a of answers.filter((x) => x.statusCode !== 200)) {
+          conflicts++;
+          expect(a.statusCode).to.equal(409);
+          expect(a.headers['retry-after']).to.be.a('string');
+          expect((a.json() as { error: { code: string } }).error.code).to.equal('replay_under_way');
+        }
+        await until(() => rx.roomSequence(room).length === 40, 'the replayed events');
+        await until(async () => (await report()).queued === 0, 'the lane to drain');
+        // each delivered once, in order (a second copy would come after the first 40)
+        expect(rx.received.filter((e) => e.room?.name === room).map((e) => e.id), `round ${round}`).to.deep.equal(events.map((e) => e.id));
+        expect((await report()).deadLetters).to.equal(before);
+      }
+      // at 0 ms apart the two meet: the second is refused, not run alongside
+      expect(conflicts).to.be.greaterThan(0);
+    } finally {
+      await otherApp.close();
+      await other.close();
+    }
+  });
+
   it('shows a lane\'s backlog: queued, in flight and oldest age per URL, and how many wait behind its run\'s job', async () => {
     rx.delayMs = 100;
     try {

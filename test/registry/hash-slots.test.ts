@@ -134,6 +134,8 @@ describe('every script declares every key it touches, all in one hash slot', () 
     await client.refundWebhookAttempt(keys.webhookLane('slots-lane').run, 'run.slots-lane.x', 'token', 'head');
     const url = keys.webhookUrl('slots-url');
     await client.recordWebhookOutcome(url.status, url.latency, url.probe, url.held, 300_000, 60_000, 100, '500', 'HTTP 500', 'run.slots-lane.x', 12);
+    // a replay of the URL's dead letters takes, renews and ends its lease
+    for (const mode of ['take', 'renew', 'end']) await client.leaseWebhookReplay(url.replay, mode, 'RP_slots', 30_000);
     // a job's run takes and gives back its URL's slot alone (the inline runs above share theirs)
     const limits = keys.webhookUrlLimits('slots-url');
     for (const mode of ['enter', 'leave']) {
