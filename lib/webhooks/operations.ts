@@ -283,7 +283,8 @@ export class WebhookOperations {
     await Promise.all(appended.map((a, i) => (a.started ? this.d.addRun(a.runId, { lane: found[i].laneId, url: request.url, key: found[i].key }) : undefined)));
     const replayed = appended.filter((a) => a.position !== -1).length;
     // the dead letters go once their events are queued again: a crash before leaves them replayable
-    await inChunks(found, REPLAY_CHUNK, (f) => f.job.remove());
+    // (the lease renewed meanwhile: a long removal must not let another replay find them)
+    await inChunks(found, REPLAY_CHUNK, (f) => f.job.remove(), () => lease.renew().catch((err) => log.warn({ err: (err as Error).message, url: request.url }, 'webhook replay lease lost while its dead letters go')));
     await this.removeAll(k.dead, found.map((f) => f.entry));
     if (found.length > 0) log.info({ url: request.url, since: new Date(request.sinceMs).toISOString(), until: new Date(request.untilMs).toISOString(), event: request.event ?? null, replayed }, 'webhook dead letters replayed');
     return replayed;
