@@ -7,14 +7,18 @@ import type { ReplayRequest } from '../webhooks/operations';
 const EVENT_NAMES: readonly string[] = Object.values(WEBHOOK);
 const REPLAY_FIELDS = ['url', 'since', 'until', 'event'];
 
-/** An instant given as ISO-8601 or as epoch milliseconds (a number, or digits). */
+/** The latest instant a JavaScript Date holds (year 275760): past it, a time cannot even be logged. */
+const LATEST_MS = 8.64e15;
+
+/** An instant given as ISO-8601 or as epoch milliseconds (a number, or digits), from 1970 to year 275760. */
 function readInstant(field: string, v: unknown): number {
-  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
-  if (typeof v === 'string' && v.trim() !== '') {
-    const t = /^\d+$/.test(v.trim()) ? Number(v.trim()) : /^\d{4}-\d{2}-\d{2}/.test(v.trim()) ? Date.parse(v) : NaN;
-    if (Number.isFinite(t)) return t;
+  let t = NaN;
+  if (typeof v === 'number') t = v;
+  else if (typeof v === 'string' && v.trim() !== '') {
+    t = /^\d+$/.test(v.trim()) ? Number(v.trim()) : /^\d{4}-\d{2}-\d{2}/.test(v.trim()) ? Date.parse(v) : NaN;
   }
-  throw new InvalidRequestError(field, 'an ISO-8601 time (2024-05-01T12:00:00Z) or epoch milliseconds');
+  if (Number.isFinite(t) && t >= 0 && t <= LATEST_MS) return t;
+  throw new InvalidRequestError(field, `an ISO-8601 time (2024-05-01T12:00:00Z) or epoch milliseconds, from 1970 to ${LATEST_MS} (year 275760)`);
 }
 
 /** The body of POST /v1/webhooks/replay, checked field by field against the configured URLs. */
