@@ -65,6 +65,9 @@ export function buildServer(coordinator: Coordinator, opts: HttpOptions, log: Lo
   const app = Fastify({
     loggerInstance: log as unknown as FastifyBaseLogger, bodyLimit: opts.maxBodyBytes,
     logController: new LogController({ disableRequestLogging: true }),
+    // a path id as long as the API accepts (256 bytes, up to 3 characters each percent-encoded),
+    // not Fastify's 100 characters: a worker written with a longer sid could not be looked up
+    routerOptions: { maxParamLength: 768 },
   });
   // only JSON is taken: text/plain would otherwise be parsed as a string body
   app.removeContentTypeParser('text/plain');
@@ -203,7 +206,9 @@ export function buildServer(coordinator: Coordinator, opts: HttpOptions, log: Lo
 
   app.get('/v1/rooms/:roomSid/participants/:participantSid', { preHandler: authenticate }, async (req, reply) => {
     const p = req.params as { roomSid: string; participantSid: string };
-    const statsWorker = await coordinator.registry.get({ roomId: p.roomSid, participantId: p.participantSid });
+    // ids as the API takes them anywhere: a lookup by one no write accepts is a caller's mistake, not a 404
+    const ref = { roomId: readId('roomSid', p.roomSid), participantId: readId('participantSid', p.participantSid) };
+    const statsWorker = await coordinator.registry.get(ref);
     if (!statsWorker) return reply.code(404).send({ error: { code: 'not_found', message: 'no worker for this participant' } });
     const { roomId, roomName, participantId, identity, guards, refCount, connected, closedAt, generation } = statsWorker;
     return {

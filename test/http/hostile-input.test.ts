@@ -85,6 +85,26 @@ describe('POST /v1/telemetry: hostile and malformed input', function () {
     await refused({ nodeId: sfu, events: [{ method: 'roomStarted', room: { sid: 'RM_p' } }], extra: 1 }, /extra: not a field of a batch/);
   });
 
+  it('a worker lookup by ids no write accepts (a \'|\', over 256 bytes): 400 naming the field, not a 404', async () => {
+    const get = (room: string, participant: string) => node.app.inject({ method: 'GET', url: `/v1/rooms/${encodeURIComponent(room)}/participants/${encodeURIComponent(participant)}`, headers: { authorization: `Bearer ${node.token}` } });
+    const bar = await get('RM_a|b', 'PA_c');
+    expect(bar.statusCode).to.equal(400);
+    expect(bar.json().error).to.deep.equal({ code: 'invalid_field', message: "roomSid: must not contain '|'" });
+    const long = await get('RM_a', 'P'.repeat(257));
+    expect(long.statusCode).to.equal(400);
+    expect(long.json().error.message).to.match(/^participantSid: must be at most 256 bytes/);
+    // a well-formed id of no worker is still a 404, up to the longest the API takes (256 bytes, percent-encoded)
+    expect((await get('RM_nobody', 'PA_nobody')).statusCode).to.equal(404);
+    expect((await get('é'.repeat(128), 'PA_nobody')).statusCode).to.equal(404);
+    // a worker with 256-byte sids, written through the API, is found by them
+    const room = { sid: 'R'.repeat(256), name: 'long' };
+    const participant = { sid: 'é'.repeat(128), identity: 'long', state: 'ACTIVE' };
+    expect((await node.post({ nodeId: sfu, events: [{ method: 'roomStarted', room }, { method: 'participantJoined', room, participant, shouldSendEvent: true, guard: 'g' }] })).status).to.equal(200);
+    const found = await get(room.sid, participant.sid);
+    expect(found.statusCode, found.body).to.equal(200);
+    expect(found.json()).to.deep.include({ roomId: room.sid, participantId: participant.sid });
+  });
+
   it('ids and names over 256 bytes, metadata over the limit: 400 and nothing applied, not even the events before', async () => {
     const { room, participant } = session();
     const long = 'é'.repeat(129); // 258 bytes
