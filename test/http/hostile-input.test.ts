@@ -85,7 +85,7 @@ describe('POST /v1/telemetry: hostile and malformed input', function () {
     await refused({ nodeId: sfu, events: [{ method: 'roomStarted', room: { sid: 'RM_p' } }], extra: 1 }, /extra: not a field of a batch/);
   });
 
-  it('a worker lookup by ids no write accepts (a \'|\', over 256 bytes): 400 naming the field, not a 404', async () => {
+  it('path ids (worker lookup, node routes): up to 256 bytes taken, ids no write accepts (a \'|\', over 256 bytes) a 400 naming the field', async () => {
     const get = (room: string, participant: string) => node.app.inject({ method: 'GET', url: `/v1/rooms/${encodeURIComponent(room)}/participants/${encodeURIComponent(participant)}`, headers: { authorization: `Bearer ${node.token}` } });
     const bar = await get('RM_a|b', 'PA_c');
     expect(bar.statusCode).to.equal(400);
@@ -103,6 +103,13 @@ describe('POST /v1/telemetry: hostile and malformed input', function () {
     const found = await get(room.sid, participant.sid);
     expect(found.statusCode, found.body).to.equal(200);
     expect(found.json()).to.deep.include({ roomId: room.sid, participantId: participant.sid });
+    // so do the node routes: a 256-byte node id beats and departs; a 257-byte one is a 400
+    const nodeRoute = (method: 'POST' | 'DELETE', nodeId: string) => node.app.inject({ method, url: `/v1/nodes/${encodeURIComponent(nodeId)}${method === 'POST' ? '/heartbeat' : ''}`, headers: { authorization: `Bearer ${node.token}` } });
+    expect((await nodeRoute('POST', 'é'.repeat(128))).statusCode).to.equal(204);
+    expect((await nodeRoute('DELETE', 'é'.repeat(128))).statusCode).to.equal(204);
+    const tooLong = await nodeRoute('POST', 'n'.repeat(257));
+    expect(tooLong.statusCode).to.equal(400);
+    expect(tooLong.json().error.message).to.match(/^nodeId: must be at most 256 bytes/);
   });
 
   it('ids and names over 256 bytes, metadata over the limit: 400 and nothing applied, not even the events before', async () => {
