@@ -15,7 +15,7 @@ import { NotReplicatedError } from '../telemetry/replica-wait';
 import { decodeEvents, InvalidEventError, readId } from '../telemetry/validate';
 import { NodeMetrics } from './metrics';
 import { registerWebhookRoutes } from './webhooks-routes';
-import { ReplayUnderWayError } from '../webhooks/operations';
+import { ReplayUnderWayError } from '../webhooks/replay-lease';
 
 export interface HttpOptions {
   apiKey: string;
