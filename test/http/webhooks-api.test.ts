@@ -33,17 +33,22 @@ describe('webhook operator API (in-process node)', function () {
   };
   const replay = (body: unknown) => app.inject({ method: 'POST', url: '/v1/webhooks/replay', headers: auth(), payload: body as object });
 
-  before(async () => {
-    await rx.start();
-    c = new Coordinator({
+  /** A node on the test's Redis sending to the receiver, connected (not started), and its API. */
+  const node = async (nodeId: string): Promise<{ coordinator: Coordinator; app: FastifyInstance }> => {
+    const coordinator = new Coordinator({
       redis: redis.target,
-      options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'ops-node' }),
+      options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: nodeId }),
       log: createLogger('silent'),
       webhooks: { ...loadWebhookOptions({ WEBHOOK_URLS: rx.url, API_KEY, API_SECRET, WEBHOOK_MAX_ATTEMPTS: '2' }), baseBackoffMs: 50, maxBackoffMs: 100 },
     });
-    await c.connect();
+    await coordinator.connect();
+    return { coordinator, app: buildServer(coordinator, { apiKey: API_KEY, apiSecret: API_SECRET, maxBodyBytes: 1 << 20 }, createLogger('silent')) };
+  };
+
+  before(async () => {
+    await rx.start();
+    ({ coordinator: c, app } = await node('ops-node'));
     await c.webhooks!.start({ concurrency: 20 });
-    app = buildServer(c, { apiKey: API_KEY, apiSecret: API_SECRET, maxBodyBytes: 1 << 20 }, createLogger('silent'));
     token = await new AccessToken(API_KEY, API_SECRET, { identity: 'operator', ttl: '10m' }).toJwt();
   });
   redis.cleanups.push(async () => {
@@ -147,14 +152,7 @@ describe('webhook operator API (in-process node)', function () {
 
   it('a replay asked twice (a retried request, two operators, two nodes) re-queues each dead letter once: the second is told one is under way', async () => {
     // a second node on the same Redis, answering the same API
-    const other = new Coordinator({
-      redis: redis.target,
-      options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'ops-node-2' }),
-      log: createLogger('silent'),
-      webhooks: { ...loadWebhookOptions({ WEBHOOK_URLS: rx.url, API_KEY, API_SECRET, WEBHOOK_MAX_ATTEMPTS: '2' }), baseBackoffMs: 50, maxBackoffMs: 100 },
-    });
-    await other.connect();
-    const otherApp = buildServer(other, { apiKey: API_KEY, apiSecret: API_SECRET, maxBodyBytes: 1 << 20 }, createLogger('silent'));
+    const { coordinator: other, app: otherApp } = await node('ops-node-2');
     try {
       let conflicts = 0;
       // the second request comes 0 to 27 ms after the first: before, during and after its re-queueing
