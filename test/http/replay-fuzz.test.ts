@@ -1,19 +1,15 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
-import { AccessToken } from 'livekit-server-sdk';
-import { loadOptions } from '../../lib/config/options';
-import { loadWebhookOptions } from '../../lib/config/webhooks';
-import { Coordinator } from '../../lib/coordinator';
-import { buildServer } from '../../lib/http/server';
+import type { Coordinator } from '../../lib/coordinator';
 import { readReplayRequest } from '../../lib/http/webhooks-routes';
-import { createLogger } from '../../lib/log';
 import type { RedisClient } from '../../lib/redis/connection';
 import { InvalidRequestError } from '../../lib/registry/validate';
 import { WEBHOOK } from '../../lib/telemetry/events';
 import { joined } from '../support/deliveries';
 import { until, usePrivateRedis } from '../support/redis';
-import { API_KEY, API_SECRET, TestReceiver } from '../support/receiver';
+import { operatorToken, webhookOpsNode } from '../support/webhook-ops-node';
+import { TestReceiver } from '../support/receiver';
 
 const URLS = ['https://hooks.example.com/livekit', 'http://127.0.0.1:9/hook'];
 const EVENTS: string[] = Object.values(WEBHOOK);
@@ -68,25 +64,22 @@ describe('POST /v1/webhooks/replay: property-based (fast-check)', function () {
     let app: FastifyInstance;
     let admin: RedisClient;
     let token = '';
-    const webhookOptions = () => ({ ...loadWebhookOptions({ WEBHOOK_URLS: rx.url, API_KEY, API_SECRET, WEBHOOK_MAX_ATTEMPTS: '1' }), baseBackoffMs: 50, maxBackoffMs: 100 });
 
     before(async () => {
       await rx.start();
       rx.answer = () => 400;
       admin = redis.client();
       // one node delivers (and gives up) 30 events, then stops
-      const maker = new Coordinator({ redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'maker' }), log: createLogger('silent'), webhooks: webhookOptions() });
-      await maker.connect();
+      const { coordinator: maker, app: makerApp } = await webhookOpsNode(redis.target, rx.url, 'maker', 1);
       await maker.webhooks!.start({ concurrency: 10 });
       for (let i = 0; i < 30; i++) await maker.notifier.queueNotify(joined(`fz-${i % 3}`, `p${i}`));
       await until(async () => (await maker.webhooks!.operations.report())[0].deadLetters === 30, '30 dead letters', 30_000);
       await until(async () => (await maker.webhooks!.operations.report())[0].queued === 0, 'the lanes to drain');
+      await makerApp.close();
       await maker.close();
       // another answers the API without delivering: Redis changes only through its requests
-      node = new Coordinator({ redis: redis.target, options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: 'fuzzed' }), log: createLogger('silent'), webhooks: webhookOptions() });
-      await node.connect();
-      app = buildServer(node, { apiKey: API_KEY, apiSecret: API_SECRET, maxBodyBytes: 1 << 20 }, createLogger('silent'));
-      token = await new AccessToken(API_KEY, API_SECRET, { identity: 'operator', ttl: '10m' }).toJwt();
+      ({ coordinator: node, app } = await webhookOpsNode(redis.target, rx.url, 'fuzzed', 1));
+      token = await operatorToken();
     });
     redis.cleanups.push(async () => {
       await app?.close();

@@ -1,17 +1,13 @@
 import { expect } from 'chai';
 import type { FastifyInstance } from 'fastify';
 import { Cluster } from 'ioredis';
-import { AccessToken } from 'livekit-server-sdk';
-import { loadOptions } from '../../lib/config/options';
-import { Coordinator } from '../../lib/coordinator';
-import { buildServer } from '../../lib/http/server';
-import { createLogger } from '../../lib/log';
+import type { Coordinator } from '../../lib/coordinator';
 import { RUN, type RunJob, type RunProgress } from '../../lib/webhooks/delivery';
-import { loadWebhookOptions } from '../../lib/config/webhooks';
 import type { UrlReport } from '../../lib/webhooks/operations';
 import { joined } from '../support/deliveries';
 import { until, usePrivateRedis } from '../support/redis';
-import { API_KEY, API_SECRET, TestReceiver } from '../support/receiver';
+import { operatorToken, webhookOpsNode } from '../support/webhook-ops-node';
+import { TestReceiver } from '../support/receiver';
 
 /**
  * The operator's webhook API of one in-process node: GET /v1/webhooks (each URL's state)
@@ -33,23 +29,13 @@ describe('webhook operator API (in-process node)', function () {
   };
   const replay = (body: unknown) => app.inject({ method: 'POST', url: '/v1/webhooks/replay', headers: auth(), payload: body as object });
 
-  /** A node on the test's Redis sending to the receiver, connected (not started), and its API. */
-  const node = async (nodeId: string): Promise<{ coordinator: Coordinator; app: FastifyInstance }> => {
-    const coordinator = new Coordinator({
-      redis: redis.target,
-      options: loadOptions({ REGISTRY_SHARDS: '4', NODE_ID: nodeId }),
-      log: createLogger('silent'),
-      webhooks: { ...loadWebhookOptions({ WEBHOOK_URLS: rx.url, API_KEY, API_SECRET, WEBHOOK_MAX_ATTEMPTS: '2' }), baseBackoffMs: 50, maxBackoffMs: 100 },
-    });
-    await coordinator.connect();
-    return { coordinator, app: buildServer(coordinator, { apiKey: API_KEY, apiSecret: API_SECRET, maxBodyBytes: 1 << 20 }, createLogger('silent')) };
-  };
+  const node = (nodeId: string) => webhookOpsNode(redis.target, rx.url, nodeId, 2);
 
   before(async () => {
     await rx.start();
     ({ coordinator: c, app } = await node('ops-node'));
     await c.webhooks!.start({ concurrency: 20 });
-    token = await new AccessToken(API_KEY, API_SECRET, { identity: 'operator', ttl: '10m' }).toJwt();
+    token = await operatorToken();
   });
   redis.cleanups.push(async () => {
     await app?.close();
