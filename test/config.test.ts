@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseDuration } from '../lib/config/duration';
+import fc from 'fast-check';
+import { MAX_DURATION_MS, parseDuration } from '../lib/config/duration';
 import { CLIENT_DEFAULTS } from '../lib/client/options';
 import { loadHttpOptions } from '../lib/config/http';
 import { ConfigError, loadOptions, logFormatOf } from '../lib/config/options';
@@ -18,6 +19,50 @@ describe('configuration', () => {
     expect(parseDuration('PT3M')).to.equal(180_000);
     expect(parseDuration('pt1.5s')).to.equal(1500);
     for (const bad of ['', '3', 'm', '3 minutes', '-1s', 'P', 'PTXM']) expect(parseDuration(bad), bad).to.equal(null);
+  });
+
+  it('takes durations up to 24 days, the longest a Node timer holds, and no longer', () => {
+    // past 2^31 - 1 ms a timer fires after 1 ms: DRAIN_TIMEOUT=30d ended every drain at once
+    expect(MAX_DURATION_MS).to.be.at.most(2 ** 31 - 1);
+    expect(parseDuration('P24D')).to.equal(MAX_DURATION_MS);
+    expect(parseDuration('576h')).to.equal(MAX_DURATION_MS);
+    for (const long of ['P25D', '577h', 'P1Y', 'P1000Y', '2073600001ms', '1e400s', `${'9'.repeat(400)}h`, `P${'9'.repeat(400)}Y`]) expect(parseDuration(long), long).to.equal(null);
+  });
+
+  // every setting read with parseDuration, the core's and the webhooks'
+  const DURATION_VARIABLES = ['WORKER_CLEANUP_WAIT', 'FLUSH_INTERVAL', 'NODE_LEASE', 'IDEMPOTENCY_WINDOW', 'DRAIN_TIMEOUT', 'REDIS_WAIT_TIMEOUT',
+    'WEBHOOK_TIMEOUT', 'WEBHOOK_DEDUPE_WINDOW', 'WEBHOOK_MAX_AGE', 'WEBHOOK_BREAK_AFTER', 'WEBHOOK_PROBE_EVERY'];
+  const DURATION_FIELDS = ['workerCleanupWaitMs', 'flushIntervalMs', 'nodeLeaseMs', 'idempotencyWindowMs', 'drainTimeoutMs', 'redisWaitTimeoutMs'] as const;
+  const WEBHOOK_DURATION_FIELDS = ['timeoutMs', 'dedupeWindowMs', 'maxAgeMs', 'breakAfterMs', 'probeEveryMs', 'baseBackoffMs', 'maxBackoffMs', 'stuckRunMs'] as const;
+
+  for (const name of DURATION_VARIABLES) {
+    it(`refuses ${name} past 24 days, saying so`, () => {
+      expect(() => loadOptions({ [name]: 'P25D' })).to.throw(ConfigError, new RegExp(`${name}="P25D".*up to 24 days`));
+    });
+  }
+
+  it('reads any duration setting either as a whole number of ms a timer holds or as a ConfigError naming it (property)', () => {
+    // what an operator might write: short forms, ISO-8601 of any unit, numbers alone, junk
+    const amount = fc.oneof(fc.nat({ max: 100 }), fc.nat(), fc.double({ min: 0, max: 1e12, noNaN: true }).map((n) => String(n)), fc.constantFrom('1e3', '0.0001', '-1', '9'.repeat(30)));
+    const text = fc.oneof(
+      fc.tuple(amount, fc.constantFrom('ms', 's', 'm', 'h', 'd', '')).map(([n, u]) => `${n}${u}`),
+      fc.tuple(amount, fc.constantFrom('PT%S', 'PT%M', 'PT%H', 'P%D', 'P%W', 'P%M', 'P%Y', 'pt%s')).map(([n, f]) => f.replace(/%/, String(n))),
+      fc.constantFrom('off', '0', '', ' 1h ', 'P', 'PT'),
+      fc.string({ maxLength: 12 }),
+    );
+    fc.assert(fc.property(fc.constantFrom(...DURATION_VARIABLES), text, (name, value) => {
+      let o: ReturnType<typeof loadOptions>;
+      try {
+        o = loadOptions({ [name]: value });
+      } catch (e) {
+        expect(e, `${name}=${value}`).to.be.instanceOf(ConfigError);
+        expect((e as ConfigError).variable).to.equal(name);
+        return;
+      }
+      for (const ms of [...DURATION_FIELDS.map((f) => o[f]), ...WEBHOOK_DURATION_FIELDS.map((f) => o.webhooks[f])]) {
+        expect(Number.isInteger(ms) && ms >= 0 && ms <= 2 ** 31 - 1, `${name}=${value}: ${ms}`).to.equal(true);
+      }
+    }), { numRuns: 3000 });
   });
 
   it('has the documented defaults', () => {
