@@ -7,6 +7,8 @@ import { MAX_DURATION_MS, parseDuration } from '../lib/config/duration';
 import { CLIENT_DEFAULTS } from '../lib/client/options';
 import { loadHttpOptions } from '../lib/config/http';
 import { ConfigError, loadOptions, logFormatOf } from '../lib/config/options';
+import { redactUrl } from '../lib/config/env';
+import { describeTarget } from '../lib/redis/connection';
 import { loadWebhookOptions } from '../lib/config/webhooks';
 import { wantsEvent, WEBHOOK_DEFAULTS } from '../lib/webhooks/options';
 
@@ -191,6 +193,40 @@ describe('configuration', () => {
     });
   }
 
+  it('hides credentials in the URLs an error shows, however malformed', () => {
+    for (const [text, shown] of [
+      ['http://u:p@h/x', 'http://***@h/x'], ['redis://:pw@h:1,redis://a:b@h:2', 'redis://***@h:2'], ['h:1,h:2', 'h:1,h:2'],
+      ['redis://:pa/s,s@h', 'redis://***@h'], ['pw@h:7000', '***@h:7000'], ['http://h/p@q', 'http://***@q'],
+    ]) expect(redactUrl(text), text).to.equal(shown);
+  });
+
+  it('never shows a password written into a Redis or webhook URL setting, in an error or the start-up log (property)', () => {
+    const SECRET = 'Zq9sEcReT';
+    // where an operator might put it: user, password, a bare token; with the bytes a password holds unescaped
+    const secretish = fc.tuple(fc.constantFrom('', 'user', 'a/b', 'x,y'), fc.constantFrom(':', '', ':p/', ':p,q', ':p@'), fc.constantFrom(SECRET, `${SECRET}/x`, `${SECRET},y`, `a@${SECRET}`))
+      .map(([user, sep, pw]) => `${user}${sep}${pw}`);
+    const host = fc.constantFrom('h:6379', '127.0.0.1:1', '[::1]:7000', 'h', 'h:99999', '');
+    const value = fc.tuple(fc.constantFrom('redis://', 'rediss://', 'http://', 'https://', 'ftp://', '', '//', 'redis:/'), secretish, host, fc.constantFrom('', '/0', '/hook', ',h:2', ',redis://h:2'))
+      .map(([scheme, cred, h, tail]) => `${scheme}${cred}@${h}${tail}`);
+    const variable = fc.constantFrom('REDIS_URL', 'REDIS_CLUSTER_ADDRESSES', 'REDIS_SENTINEL_ADDRESSES', 'WEBHOOK_URLS');
+    fc.assert(fc.property(variable, value, fc.boolean(), (name, v, twice) => {
+      // with twice, another topology is named too: the contradiction's error shows this value
+      const env: Record<string, string> = { [name]: v, API_KEY: 'k', API_SECRET: 's', REDIS_SENTINEL_MASTER_NAME: 'm', ...(twice && name !== 'REDIS_URL' && name !== 'WEBHOOK_URLS' ? { REDIS_URL: 'redis://h:1' } : {}) };
+      if (name !== 'REDIS_SENTINEL_ADDRESSES') delete env.REDIS_SENTINEL_MASTER_NAME;
+      let o: ReturnType<typeof loadOptions> | undefined;
+      try {
+        o = loadOptions(env);
+      } catch (e) {
+        expect(e, `${name}=${v}`).to.be.instanceOf(ConfigError);
+        expect((e as Error).message, `${name}=${v}`).to.not.include(SECRET);
+      }
+      if (!o) return;
+      // accepted: an '@' in a URL's path is no credential (a URL's path is the operator's to choose)
+      for (const u of o.webhooks.urls) expect(new URL(u).username + new URL(u).password, `${name}=${v}`).to.equal('');
+      if (o.redis) expect(describeTarget(o.redis), `${name}=${v}`).to.not.include(SECRET);
+    }), { numRuns: 2000 });
+  });
+
   const bad: [string, string, RegExp][] = [
     ['FLUSH_INTERVAL', '30 seconds', /FLUSH_INTERVAL="30 seconds".*500ms, 30s, 3m, 1h.*PT3M/],
     ['WORKER_CLEANUP_WAIT', 'soon', /WORKER_CLEANUP_WAIT="soon"/],
@@ -269,6 +305,14 @@ describe('webhook configuration', () => {
       expect(() => loadWebhookOptions(env)).to.throw(ConfigError, message);
     });
   }
+
+  it('refuses a webhook URL with user:password@, which would never be sent, without echoing the password', () => {
+    // the signed token takes the Authorization header: node:http drops the URL's credentials
+    for (const u of ['https://hookuser:hookpass@receiver.example/hook', 'http://hookpass@127.0.0.1:9/x', 'http://:hookpass@h/x']) {
+      expect(() => loadWebhookOptions({ WEBHOOK_URLS: `http://ok/x,${u}`, API_KEY: 'k', API_SECRET: 's' }))
+        .to.throw(ConfigError, /WEBHOOK_URLS=".*\*\*\*@.*without user:password@/).with.property('message').that.does.not.include('hookpass');
+    }
+  });
 
   it('never puts the secret in an error', () => {
     expect(() => loadWebhookOptions({ WEBHOOK_URLS: 'http://x', API_KEY: 'k', API_SECRET: '' })).to.throw(ConfigError).with.property('message').that.does.not.include('s3cret');

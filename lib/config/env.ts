@@ -9,6 +9,19 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A URL, or a list of them, as an error may show it: everything from the first `//` (or the
+ * start) to the last `@` replaced by `***`. A bad setting's value is often no valid URL, and
+ * its password may hold `/`, `,` or `@` unescaped: this hides too much rather than too little.
+ */
+export function redactUrl(text: string): string {
+  const at = text.lastIndexOf('@');
+  if (at < 0) return text;
+  const slashes = text.indexOf('//');
+  const from = slashes >= 0 && slashes < at ? slashes + 2 : 0;
+  return `${text.slice(0, from)}***${text.slice(at)}`;
+}
+
 const SIZE = /^(\d+)\s*(b|kb|mb)?$/i;
 
 /** A size in bytes: 100000, 512kb, 1mb; null if it is not one. */

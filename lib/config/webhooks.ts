@@ -1,6 +1,6 @@
 import { WEBHOOK_DEFAULTS, type WebhookOptions } from '../webhooks/options';
 import { DURATION_FORMS, parseDuration } from './duration';
-import { ConfigError, type Env } from './env';
+import { ConfigError, redactUrl, type Env } from './env';
 
 /** A default as the variable would be written: 0 is `off`. */
 const offOr = (n: number, unit = '') => (n === 0 ? 'off' : `${n}${unit}`);
@@ -13,10 +13,17 @@ const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()
  */
 export function loadWebhookOptions(env: Env): WebhookOptions {
   const urls = list(env.WEBHOOK_URLS);
+  // a password may hold an unescaped ',' and so span entries: with any '@', the whole list is shown, redacted
+  const shown = (u: string) => (env.WEBHOOK_URLS?.includes('@') ? redactUrl(env.WEBHOOK_URLS.trim()) : u);
   for (const u of urls) {
-    let ok = false;
-    try { ok = ['http:', 'https:'].includes(new URL(u).protocol); } catch { ok = false; }
-    if (!ok) throw new ConfigError('WEBHOOK_URLS', u, 'comma-separated http:// or https:// URLs');
+    let parsed: URL | null = null;
+    try { parsed = new URL(u); } catch { parsed = null; }
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol)) throw new ConfigError('WEBHOOK_URLS', shown(u), 'comma-separated http:// or https:// URLs');
+    // a webhook's Authorization header carries its signed token, so user:password@ would
+    // never be sent, only written to every log line that names the URL
+    if (parsed.username || parsed.password) {
+      throw new ConfigError('WEBHOOK_URLS', shown(u), 'URLs without user:password@ (the Authorization header carries the signed token, so credentials in the URL would not be sent)');
+    }
   }
   const timeoutRaw = env.WEBHOOK_TIMEOUT?.trim() || `${WEBHOOK_DEFAULTS.timeoutMs}ms`;
   const timeoutMs = parseDuration(timeoutRaw);

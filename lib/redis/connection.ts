@@ -118,7 +118,8 @@ export function describeTarget(target: RedisTarget): string {
   if (isClusterTarget(target)) return `cluster via ${target.cluster.map((a) => `${a.host}:${a.port}`).join(',')}${target.tls ? ' (tls)' : ''}`;
   if (isSentinelTarget(target)) return `sentinel master ${target.name} via ${target.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}${target.tls ? ' (tls)' : ''}`;
   const u = new URL(urlOf(target));
-  return `${u.protocol}//${u.host}${u.pathname}`;
+  // the path is a database number; anything else may be a password's unescaped '/'
+  return `${u.protocol}//${u.host}${/^\/?\d*$/.test(u.pathname) ? u.pathname : '/…'}`;
 }
 
 /**

@@ -98,6 +98,18 @@ describe('npm start', function () {
     expect(output).to.match(/configuration error: API_KEY.*API_KEY and API_SECRET both set when NODE_ENV=production/);
   });
 
+  it('refuses settings that would put a password in its output, without printing the password', async () => {
+    const secret = 'Zq9sEcReT';
+    // a REDIS_URL it cannot parse (port out of range) failed later with a TypeError printing
+    // the whole URL; a webhook URL's credentials are never sent, but were logged at every start
+    for (const bad of [{ REDIS_URL: `redis://:${secret}@127.0.0.1:99999` }, { WEBHOOK_URLS: `https://hooks:${secret}@127.0.0.1:9/hook` }]) {
+      const { code, output } = await runHttpNodeToExit({ ...env(await freePort()), ...bad });
+      expect(code, JSON.stringify(bad)).to.equal(2);
+      expect(output).to.match(new RegExp(`configuration error: ${Object.keys(bad)[0]}=".*\\*\\*\\*@`));
+      expect(output).to.not.include(secret);
+    }
+  });
+
   it('without REDIS_URL and without redis-server on PATH it says which package to install', async () => {
     const { code, output } = await runHttpNodeToExit({ ...env(await freePort()), PATH: '/nonexistent' });
     expect(code).to.equal(1);
