@@ -17,6 +17,12 @@ export class TestReceiver {
   answer: (ev: WebhookEvent, attempt: number) => number = () => 200;
   /** Time taken to answer each request, so deliveries are in flight when a test acts. */
   delayMs = 0;
+  /**
+   * A receiver that never finishes answering this delivery, sending a byte every 50 ms until
+   * the connection closes: after its status ('body'), or within its head ('head', no status
+   * ever complete). A 'body' answer with a 2xx status is recorded as received.
+   */
+  trickle: (ev: WebhookEvent, attempt: number) => 'body' | 'head' | null = () => null;
   /** Requests open now, and the most ever open at once (a cap on concurrent deliveries shows here). */
   open = 0;
   maxOpen = 0;
@@ -44,7 +50,20 @@ export class TestReceiver {
           this.attempts.set(ev.id, attempt);
           const status = this.answer(ev, attempt);
           if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+          const trickle = this.trickle(ev, attempt);
+          if (trickle === 'head') {
+            req.socket.write(`HTTP/1.1 ${status} OK\r\n`);
+            const timer = setInterval(() => req.socket.write('X-Slow: 1\r\n'), 50);
+            req.socket.on('close', () => clearInterval(timer));
+            return;
+          }
           if (status >= 200 && status < 300) this.received.push(ev);
+          if (trickle === 'body') {
+            res.writeHead(status, { 'Content-Type': 'text/plain' });
+            const timer = setInterval(() => res.write('.'), 50);
+            res.on('close', () => clearInterval(timer));
+            return;
+          }
           res.writeHead(status).end();
         } catch (e) {
           this.rejected.push((e as Error).message);
