@@ -314,6 +314,11 @@ describe('webhook configuration', () => {
     }
   });
 
+  it('refuses a URL listed twice, which would share one set of lanes, slots and dead letters', () => {
+    expect(() => loadWebhookOptions({ WEBHOOK_URLS: 'http://a/x, http://b/y,http://a/x', API_KEY: 'k', API_SECRET: 's' }))
+      .to.throw(ConfigError, /WEBHOOK_URLS="http:\/\/a\/x".*each URL once/);
+  });
+
   it('never puts the secret in an error', () => {
     expect(() => loadWebhookOptions({ WEBHOOK_URLS: 'http://x', API_KEY: 'k', API_SECRET: '' })).to.throw(ConfigError).with.property('message').that.does.not.include('s3cret');
   });

@@ -25,6 +25,10 @@ export function loadWebhookOptions(env: Env): WebhookOptions {
       throw new ConfigError('WEBHOOK_URLS', shown(u), 'URLs without user:password@ (the Authorization header carries the signed token, so credentials in the URL would not be sent)');
     }
   }
+  // a URL's lanes, slots, breaker and dead letters are keyed by the URL: listed twice, the two
+  // entries would share them (each event queued twice to one lane, the cap counted twice)
+  const twice = urls.find((u, i) => urls.indexOf(u) !== i);
+  if (twice !== undefined) throw new ConfigError('WEBHOOK_URLS', shown(twice), 'each URL once');
   const timeoutRaw = env.WEBHOOK_TIMEOUT?.trim() || `${WEBHOOK_DEFAULTS.timeoutMs}ms`;
   const timeoutMs = parseDuration(timeoutRaw);
   if (timeoutMs === null || timeoutMs < 10) throw new ConfigError('WEBHOOK_TIMEOUT', timeoutRaw, `${DURATION_FORMS}, at least 10ms`);
