@@ -48,7 +48,6 @@ export function httpPost(url: string, body: string, headers: Record<string, stri
       });
       res.on('end', () => settle());
       res.on('error', settle);
-      res.on('aborted', () => settle());
       // every answer closes, after its end: the error (a stack trace's cost) only when it ended short
       res.on('close', () => { if (!settled) settle(new Error('the answer was cut short')); });
     });
