@@ -71,9 +71,6 @@ async function main() {
   await app.listen({ port: http.port, host: '0.0.0.0' });
   if (http.devKeys) log.warn('dev mode: API_KEY / API_SECRET not set, using API_KEY=devkey API_SECRET=secret (as livekit-server --dev)');
   const base = `http://localhost:${http.port}`;
-  log.info({ api: `${base}/v1/telemetry`, dashboard: `${base}/admin/queues`, metrics: `${base}/metrics`, ready: `${base}/readyz` }, 'listening');
-  process.send?.('ready');
-
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -101,6 +98,10 @@ async function main() {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  log.info({ api: `${base}/v1/telemetry`, dashboard: `${base}/admin/queues`, metrics: `${base}/metrics`, ready: `${base}/readyz` }, 'listening');
+  // only now: a SIGTERM before the handlers were in place killed the node outright (a test's
+  // parent, told 'ready', sent one while this process was descheduled just after the send)
+  process.send?.('ready');
 }
 
 main().catch((e) => {
