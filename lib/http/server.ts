@@ -10,6 +10,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import { timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
 import { RetryableError } from '../telemetry/event-claims';
 import { NotReplicatedError } from '../telemetry/replica-wait';
 import { decodeEvents, InvalidEventError, readId } from '../telemetry/validate';
@@ -21,7 +22,16 @@ export interface HttpOptions {
   apiKey: string;
   apiSecret: string;
   maxBodyBytes: number;
+  /** A request's head and body must arrive within this (REQUEST_TIMEOUT_MS unless a test says otherwise). */
+  requestTimeoutMs?: number;
 }
+
+/**
+ * A request must arrive whole within this, or it is answered 408 and its connection closed.
+ * Fastify turns Node's limit off: a client sending its body a byte at a time held its
+ * connection for as long as it liked, before any token was checked (the body is read first).
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Deeper than any LiveKit message needs: a request nested past it is refused before it is parsed. */
 export const MAX_JSON_DEPTH = 32;
@@ -68,6 +78,11 @@ export function buildServer(coordinator: Coordinator, opts: HttpOptions, log: Lo
     // a path id as long as the API accepts (256 bytes, up to 3 characters each percent-encoded),
     // not Fastify's 100 characters: a worker written with a longer sid could not be looked up
     routerOptions: { maxParamLength: 768 },
+    serverFactory: (handler) => {
+      const limit = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+      // Node checks its connections' limits this often: a second, not its default 30 s
+      return http.createServer({ requestTimeout: limit, headersTimeout: limit, connectionsCheckingInterval: Math.min(1000, limit) }, handler);
+    },
   });
   // only JSON is taken: text/plain would otherwise be parsed as a string body
   app.removeContentTypeParser('text/plain');
