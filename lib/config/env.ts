@@ -1,10 +1,18 @@
 /** The environment as the loaders read it (`process.env`, or a test's own object). */
 export type Env = Record<string, string | undefined>;
 
-/** A setting that cannot be used; start-up stops with its message. */
+/**
+ * A setting that cannot be used; start-up stops with its message. The value is shown with
+ * any credentials it may hold hidden (redactUrl), whichever setting it is: the message goes
+ * to the node's output, read by whoever reads its logs.
+ */
 export class ConfigError extends Error {
-  constructor(readonly variable: string, readonly value: string, readonly accepted: string) {
-    super(`${variable}=${JSON.stringify(value)} is not valid: expected ${accepted}`);
+  readonly value: string;
+
+  constructor(readonly variable: string, value: string, readonly accepted: string) {
+    const shown = redactUrl(value);
+    super(`${variable}=${JSON.stringify(shown)} is not valid: expected ${accepted}`);
+    this.value = shown;
     this.name = 'ConfigError';
   }
 }

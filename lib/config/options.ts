@@ -5,7 +5,7 @@ import type { LogFormat } from '../log';
 import type { ClusterTarget, RedisTarget, SentinelTarget, TlsFiles } from '../redis/connection';
 import type { WebhookOptions } from '../webhooks/options';
 import { DURATION_FORMS, parseDuration } from './duration';
-import { ConfigError, parseSize, redactUrl, type Env } from './env';
+import { ConfigError, parseSize, type Env } from './env';
 import { loadHttpOptions, type NodeHttpOptions } from './http';
 import { loadWebhookOptions } from './webhooks';
 
@@ -119,10 +119,10 @@ function coordinatorIdOf(env: Env): string {
 function addresses(name: string, raw: string): { host: string; port: number }[] {
   const list = raw.split(',').map((a) => a.trim()).filter(Boolean).map((a) => {
     const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(a);
-    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new ConfigError(name, redactUrl(raw), 'comma-separated host:port addresses');
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new ConfigError(name, raw, 'comma-separated host:port addresses');
     return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
   });
-  if (list.length === 0) throw new ConfigError(name, redactUrl(raw), 'comma-separated host:port addresses');
+  if (list.length === 0) throw new ConfigError(name, raw, 'comma-separated host:port addresses');
   return list;
 }
 
@@ -165,7 +165,7 @@ function redisTarget(env: Env): RedisTarget | undefined {
   // unparsable, it would fail later with a TypeError whose `input` (printed with it) holds the
   // password; a path other than a database number is a password's unescaped '/' as often as not
   if (url && (!/^rediss?:\/\//.test(url) || !URL.canParse(url) || !/^\/?\d*$/.test(new URL(url).pathname))) {
-    throw new ConfigError('REDIS_URL', redactUrl(url), 'a redis:// or rediss:// URL, its path (if any) a database number, a password\'s reserved characters %-escaped');
+    throw new ConfigError('REDIS_URL', url, 'a redis:// or rediss:// URL, its path (if any) a database number, a password\'s reserved characters %-escaped');
   }
   const sentinels = get('REDIS_SENTINEL_ADDRESSES');
   const name = get('REDIS_SENTINEL_MASTER_NAME');
@@ -173,7 +173,7 @@ function redisTarget(env: Env): RedisTarget | undefined {
   if (name && !sentinels) throw new ConfigError('REDIS_SENTINEL_MASTER_NAME', name, 'REDIS_SENTINEL_ADDRESSES set with it (the sentinels to ask for that master)');
   const given = [url && 'REDIS_URL', sentinels && 'REDIS_SENTINEL_ADDRESSES', cluster && 'REDIS_CLUSTER_ADDRESSES'].filter(Boolean) as string[];
   if (given.length > 1) {
-    throw new ConfigError(given[1], redactUrl(get(given[1])!), `${given[0]} unset: a node uses one Redis (REDIS_URL), a master found through Sentinel (REDIS_SENTINEL_ADDRESSES) or a Redis Cluster (REDIS_CLUSTER_ADDRESSES), one of them`);
+    throw new ConfigError(given[1], get(given[1])!, `${given[0]} unset: a node uses one Redis (REDIS_URL), a master found through Sentinel (REDIS_SENTINEL_ADDRESSES) or a Redis Cluster (REDIS_CLUSTER_ADDRESSES), one of them`);
   }
   const useTls = flag(env, 'REDIS_USE_TLS');
   const auth = { username: 'REDIS_USERNAME', password: 'REDIS_PASSWORD' } as const;

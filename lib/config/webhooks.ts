@@ -1,6 +1,6 @@
 import { WEBHOOK_DEFAULTS, type WebhookOptions } from '../webhooks/options';
 import { DURATION_FORMS, parseDuration } from './duration';
-import { ConfigError, redactUrl, type Env } from './env';
+import { ConfigError, type Env } from './env';
 
 /** A default as the variable would be written: 0 is `off`. */
 const offOr = (n: number, unit = '') => (n === 0 ? 'off' : `${n}${unit}`);
@@ -13,8 +13,9 @@ const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()
  */
 export function loadWebhookOptions(env: Env): WebhookOptions {
   const urls = list(env.WEBHOOK_URLS);
-  // a password may hold an unescaped ',' and so span entries: with any '@', the whole list is shown, redacted
-  const shown = (u: string) => (env.WEBHOOK_URLS?.includes('@') ? redactUrl(env.WEBHOOK_URLS.trim()) : u);
+  // a password may hold an unescaped ',' and so span entries: with any '@', the error shows the
+  // whole list (ConfigError hides its credentials), not the entry, which may hold only part of one
+  const shown = (u: string) => (env.WEBHOOK_URLS?.includes('@') ? env.WEBHOOK_URLS.trim() : u);
   for (const u of urls) {
     let parsed: URL | null = null;
     try { parsed = new URL(u); } catch { parsed = null; }

@@ -8,16 +8,19 @@ import { createLogger } from '../../lib/log';
 import { freePort } from '../../lib/redis/server';
 import { API_KEY, API_SECRET } from '../support/receiver';
 import { until, usePrivateRedis } from '../support/redis';
+import { dribble } from '../support/trickle';
 
 /** Opens a connection, writes `head`, then `drip` every 50 ms until it closes; what it was answered. */
 function dribbleRequest(port: number, head: string, drip: string): { answer: () => string; closed: () => boolean } {
   let answer = '';
   let closed = false;
-  const socket = net.connect(port, '127.0.0.1', () => socket.write(head));
-  const timer = setInterval(() => { if (!socket.destroyed) socket.write(drip); }, 50);
+  const socket = net.connect(port, '127.0.0.1', () => {
+    socket.write(head);
+    dribble(socket, drip, 50);
+  });
   socket.on('data', (d: Buffer) => { answer += d.toString('utf8'); });
   socket.on('error', () => undefined);
-  socket.on('close', () => { closed = true; clearInterval(timer); });
+  socket.on('close', () => { closed = true; });
   return { answer: () => answer, closed: () => closed };
 }
 

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebhookReceiver, type WebhookEvent } from 'livekit-server-sdk';
+import { dribble } from './trickle';
 
 export const API_KEY = 'test-key';
 export const API_SECRET = 'test-secret-that-is-long-enough-for-hs256';
@@ -53,8 +54,7 @@ export class TestReceiver {
           const trickle = this.trickle(ev, attempt);
           if (trickle === 'head') {
             req.socket.write(`HTTP/1.1 ${status} OK\r\n`);
-            const timer = setInterval(() => req.socket.write('X-Slow: 1\r\n'), 50);
-            req.socket.on('close', () => clearInterval(timer));
+            dribble(req.socket, 'X-Slow: 1\r\n', 50);
             return;
           }
           if (status >= 200 && status < 300) this.received.push(ev);

@@ -5,17 +5,21 @@ import { KeySpace } from '../../lib/redis/keys';
 import { httpPost, MAX_ANSWER_BYTES } from '../../lib/webhooks/http-post';
 import { ids } from '../support/fixture';
 import { until, usePrivateRedis } from '../support/redis';
+import { dribble } from '../support/trickle';
 import { joined, useDeliveries } from './harness';
 import { TestReceiver } from './receiver';
 
-/** A raw HTTP server for one test: `handle` gets each connection's socket and first bytes. */
-async function rawServer(handle: (socket: Socket) => void): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {
+/**
+ * A raw HTTP server for one test: `handle` gets each connection's socket once its request's
+ * first bytes came. `open` tells whether the latest connection is still open.
+ */
+async function rawServer(handle: (socket: Socket) => void): Promise<{ url: string; open: () => boolean; close: () => Promise<void> }> {
   const sockets = new Set<Socket>();
-  let connections = 0;
+  let latest: Socket | undefined;
   const server = http.createServer();
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
-    connections++;
+    latest = socket;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined); // the client dropping the connection resets it
@@ -24,7 +28,7 @@ async function rawServer(handle: (socket: Socket) => void): Promise<{ url: strin
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    connections: () => connections,
+    open: () => latest !== undefined && !latest.destroyed,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(r));
@@ -32,13 +36,11 @@ async function rawServer(handle: (socket: Socket) => void): Promise<{ url: strin
   };
 }
 
-/** Sends `chunk` every 20 ms until the socket closes; returns whether it is still sending. */
-function dribble(socket: Socket, chunk: string): () => boolean {
-  const timer = setInterval(() => socket.write(chunk), 20);
-  socket.on('close', () => clearInterval(timer));
-  socket.on('error', () => clearInterval(timer));
-  return () => !socket.destroyed;
-}
+/** A raw server that answers every request with `head`, then `drip` every 20 ms, never ending. */
+const tricklingServer = (head: string, drip: string) => rawServer((socket) => {
+  socket.write(head);
+  dribble(socket, drip);
+});
 
 /**
  * WEBHOOK_TIMEOUT bounds an attempt from sending to the answer's end, as Go's
@@ -50,47 +52,37 @@ describe('webhook attempts and slow answers', function () {
   this.timeout(60_000);
 
   it('an answer whose body never ends counts at its status once the time is up, and its connection is dropped', async () => {
-    let sending = () => true;
-    const server = await rawServer((socket) => {
-      socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n');
-      sending = dribble(socket, '1\r\n.\r\n');
-    });
+    const server = await tricklingServer('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n', '1\r\n.\r\n');
     try {
       expect(await httpPost(server.url, '{}', {}, 300)).to.equal(200);
       // the answer was still coming: the attempt did not wait for it
-      await until(() => !sending(), 'the connection dropped');
+      await until(() => !server.open(), 'the connection dropped');
     } finally { await server.close(); }
   });
 
   it('a head that never ends is a timed-out attempt', async () => {
-    let sending = () => true;
-    const server = await rawServer((socket) => {
-      socket.write('HTTP/1.1 200 OK\r\n');
-      sending = dribble(socket, 'X-Slow: 1\r\n');
-    });
+    const server = await tricklingServer('HTTP/1.1 200 OK\r\n', 'X-Slow: 1\r\n');
     try {
       let error: Error | null = null;
       await httpPost(server.url, '{}', {}, 300).catch((e: Error) => { error = e; });
       expect(error, 'the attempt failed').to.not.equal(null);
       expect(error!.message).to.match(/timed out after 300ms/);
-      await until(() => !sending(), 'the connection dropped');
+      await until(() => !server.open(), 'the connection dropped');
     } finally { await server.close(); }
   });
 
   it(`an answer longer than ${MAX_ANSWER_BYTES} bytes counts at its status, its connection dropped rather than read on`, async () => {
-    let sending = () => true;
     const server = await rawServer((socket) => {
       socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000000000\r\n\r\n');
       const block = 'x'.repeat(16 * 1024);
       const pump = () => { while (!socket.destroyed && socket.write(block)); };
       socket.on('drain', pump);
       pump();
-      sending = () => !socket.destroyed;
     });
     try {
       // a time limit far off: the size, not the time, ends it
       expect(await httpPost(server.url, '{}', {}, 30_000)).to.equal(200);
-      await until(() => !sending(), 'the connection dropped');
+      await until(() => !server.open(), 'the connection dropped');
     } finally { await server.close(); }
   });
 
