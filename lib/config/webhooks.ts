@@ -1,4 +1,5 @@
 import { WEBHOOK_DEFAULTS, type WebhookOptions } from '../webhooks/options';
+import { redactWebhookUrl } from '../webhooks/url-tag';
 import { DURATION_FORMS, parseDuration } from './duration';
 import { ConfigError, type Env } from './env';
 
@@ -29,7 +30,8 @@ export function loadWebhookOptions(env: Env): WebhookOptions {
   // a URL's lanes, slots, breaker and dead letters are keyed by the URL: listed twice, the two
   // entries would share them (each event queued twice to one lane, the cap counted twice)
   const twice = urls.find((u, i) => urls.indexOf(u) !== i);
-  if (twice !== undefined) throw new ConfigError('WEBHOOK_URLS', shown(twice), 'each URL once');
+  // a valid URL by now: shown by its origin and tag, as logs show it (its path may be a secret)
+  if (twice !== undefined) throw new ConfigError('WEBHOOK_URLS', redactWebhookUrl(twice), 'each URL once');
   const timeoutRaw = env.WEBHOOK_TIMEOUT?.trim() || `${WEBHOOK_DEFAULTS.timeoutMs}ms`;
   const timeoutMs = parseDuration(timeoutRaw);
   if (timeoutMs === null || timeoutMs < 10) throw new ConfigError('WEBHOOK_TIMEOUT', timeoutRaw, `${DURATION_FORMS}, at least 10ms`);

@@ -3,6 +3,7 @@ import type { Coordinator } from '../coordinator';
 import { InvalidRequestError } from '../registry/validate';
 import { WEBHOOK } from '../telemetry/events';
 import type { ReplayRequest } from '../webhooks/operations';
+import { redactWebhookUrl, webhookUrlTag } from '../webhooks/url-tag';
 
 const EVENT_NAMES: readonly string[] = Object.values(WEBHOOK);
 const REPLAY_FIELDS = ['url', 'since', 'until', 'event'];
@@ -21,6 +22,14 @@ function readInstant(field: string, v: unknown): number {
   throw new InvalidRequestError(field, `an ISO-8601 time (2024-05-01T12:00:00Z) or epoch milliseconds, from 1970 to ${LATEST_MS} (year 275760)`);
 }
 
+/** The configured URL `given` names: the URL as written in WEBHOOK_URLS, or its tag as logs show it (`wu:1a2b3c4d5e6f`). */
+function namedUrl(given: unknown, urls: readonly string[]): string | undefined {
+  if (typeof given !== 'string') return undefined;
+  if (urls.includes(given)) return given;
+  const tag = given.trim().replace(/^\(?wu:/, '').replace(/\)$/, '');
+  return /^[0-9a-f]{12}$/.test(tag) ? urls.find((u) => webhookUrlTag(u) === tag) : undefined;
+}
+
 /** The body of POST /v1/webhooks/replay, checked field by field against the configured URLs. */
 export function readReplayRequest(body: unknown, urls: readonly string[], now = Date.now()): ReplayRequest {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequestError('body', 'a JSON object { url, since, until?, event? }');
@@ -28,8 +37,10 @@ export function readReplayRequest(body: unknown, urls: readonly string[], now = 
   for (const field of Object.keys(b)) {
     if (!REPLAY_FIELDS.includes(field)) throw new InvalidRequestError(field, 'not a field of a replay (url, since, until, event)');
   }
-  if (typeof b.url !== 'string' || !urls.includes(b.url)) {
-    throw new InvalidRequestError('url', urls.length ? `one of WEBHOOK_URLS (${urls.join(', ')})` : 'no webhook URL is configured (WEBHOOK_URLS)');
+  const url = namedUrl(b.url, urls);
+  if (url === undefined) {
+    // the URLs by origin and tag: a receiver's path or query may be its secret
+    throw new InvalidRequestError('url', urls.length ? `one of WEBHOOK_URLS, or its tag (${urls.map(redactWebhookUrl).join(', ')})` : 'no webhook URL is configured (WEBHOOK_URLS)');
   }
   if (b.since === undefined) throw new InvalidRequestError('since', 'required: an ISO-8601 time or epoch milliseconds');
   const sinceMs = readInstant('since', b.since);
@@ -38,7 +49,7 @@ export function readReplayRequest(body: unknown, urls: readonly string[], now = 
   if (b.event !== undefined && (typeof b.event !== 'string' || !EVENT_NAMES.includes(b.event))) {
     throw new InvalidRequestError('event', `a webhook event name (${EVENT_NAMES.join(', ')})`);
   }
-  return { url: b.url, sinceMs, untilMs, ...(b.event === undefined ? {} : { event: b.event as string }) };
+  return { url, sinceMs, untilMs, ...(b.event === undefined ? {} : { event: b.event as string }) };
 }
 
 /**

@@ -319,7 +319,7 @@ export class WebhookDelivery implements WebhookNotifier {
     // a dead letter: failed at once, as the dashboard shows it; sent (out of turn) when retried from there
     if (job.name === DEAD_LETTER && job.attemptsMade === 0) throw new UnrecoverableError(d.reason);
     const result = await this.receivers.of(d.url).post(d, 0);
-    if (!succeeded(result)) throw new Error(describeAttempt(result, d.url));
+    if (!succeeded(result)) throw new Error(describeAttempt(result));
     this.metrics.recordDelivery(Date.now() - d.enqueuedAt);
     return 'delivered (retried dead letter)';
   }

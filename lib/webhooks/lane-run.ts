@@ -231,7 +231,7 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
         continue;
       }
       ctx.metrics.failedAttempts++;
-      const reason = describeAttempt(result, url);
+      const reason = describeAttempt(result);
       // its URL paused: the event waits for the probe, its attempts kept for after the pause
       const paused = await breaker.failed(result);
       const delay = paused ? breaker.probeInMs : backoffMs(o, attempt);

@@ -12,10 +12,13 @@ import { LaneAppends } from './lane-appends';
 import { ReplayLease } from './replay-lease';
 import type { Receivers } from './receivers';
 import { laneOfRun } from './url-status';
+import { webhookUrlTag } from './url-tag';
 
 /** One URL as GET /v1/webhooks shows it. */
 export interface UrlReport {
   url: string;
+  /** The URL's tag: logs show the URL by its origin and this (`wu:<tag>`), and a replay may name it so. */
+  tag: string;
   /** Events waiting in the URL's lanes (those being sent included). */
   queued: number;
   /** Lanes whose run is sending (one event each at a time). */
@@ -161,7 +164,7 @@ export class WebhookOperations {
     const sorted = latencies.map(Number).sort((a, b) => a - b);
     const paused = status.paused !== undefined;
     return {
-      url, queued, inFlight, oldestQueuedAgeMs: oldest === null ? null : Math.max(0, now - oldest),
+      url, tag: webhookUrlTag(url), queued, inFlight, oldestQueuedAgeMs: oldest === null ? null : Math.max(0, now - oldest),
       failingSince: iso(status.failingSince), paused, pausedSince: iso(status.paused),
       nextProbeInMs: paused ? Math.max(0, probeTtl) : null,
       deadLetters,

@@ -1,7 +1,7 @@
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import type { WebhookOptions } from './options';
-import type { Attempt } from './attempt';
+import { describeAttempt, type Attempt } from './attempt';
 import { webhookUrlTag } from './url-tag';
 
 /** Delivery latencies a URL keeps for its p50 / p99 (the latest ones). */
@@ -70,7 +70,7 @@ export class UrlStatus {
     const sentAt = Date.now();
     const r = (await this.redis.recordWebhookOutcome(
       k.status, k.latency, k.probe, k.held, this.opts.breakAfterMs, this.opts.probeEveryMs, LATENCY_SAMPLES,
-      failed ? String(failed.status) : '', failed ? (failed.error || `HTTP ${failed.status}`) : '', runId, ...latencies.map((ms) => Math.round(ms)),
+      failed ? String(failed.status) : '', failed ? describeAttempt(failed) : '', runId, ...latencies.map((ms) => Math.round(ms)),
     )) as (number | string)[];
     if (latencies.length > 0) this.succeeded(sentAt);
     return {

@@ -4,6 +4,7 @@ import { Cluster } from 'ioredis';
 import type { Coordinator } from '../../lib/coordinator';
 import { RUN, type RunJob, type RunProgress } from '../../lib/webhooks/delivery';
 import type { UrlReport } from '../../lib/webhooks/operations';
+import { webhookUrlTag } from '../../lib/webhooks/url-tag';
 import { joined } from '../support/deliveries';
 import { until, usePrivateRedis } from '../support/redis';
 import { operatorToken, webhookOpsNode } from '../support/webhook-ops-node';
@@ -56,6 +57,8 @@ describe('webhook operator API (in-process node)', function () {
     await until(async () => (await report()).deadLetters === 3, 'three dead letters');
     const failing = await report();
     expect(failing.lastError?.status).to.equal(400);
+    expect(failing.lastError?.message).to.equal('HTTP 400');
+    expect(failing.tag).to.equal(webhookUrlTag(rx.url));
     expect(failing.failingSince).to.be.a('string');
     expect(failing.paused).to.equal(false);
     await until(async () => (await report()).queued === 0, 'the lane to drain');
@@ -67,6 +70,10 @@ describe('webhook operator API (in-process node)', function () {
       expect((res.json() as { error: { message: string } }).error.message).to.match(new RegExp(`^${field}: `));
     };
     await refused({ url: 'http://elsewhere.example/hook', since: t0 }, 'url');
+    await refused({ url: 'wu:000000000000', since: t0 }, 'url');
+    // the refusal lists the URLs as logs show them: by origin and tag, not by path
+    const listed = ((await replay({ url: 'http://elsewhere.example/hook', since: t0 })).json() as { error: { message: string } }).error.message;
+    expect(listed).to.include(`(wu:${webhookUrlTag(rx.url)})`).and.not.include('/webhook');
     await refused({ url: rx.url }, 'since');
     await refused({ url: rx.url, since: 'yesterday' }, 'since');
     await refused({ url: rx.url, since: t0, until: 'soon' }, 'until');
@@ -78,7 +85,8 @@ describe('webhook operator API (in-process node)', function () {
     expect((await replay({ url: rx.url, since: t0, event: 'room_finished' })).json()).to.deep.equal({ replayed: 0 });
 
     rx.answer = () => 200;
-    const res = await replay({ url: rx.url, since: new Date(t0).toISOString(), event: 'participant_joined' });
+    // named by its tag, as the logs name it
+    const res = await replay({ url: `wu:${failing.tag}`, since: new Date(t0).toISOString(), event: 'participant_joined' });
     expect(res.statusCode).to.equal(200);
     expect(res.json()).to.deep.equal({ replayed: 3 });
     await until(() => rx.roomSequence('dl').length === 3, 'the replayed events');
