@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { redactWebhookUrl } from './webhooks/url-tag';
+import { redactWebhookUrl } from './webhook-url';
 
 /**
  * JSON lines (pino's own), or pretty lines for a person at a terminal: pino's pretty

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
-import { redactWebhookUrl, webhookUrlTag } from '../lib/webhooks/url-tag';
+import { redactWebhookUrl, webhookUrlTag } from '../lib/webhook-url';
 
 const TSX = pathToFileURL(require.resolve('tsx')).href;
 const LOG = path.join(__dirname, '..', 'lib', 'log.ts');

@@ -1,5 +1,5 @@
 import { WEBHOOK_DEFAULTS, type WebhookOptions } from '../webhooks/options';
-import { redactWebhookUrl } from '../webhooks/url-tag';
+import { redactWebhookUrl } from '../webhook-url';
 import { DURATION_FORMS, parseDuration } from './duration';
 import { ConfigError, type Env } from './env';
 

@@ -3,7 +3,7 @@ import type { Coordinator } from '../coordinator';
 import { InvalidRequestError } from '../registry/validate';
 import { WEBHOOK } from '../telemetry/events';
 import type { ReplayRequest } from '../webhooks/operations';
-import { redactWebhookUrl, webhookUrlTag } from '../webhooks/url-tag';
+import { redactWebhookUrl, webhookUrlTag } from '../webhook-url';
 
 const EVENT_NAMES: readonly string[] = Object.values(WEBHOOK);
 const REPLAY_FIELDS = ['url', 'since', 'until', 'event'];

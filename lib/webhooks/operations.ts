@@ -12,7 +12,7 @@ import { LaneAppends } from './lane-appends';
 import { ReplayLease } from './replay-lease';
 import type { Receivers } from './receivers';
 import { laneOfRun } from './url-status';
-import { webhookUrlTag } from './url-tag';
+import { webhookUrlTag } from '../webhook-url';
 
 /** One URL as GET /v1/webhooks shows it. */
 export interface UrlReport {

@@ -10,7 +10,7 @@ import { RunLedger } from './run-ledger';
 import { UrlStatus } from './url-status';
 
 export { describeAttempt, isFinal, succeeded, type Attempt } from './attempt';
-export { webhookUrlTag } from './url-tag';
+export { webhookUrlTag } from '../webhook-url';
 
 const USER_AGENT = 'telemetry-coordinator-webhooks/0.1';
 

@@ -4,7 +4,7 @@ import { Batcher } from './batcher';
 import { leaseMs } from './local-slots';
 import type { WebhookOptions } from './options';
 import { LATENCY_SAMPLES } from './url-status';
-import { webhookUrlTag } from './url-tag';
+import { webhookUrlTag } from '../webhook-url';
 
 /**
  * What the runs of a node settle with a URL within this many ms goes as one call: nothing

@@ -1,7 +1,7 @@
 import { leaseMs, type LocalSlots } from './local-slots';
 import type { WebhookOptions } from './options';
 import type { Pickup, RunContext } from './run';
-import { webhookUrlTag } from './url-tag';
+import { webhookUrlTag } from '../webhook-url';
 
 /**
  * A rate turn at most this far off is waited for in the run (its BullMQ slot kept a few

@@ -2,7 +2,7 @@ import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
 import type { WebhookOptions } from './options';
 import { describeAttempt, type Attempt } from './attempt';
-import { webhookUrlTag } from './url-tag';
+import { webhookUrlTag } from '../webhook-url';
 
 /** Delivery latencies a URL keeps for its p50 / p99 (the latest ones). */
 export const LATENCY_SAMPLES = 1000;

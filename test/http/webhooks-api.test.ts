@@ -4,7 +4,7 @@ import { Cluster } from 'ioredis';
 import type { Coordinator } from '../../lib/coordinator';
 import { RUN, type RunJob, type RunProgress } from '../../lib/webhooks/delivery';
 import type { UrlReport } from '../../lib/webhooks/operations';
-import { webhookUrlTag } from '../../lib/webhooks/url-tag';
+import { webhookUrlTag } from '../../lib/webhook-url';
 import { joined } from '../support/deliveries';
 import { until, usePrivateRedis } from '../support/redis';
 import { operatorToken, webhookOpsNode } from '../support/webhook-ops-node';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { PrivateRedis, freePort } from '../../lib/redis/server';
 import type { UrlReport } from '../../lib/webhooks/operations';
-import { webhookUrlTag } from '../../lib/webhooks/url-tag';
+import { webhookUrlTag } from '../../lib/webhook-url';
 import { ids } from '../support/fixture';
 import { postBatch, sfuToken } from '../support/http';
 import { startHttpNode, stopNodeProcess } from '../support/processes';

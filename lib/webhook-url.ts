@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 
+// At the root of lib/, beside log.ts: the logger shows webhook URLs as webhooks/ names them,
+// and webhooks/ logs through it, so this sits below both.
+
 /** A webhook URL's short name in Redis keys (its hash tag, `{wu:<tag>}`). */
 export function webhookUrlTag(url: string): string {
   return createHash('sha1').update(url).digest('hex').slice(0, 12);
