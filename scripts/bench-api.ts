@@ -206,7 +206,9 @@ async function main() {
     }
     const clusterPids = cluster ? cluster.masters.map((m) => m.pid) : [];
     const waiting = (waitNode ? [[`node, REDIS_WAIT_REPLICAS=${WAIT_REPLICAS}`, waitPort, waitNode.pid!]] : []) as [string, number, number][];
-    const token = await new AccessToken(API_KEY, API_SECRET, { identity: 'sfu-bench', ttl: '2h' }).toJwt();
+    const at = new AccessToken(API_KEY, API_SECRET, { identity: 'sfu-bench', ttl: '2h' });
+    at.addObservabilityGrant({ write: true });
+    const token = await at.toJwt();
 
     progress(`setting up ${ROOMS} rooms x ${PER_ROOM} participants, joined and active`);
     const setup = nodeHttpClient(token);

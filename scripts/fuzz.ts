@@ -40,7 +40,9 @@ async function main() {
   const admin = createRedis(server.url);
   // the flush the node would run, run here between cases, on the same Redis
   const flusher = new Coordinator({ redis: server.url, options: loadOptions({ ...env, NODE_ID: 'fuzz-flush' }), log: createLogger('silent') });
-  const token = await new AccessToken(API_KEY, API_SECRET, { identity: 'fuzz', ttl: '2h' }).toJwt();
+  const at = new AccessToken(API_KEY, API_SECRET, { identity: 'fuzz', ttl: '2h' });
+  at.addObservabilityGrant({ write: true });
+  const token = await at.toJwt();
   const url = `http://127.0.0.1:${port}/v1/telemetry`;
 
   /** The coordinator's keys, each with its value's digest (not BullMQ's, whose schedulers tick on their own). */

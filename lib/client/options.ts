@@ -14,7 +14,7 @@ export interface TelemetryClientOptions {
   /** Tokens are minted from these (HS256, iss = apiKey), as livekit-server-sdk's AccessToken. */
   apiKey?: string;
   apiSecret?: string;
-  /** Or a token source of the caller's (an AccessToken's toJwt, say); wins over apiKey / apiSecret. */
+  /** Or a token source of the caller's (an AccessToken's toJwt, with `addObservabilityGrant({ write: true })`); wins over apiKey / apiSecret. */
   token?: () => Promise<string>;
   /** Events per request, 1 to 1000. */
   maxBatch?: number;

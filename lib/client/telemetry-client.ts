@@ -223,7 +223,9 @@ export class TelemetryClient implements T.TelemetryService {
     const now = Date.now();
     if (!this.token || now >= this.token.renewAt) {
       const ttl = 10 * 60;
-      const jwt = await new SignJWT({})
+      // the grant the coordinator asks of every call: LiveKit's observability grant, which
+      // participants' join tokens lack (as the Go client and livekit-server-sdk's AccessToken write it)
+      const jwt = await new SignJWT({ observability: { write: true } })
         .setProtectedHeader({ alg: 'HS256' })
         .setIssuer(this.o.apiKey!)
         .setSubject(this.o.nodeId)

@@ -1,5 +1,4 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { jwtVerify } from 'jose';
 import type { Logger } from 'pino';
 import type { Coordinator } from '../coordinator';
 import type { BackgroundJobs } from './background-jobs';
@@ -14,6 +13,7 @@ import http from 'node:http';
 import { RetryableError } from '../telemetry/event-claims';
 import { NotReplicatedError } from '../telemetry/replica-wait';
 import { decodeEvents, InvalidEventError, readId } from '../telemetry/validate';
+import { refuseToken } from './auth';
 import { NodeMetrics } from './metrics';
 import { registerWebhookRoutes } from './webhooks-routes';
 import { ReplayUnderWayError } from '../webhooks/replay-lease';
@@ -147,17 +147,10 @@ export function buildServer(coordinator: Coordinator, opts: HttpOptions, log: Lo
   });
 
   async function authenticate(req: FastifyRequest, reply: FastifyReply) {
-    const h = req.headers.authorization;
-    const token = h?.startsWith('Bearer ') ? h.slice(7) : undefined;
-    if (!token) {
-      metrics.httpErrors.inc({ status: 401 });
-      return reply.code(401).send({ error: { code: 'unauthorized', message: 'missing Bearer token' } });
-    }
-    try {
-      await jwtVerify(token, secret, { issuer: opts.apiKey, requiredClaims: ['exp'] });
-    } catch (e) {
-      metrics.httpErrors.inc({ status: 401 });
-      return reply.code(401).send({ error: { code: 'unauthorized', message: `invalid token: ${(e as Error).message}` } });
+    const refused = await refuseToken(req.headers.authorization, opts.apiKey, secret);
+    if (refused) {
+      metrics.httpErrors.inc({ status: refused.status });
+      return reply.code(refused.status).send({ error: { code: refused.code, message: refused.message } });
     }
   }
 

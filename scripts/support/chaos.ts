@@ -120,7 +120,11 @@ export class BuggySfu {
   async sendOne(): Promise<MalformedResult> {
     const n = this.n++;
     const kind = MALFORMED_KINDS[n % MALFORMED_KINDS.length];
-    this.token ??= await new AccessToken(this.apiKey, this.apiSecret, { identity: 'sfu-buggy', ttl: '10m' }).toJwt();
+    if (!this.token) {
+      const at = new AccessToken(this.apiKey, this.apiSecret, { identity: 'sfu-buggy', ttl: '10m' });
+      at.addObservabilityGrant({ write: true });
+      this.token = await at.toJwt();
+    }
     const body = JSON.stringify({ nodeId: 'sfu-buggy', events: [{ method: 'roomStarted', id: `buggy:${n}:0`, room: buggyRoom(n, 'a') }, kind.event(n)] });
     let result: MalformedResult = { what: kind.what, status: 'network error', message: '', namesField: false };
     for (let attempt = 0; attempt < 3 * this.urls.length; attempt++) {

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
+import { TELEMETRY_GRANT } from '../../lib/http/auth';
 import Redis from 'ioredis';
 import { loadOptions } from '../../lib/config/options';
 import { Coordinator } from '../../lib/coordinator';
@@ -65,7 +66,7 @@ describe('REDIS_WAIT_REPLICAS: a batch acknowledged only once a replica holds it
     master = await PrivateRedis.start({ debugCommands: true });
     admin = new Redis(master.url);
     await startReplica();
-    token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY)
+    token = await new SignJWT({ ...TELEMETRY_GRANT }).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY)
       .setExpirationTime(Math.floor(Date.now() / 1000) + 3600).sign(new TextEncoder().encode(API_SECRET));
   });
   after(async () => {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { AnalyticsStat, AnalyticsStream, ParticipantInfo, Room, TrackInfo, TrackType } from '@livekit/protocol';
 import { expect } from 'chai';
 import { SignJWT } from 'jose';
+import { TELEMETRY_GRANT } from '../../lib/http/auth';
 import { TelemetryClient } from '../../lib/client/telemetry-client';
 import { freePort, PrivateRedis } from '../../lib/redis/server';
 import { Haproxy, haproxyConfig } from '../../scripts/support/haproxy';
@@ -128,7 +129,7 @@ describe('HAProxy in front of three coordinator nodes', function () {
 
   it('a draining node answers no /readyz with 2xx, and HAProxy takes it out while it still finishes a request', async () => {
     const [port] = ports;
-    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY)
+    const token = await new SignJWT({ ...TELEMETRY_GRANT }).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY)
       .setExpirationTime(Math.floor(Date.now() / 1000) + 600).sign(new TextEncoder().encode(API_SECRET));
     const stat = new AnalyticsStat({ roomId: 'RM_held', participantId: 'PA_held', trackId: 'TR_held', streams: [new AnalyticsStream({ ssrc: 1, primaryBytes: 100n, primaryPackets: 1 })] });
     const body = JSON.stringify({ nodeId: 'sfu-held', events: [{

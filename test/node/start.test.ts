@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { AccessToken } from 'livekit-server-sdk';
 import { expect } from 'chai';
 import { freePort } from '../../lib/redis/server';
 import { runHttpNodeToExit, startHttpNode, stopNodeProcess } from '../support/processes';
 import { until } from '../support/redis';
+import { sfuToken } from '../support/http';
 
 /**
  * `npm start` as a newcomer runs it: no REDIS_URL (a private redis-server whose data in
@@ -28,7 +28,7 @@ describe('npm start', function () {
   it('without REDIS_URL runs its own redis-server in .data/redis, with dev keys; a restart keeps the state', async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const token = await new AccessToken('devkey', 'secret', { identity: 'sfu-dev', ttl: '5m' }).toJwt();
+    const token = await sfuToken('sfu-dev', '5m', { apiKey: 'devkey', apiSecret: 'secret' });
     const output: string[] = [];
     let node = await startHttpNode(env(port), { cwd: dir, output });
     try {
@@ -60,7 +60,7 @@ describe('npm start', function () {
   it('a second npm start in the same folder joins the first one\'s redis-server: a two-node fleet; the last to stop stops it', async () => {
     const shared = mkdtempSync(path.join(os.tmpdir(), 'tc-start-two-'));
     const [portA, portB] = [await freePort(), await freePort()];
-    const token = await new AccessToken('devkey', 'secret', { identity: 'sfu-two', ttl: '5m' }).toJwt();
+    const token = await sfuToken('sfu-two', '5m', { apiKey: 'devkey', apiSecret: 'secret' });
     const outA: string[] = [];
     const outB: string[] = [];
     const a = await startHttpNode(env(portA), { cwd: shared, output: outA });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
+import { TELEMETRY_GRANT } from '../../lib/http/auth';
 import Redis, { Cluster } from 'ioredis';
 import { loadOptions } from '../../lib/config/options';
 import { Coordinator } from '../../lib/coordinator';
@@ -39,7 +40,7 @@ describe('REDIS_WAIT_REPLICAS on a cluster: a batch refused for want of replicas
     cluster = await LocalCluster.start({ replicasPerMaster: 2 });
     client = new Redis.Cluster(cluster.startupNodes);
     client.on('error', () => {});
-    token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY)
+    token = await new SignJWT({ ...TELEMETRY_GRANT }).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY)
       .setExpirationTime(Math.floor(Date.now() / 1000) + 3600).sign(new TextEncoder().encode(API_SECRET));
   });
   after(async () => {

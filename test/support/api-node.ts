@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
+import { TELEMETRY_GRANT } from '../../lib/http/auth';
 import { loadOptions } from '../../lib/config/options';
 import { Coordinator } from '../../lib/coordinator';
 import { buildServer } from '../../lib/http/server';
@@ -53,7 +54,7 @@ export function useApiNode(env: Record<string, string> = {}) {
     ctx.app = buildServer(ctx.coordinator, { apiKey: API_KEY, apiSecret: API_SECRET, maxBodyBytes: 4 << 20 }, createLogger('silent'));
     ctx.admin = redis.client();
     const now = Math.floor(Date.now() / 1000);
-    ctx.token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY).setExpirationTime(now + 3600).sign(new TextEncoder().encode(API_SECRET));
+    ctx.token = await new SignJWT({ ...TELEMETRY_GRANT }).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY).setExpirationTime(now + 3600).sign(new TextEncoder().encode(API_SECRET));
   });
   beforeEach(() => ctx.notifier.clear());
   redis.cleanups.push(async () => {

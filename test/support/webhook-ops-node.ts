@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { AccessToken } from 'livekit-server-sdk';
 import { loadOptions } from '../../lib/config/options';
 import { loadWebhookOptions } from '../../lib/config/webhooks';
 import { Coordinator } from '../../lib/coordinator';
@@ -7,6 +6,7 @@ import { buildServer } from '../../lib/http/server';
 import { createLogger } from '../../lib/log';
 import type { RedisTarget } from '../../lib/redis/connection';
 import { API_KEY, API_SECRET } from './receiver';
+import { sfuToken } from './http';
 
 /** A node of the operator API tests: on `target`, sending to `url`, connected (not started), and its API. */
 export async function webhookOpsNode(target: RedisTarget, url: string, nodeId: string, maxAttempts: number): Promise<{ coordinator: Coordinator; app: FastifyInstance }> {
@@ -21,4 +21,4 @@ export async function webhookOpsNode(target: RedisTarget, url: string, nodeId: s
 }
 
 /** A token an operator's script sends (10 minutes). */
-export const operatorToken = () => new AccessToken(API_KEY, API_SECRET, { identity: 'operator', ttl: '10m' }).toJwt();
+export const operatorToken = () => sfuToken('operator', '10m');

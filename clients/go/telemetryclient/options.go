@@ -19,7 +19,8 @@ type Options struct {
 	// the guards it sends and holds the lease the fleet expires when it goes silent.
 	NodeID string
 	// APIKey and APISecret mint the bearer tokens (HS256, iss = APIKey), as LiveKit's own
-	// access tokens. Token, if set, is used instead.
+	// access tokens, with the observability grant the coordinator asks of every call.
+	// Token, if set, is used instead; its tokens need that grant too (else 403).
 	APIKey    string
 	APISecret string
 	Token     func() (string, error)

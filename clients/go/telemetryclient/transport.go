@@ -68,7 +68,9 @@ func (t *transport) bearer() (string, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if now := time.Now(); t.jwt == "" || now.After(t.renewAt) {
-		jwt, err := auth.NewAccessToken(t.o.APIKey, t.o.APISecret).SetIdentity(t.o.NodeID).SetValidFor(tokenTTL).ToJWT()
+		jwt, err := auth.NewAccessToken(t.o.APIKey, t.o.APISecret).SetIdentity(t.o.NodeID).SetValidFor(tokenTTL).
+			// the grant the coordinator asks of every call: a participant's join token lacks it
+			SetObservabilityGrant(&auth.ObservabilityGrant{Write: true}).ToJWT()
 		if err != nil {
 			return "", err
 		}

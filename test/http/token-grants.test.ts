@@ -1,0 +1,118 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { SignJWT } from 'jose';
+import { AccessToken } from 'livekit-server-sdk';
+import { API_KEY, API_SECRET, useApiNode } from '../support/api-node';
+import { ids } from '../support/fixture';
+
+/**
+ * A LiveKit app mints its participants' join tokens with the same API key and secret the
+ * coordinator signs webhooks with, so a valid signature alone proves nothing: every API call
+ * needs the observability grant, which join tokens never carry. A token without it is a 403
+ * that changes nothing, whatever else it grants.
+ */
+describe('API tokens: the observability grant', function () {
+  this.timeout(60_000);
+  const node = useApiNode();
+
+  const session = () => {
+    const room = ids.roomInfo('g');
+    const participant = ids.participantInfo('p');
+    return { room: { sid: room.sid, name: room.name }, participant: { sid: participant.sid, identity: participant.identity } };
+  };
+  /** A token as livekit-server-sdk makes it, with `grant` (and the observability grant if asked). */
+  const token = async (grant: Record<string, unknown>, observability?: { write: boolean }) => {
+    const at = new AccessToken(API_KEY, API_SECRET, { identity: 'someone', ttl: '10m' });
+    at.addGrant(grant);
+    if (observability) at.addObservabilityGrant(observability);
+    return at.toJwt();
+  };
+  /** Every route behind the token check, as a request with `jwt`. */
+  const routes = (jwt: string, sfu: string, room: { sid: string }, participant: { sid: string }) => {
+    const headers = { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' };
+    return [
+      { method: 'POST' as const, url: '/v1/telemetry', headers, payload: JSON.stringify({ nodeId: sfu, events: [{ method: 'roomStarted', room }] }) },
+      { method: 'POST' as const, url: `/v1/nodes/${sfu}/heartbeat`, headers, payload: '{}' },
+      { method: 'DELETE' as const, url: `/v1/nodes/${sfu}`, headers: { authorization: headers.authorization } },
+      { method: 'GET' as const, url: `/v1/rooms/${room.sid}/participants/${participant.sid}`, headers: { authorization: headers.authorization } },
+      { method: 'GET' as const, url: '/v1/webhooks', headers: { authorization: headers.authorization } },
+      { method: 'POST' as const, url: '/v1/webhooks/replay', headers, payload: JSON.stringify({ url: 'http://receiver.example/hook', since: 0 }) },
+    ];
+  };
+
+  it('a participant\'s join token, a room admin\'s, or a server token without the grant: 403 on every route, nothing written', async () => {
+    const sfu = ids.node();
+    const { room, participant } = session();
+    // the participant is connected: a forged departure would be a participant_left
+    const joined = await node.post({ nodeId: sfu, events: [
+      { method: 'roomStarted', room },
+      { method: 'participantActive', room, participant, isMigration: false, guard: 'g' },
+    ] });
+    expect(joined.status).to.equal(200);
+    const refusedTokens = {
+      'a join token': await token({ roomJoin: true, room: room.sid, canPublish: true, canSubscribe: true }),
+      'a room admin\'s token': await token({ roomJoin: true, roomAdmin: true, room: room.sid }),
+      'a server token (create, list, record)': await token({ roomCreate: true, roomList: true, roomRecord: true, ingressAdmin: true }),
+      'observability without write': await token({}, { write: false }),
+    };
+    for (const [what, jwt] of Object.entries(refusedTokens)) {
+      for (const request of routes(jwt, sfu, room, participant)) {
+        const before = await node.snapshot();
+        const webhooks = node.notifier.events.length;
+        const res = await node.app.inject(request);
+        expect(res.statusCode, `${what}: ${request.method} ${request.url}`).to.equal(403);
+        expect(res.json().error.code).to.equal('forbidden');
+        expect(res.json().error.message).to.match(/observability grant/);
+        expect(await node.snapshot(), `${what}: ${request.method} ${request.url}: Redis`).to.equal(before);
+        expect(node.notifier.events.length, 'no webhook').to.equal(webhooks);
+      }
+    }
+    // the participant is still there, read with a token that has the grant
+    const granted = await token({}, { write: true });
+    const read = await node.app.inject(routes(granted, sfu, room, participant)[3]);
+    expect(read.statusCode).to.equal(200);
+  });
+
+  it('without a valid token: 401, as before (none, another secret, another issuer, expired)', async () => {
+    const sfu = ids.node();
+    const { room, participant } = session();
+    const secret = new TextEncoder().encode(API_SECRET);
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { observability: { write: true } };
+    const invalid = {
+      'another secret': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY).setExpirationTime(now + 600).sign(new TextEncoder().encode(`${API_SECRET}x`)),
+      'another issuer': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer('other-key').setExpirationTime(now + 600).sign(secret),
+      'expired': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY).setExpirationTime(now - 60).sign(secret),
+      'no exp': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY).sign(secret),
+    };
+    for (const [what, jwt] of Object.entries(invalid)) {
+      for (const request of routes(jwt, sfu, room, participant)) {
+        const res = await node.app.inject(request);
+        expect(res.statusCode, `${what}: ${request.method} ${request.url}`).to.equal(401);
+      }
+    }
+    const none = await node.app.inject({ method: 'GET', url: '/v1/webhooks' });
+    expect(none.statusCode).to.equal(401);
+  });
+
+  it('only a signed token whose observability.write is true is let through (property: any claims)', async () => {
+    const secret = new TextEncoder().encode(API_SECRET);
+    const sfu = ids.node();
+    const value = fc.oneof(fc.boolean(), fc.constant('true'), fc.constant(1), fc.constant(null), fc.string({ maxLength: 5 }), fc.constant({ write: true }));
+    await fc.assert(fc.asyncProperty(
+      fc.record({
+        video: fc.option(fc.record({ roomJoin: fc.boolean(), roomAdmin: fc.boolean(), roomCreate: fc.boolean(), room: fc.string({ maxLength: 8 }) }, { requiredKeys: [] }), { nil: undefined }),
+        observability: fc.option(fc.oneof(fc.record({ write: value }, { requiredKeys: [] }), value), { nil: undefined }),
+        write: fc.option(value, { nil: undefined }),
+      }, { requiredKeys: [] }),
+      async (claims) => {
+        const jwt = await new SignJWT(claims as Record<string, unknown>).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY)
+          .setExpirationTime(Math.floor(Date.now() / 1000) + 600).sign(secret);
+        const res = await node.app.inject({ method: 'POST', url: `/v1/nodes/${sfu}/heartbeat`, headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, payload: '{}' });
+        const o = claims.observability as unknown;
+        const granted = typeof o === 'object' && o !== null && (o as { write?: unknown }).write === true;
+        expect(res.statusCode, JSON.stringify(claims)).to.equal(granted ? 204 : 403);
+      },
+    ), { numRuns: 300 });
+  });
+});
