@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import { AccessToken } from 'livekit-server-sdk';
+import { CLOCK_LEEWAY_S } from '../../lib/http/auth';
 import { API_KEY, API_SECRET, useApiNode } from '../support/api-node';
 import { ids } from '../support/fixture';
 
@@ -73,7 +74,7 @@ describe('API tokens: the observability grant', function () {
     expect(read.statusCode).to.equal(200);
   });
 
-  it('without a valid token: 401, as before (none, another secret, another issuer, expired)', async () => {
+  it('without a valid token: 401, as before (none, another secret, another issuer, no exp, expired or not yet valid past the leeway)', async () => {
     const sfu = ids.node();
     const { room, participant } = session();
     const secret = new TextEncoder().encode(API_SECRET);
@@ -82,7 +83,8 @@ describe('API tokens: the observability grant', function () {
     const invalid = {
       'another secret': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY).setExpirationTime(now + 600).sign(new TextEncoder().encode(`${API_SECRET}x`)),
       'another issuer': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer('other-key').setExpirationTime(now + 600).sign(secret),
-      'expired': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY).setExpirationTime(now - 60).sign(secret),
+      'expired past the leeway': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY).setExpirationTime(now - CLOCK_LEEWAY_S - 60).sign(secret),
+      'not valid before a time past the leeway': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY).setNotBefore(now + CLOCK_LEEWAY_S + 60).setExpirationTime(now + 600).sign(secret),
       'no exp': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY).sign(secret),
     };
     for (const [what, jwt] of Object.entries(invalid)) {
@@ -93,6 +95,24 @@ describe('API tokens: the observability grant', function () {
     }
     const none = await node.app.inject({ method: 'GET', url: '/v1/webhooks' });
     expect(none.statusCode).to.equal(401);
+  });
+
+  it('an SFU whose clock is ahead or behind by less than a minute: its token is taken (LiveKit\'s leeway)', async () => {
+    const secret = new TextEncoder().encode(API_SECRET);
+    const sfu = ids.node();
+    const now = Math.floor(Date.now() / 1000);
+    // as LiveKit's AccessToken makes it on a clock `skew` s off: nbf = its now, exp = its now + 10 min
+    for (const skew of [30, 5, 1, -1, -5, -30]) {
+      const jwt = await new SignJWT({ observability: { write: true } }).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY)
+        .setNotBefore(now + skew).setExpirationTime(now + skew + 600).sign(secret);
+      const res = await node.app.inject({ method: 'POST', url: `/v1/nodes/${sfu}/heartbeat`, headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, payload: '{}' });
+      expect(res.statusCode, `a clock ${skew} s off`).to.equal(204);
+    }
+    // a token that expired 30 s ago by this node's clock: the SFU's may still be within it
+    const late = await new SignJWT({ observability: { write: true } }).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY)
+      .setNotBefore(now - 630).setExpirationTime(now - 30).sign(secret);
+    const res = await node.app.inject({ method: 'POST', url: `/v1/nodes/${sfu}/heartbeat`, headers: { authorization: `Bearer ${late}`, 'content-type': 'application/json' }, payload: '{}' });
+    expect(res.statusCode).to.equal(204);
   });
 
   it('only a signed token whose observability.write is true is let through (property: any claims)', async () => {
