@@ -47,7 +47,7 @@ export async function refuseToken(header: string | undefined, apiKey: string, se
   if (!hasGrant(payload)) {
     return {
       status: 403, code: 'forbidden',
-      message: 'the token lacks the observability grant ("observability": {"write": true}): a participant\'s join token is not accepted; an SFU or operator token adds it (AccessToken.addObservabilityGrant({ write: true }))',
+      message: `the token lacks the observability grant (${JSON.stringify(TELEMETRY_GRANT)}): a participant's join token is not accepted; an SFU or operator token adds it (AccessToken.addObservabilityGrant({ write: true }))`,
     };
   }
   return null;
