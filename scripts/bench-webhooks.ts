@@ -63,7 +63,7 @@ import { KeySpace } from '../lib/redis/keys';
 import { PrivateRedis } from '../lib/redis/server';
 import { WebhookDelivery, webhookLaneId } from '../lib/webhooks/delivery';
 import { eventKey } from '../lib/webhooks/event-key';
-import { httpPost } from '../lib/webhooks/http-post';
+import { httpPost, type Answer } from '../lib/webhooks/http-post';
 import type { WebhookMetrics } from '../lib/webhooks/metrics';
 import { WEBHOOK_DEFAULTS, type WebhookOptions } from '../lib/webhooks/options';
 import { signWebhookSync } from '../lib/webhooks/signing';
@@ -305,7 +305,7 @@ async function bench(receiver: Receiver) {
    * `keys` that no run drains; resolves, once Redis holds it, with its signed POST to send and
    * when it was queued (made, before the enqueue: as a delivery stamps its events).
    */
-  const floorEnqueue = async (keys: KeySpace, id: string, i: number): Promise<{ post: () => Promise<number>; enqueuedAt: number }> => {
+  const floorEnqueue = async (keys: KeySpace, id: string, i: number): Promise<{ post: () => Promise<Answer>; enqueuedAt: number }> => {
     const ev = event(i % 100, i);
     ev.id = id;
     const json = ev.toJsonString();
@@ -319,7 +319,7 @@ async function bench(receiver: Receiver) {
    * The ceiling's work for event i: made (stamped as a delivery stamps it), signed and
    * POSTed, nothing stored: what no delivery, durable or not, beats with this producer.
    */
-  const ceilingPost = (id: string, i: number): { post: Promise<number>; enqueuedAt: number } => {
+  const ceilingPost = (id: string, i: number): { post: Promise<Answer>; enqueuedAt: number } => {
     const ev = event(i % 100, i);
     ev.id = id;
     const enqueuedAt = Date.now();

@@ -2,6 +2,21 @@
 export interface Attempt {
   status: number;
   error: string;
+  /** A 429's or 503's `Retry-After`, in ms from when it came. */
+  retryAfterMs?: number;
+}
+
+/**
+ * `Retry-After` (delta-seconds or an HTTP date) in ms from `now`, for a status that gives it
+ * meaning: a receiver that says when to come back (429 Too Many Requests, 503 Unavailable) is
+ * not asked again sooner. Undefined for any other status or a value that does not parse.
+ */
+export function retryAfterMs(status: number, header: string | undefined, now = Date.now()): number | undefined {
+  if ((status !== 429 && status !== 503) || header === undefined) return undefined;
+  const v = header.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = /[a-z]/i.test(v) ? Date.parse(v) : NaN;
+  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
 }
 
 export const succeeded = (attempt: Attempt) => attempt.status >= 200 && attempt.status < 300;

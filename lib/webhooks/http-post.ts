@@ -13,6 +13,12 @@ const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 256 }), 
  */
 export const MAX_ANSWER_BYTES = 64 * 1024;
 
+/** What a receiver answered: its status, and its `Retry-After` header as written, if any. */
+export interface Answer {
+  status: number;
+  retryAfter?: string;
+}
+
 /**
  * `timeoutMs` bounds the whole attempt, from sending to the answer's last byte, as Go's
  * http.Client.Timeout does for LiveKit: a socket idle timeout alone let a receiver that
@@ -20,17 +26,18 @@ export const MAX_ANSWER_BYTES = 64 * 1024;
  * liked. An answer whose status came counts as given even if its body is then cut short
  * (by the deadline, the size cap or a reset): LiveKit's client reads no further either.
  */
-export function httpPost(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<number> {
+export function httpPost(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<Answer> {
   const u = new URL(url);
   const lib = u.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     let status = 0; // the answer's, once its head came
+    let retryAfter: string | undefined;
     let settled = false;
     const settle = (error?: Error) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
-      if (status > 0) resolve(status);
+      if (status > 0) resolve(retryAfter === undefined ? { status } : { status, retryAfter });
       else reject(error);
     };
     const req = lib.request(u, {
@@ -38,6 +45,7 @@ export function httpPost(url: string, body: string, headers: Record<string, stri
       headers: { ...headers, 'Content-Length': Buffer.byteLength(body) },
     }, (res) => {
       status = res.statusCode ?? 0;
+      retryAfter = res.headers['retry-after'];
       let bytes = 0;
       res.on('data', (chunk: Buffer) => {
         bytes += chunk.length;

@@ -234,7 +234,8 @@ async function deliverLane(ctx: RunContext, pickup: Pickup, limits: RunLimits): 
       const reason = describeAttempt(result);
       // its URL paused: the event waits for the probe, its attempts kept for after the pause
       const paused = await breaker.failed(result);
-      const delay = paused ? breaker.probeInMs : backoffMs(o, attempt);
+      // a receiver's Retry-After (429, 503) is waited for, up to the longest backoff
+      const delay = paused ? breaker.probeInMs : Math.max(backoffMs(o, attempt), Math.min(result.retryAfterMs ?? 0, o.maxBackoffMs));
       if (isFinal(result) || (attempt >= o.maxAttempts && !paused)) {
         await giveUp(`${reason}, attempt ${attempt}`, attempt);
         break;

@@ -1,7 +1,7 @@
 import { WebhookEvent } from '@livekit/protocol';
 import type { RedisClient } from '../redis/connection';
 import type { KeySpace } from '../redis/keys';
-import type { Attempt } from './attempt';
+import { retryAfterMs, type Attempt } from './attempt';
 import { httpPost } from './http-post';
 import { LocalSlots } from './local-slots';
 import type { WebhookOptions } from './options';
@@ -66,12 +66,13 @@ export class Receiver {
       body = ev.toJsonString();
     }
     try {
-      const status = await httpPost(this.url, body, {
+      const { status, retryAfter } = await httpPost(this.url, body, {
         'Content-Type': 'application/webhook+json',
         Authorization: signWebhookSync(body, this.opts.apiKey, this.opts.apiSecret),
         'User-Agent': USER_AGENT,
       }, this.opts.timeoutMs);
-      return { status, error: '' };
+      const wait = retryAfterMs(status, retryAfter);
+      return wait === undefined ? { status, error: '' } : { status, error: '', retryAfterMs: wait };
     } catch (e) {
       return { status: 0, error: (e as Error).message };
     }

@@ -16,6 +16,8 @@ export class TestReceiver {
   readonly rejected: string[] = [];
   readonly attempts = new Map<string, number>();
   answer: (ev: WebhookEvent, attempt: number) => number = () => 200;
+  /** Headers of the answer to a verified delivery (a `Retry-After`, say). */
+  answerHeaders: (ev: WebhookEvent, attempt: number) => Record<string, string> = () => ({});
   /** Time taken to answer each request, so deliveries are in flight when a test acts. */
   delayMs = 0;
   /**
@@ -64,7 +66,7 @@ export class TestReceiver {
             res.on('close', () => clearInterval(timer));
             return;
           }
-          res.writeHead(status).end();
+          res.writeHead(status, this.answerHeaders(ev, attempt)).end();
         } catch (e) {
           this.rejected.push((e as Error).message);
           res.writeHead(401).end();
