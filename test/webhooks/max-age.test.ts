@@ -1,20 +1,13 @@
 import { expect } from 'chai';
-import { KeySpace } from '../../lib/redis/keys';
 import { DEAD_LETTER, webhookLaneId, type DeadLetterJob } from '../../lib/webhooks/delivery';
 import { ids } from '../support/fixture';
-import { until, usePrivateRedis } from '../support/redis';
-import { joined, useDeliveries } from './harness';
-import { TestReceiver } from './receiver';
+import { until } from '../support/redis';
+import { joined, useReceiverDeliveries } from './harness';
 
 /** WEBHOOK_MAX_AGE: an event too old to be worth sending is a dead letter instead. */
 describe('webhook WEBHOOK_MAX_AGE', function () {
   this.timeout(60_000);
-  const redis = usePrivateRedis();
-  const keys = new KeySpace('tc', 4);
-  const deliveries = useDeliveries(redis, keys);
-  const rx = new TestReceiver();
-  before(() => rx.start());
-  after(() => rx.stop());
+  const { deliveries, rx } = useReceiverDeliveries();
 
   const deadLettersOf = async (d: Awaited<ReturnType<typeof deliveries.make>>, room: string) =>
     (await d.queue.getFailed()).filter((j) => j.name === DEAD_LETTER && (j.data as DeadLetterJob).lane === webhookLaneId(rx.url, `room:${room}`));

@@ -1,10 +1,8 @@
 import { expect } from 'chai';
-import { KeySpace } from '../../lib/redis/keys';
 import { retryAfterMs } from '../../lib/webhooks/attempt';
 import { ids } from '../support/fixture';
-import { until, usePrivateRedis } from '../support/redis';
-import { joined, useDeliveries } from './harness';
-import { TestReceiver } from './receiver';
+import { until } from '../support/redis';
+import { joined, useReceiverDeliveries } from './harness';
 
 /**
  * A receiver that answers 429 or 503 with `Retry-After` is not asked again sooner (the
@@ -13,12 +11,7 @@ import { TestReceiver } from './receiver';
  */
 describe('webhook Retry-After', function () {
   this.timeout(60_000);
-  const redis = usePrivateRedis();
-  const keys = new KeySpace('tc', 4);
-  const deliveries = useDeliveries(redis, keys);
-  const rx = new TestReceiver();
-  before(() => rx.start());
-  after(() => rx.stop());
+  const { deliveries, rx } = useReceiverDeliveries();
 
   it('reads delta-seconds and HTTP dates, for 429 and 503 only', () => {
     const now = Date.parse('2026-11-28T12:00:00Z');
