@@ -117,7 +117,9 @@ describe('POST /v1/webhooks/replay: property-based (fast-check)', function () {
         const n = (res.json() as { replayed: number }).replayed;
         expect(Number.isInteger(n) && n >= 0, res.body).to.equal(true);
         replayed += n;
-      }), { numRuns: Number(process.env.FUZZ_RUNS ?? 300) });
+      // six bodies that must be 200 run first: the random ones alone held 2 to 21 valid bodies
+      // in 300 (sampled), so a floor on their count failed now and then
+      }), { numRuns: Number(process.env.FUZZ_RUNS ?? 300), examples: Array.from({ length: 6 }, (_, i): [{ url: string; since: number }] => [{ url: rx.url, since: i }]) });
       expect(statuses.get(400) ?? 0, JSON.stringify([...statuses])).to.be.above(50);
       expect(statuses.get(200) ?? 0, JSON.stringify([...statuses])).to.be.above(5);
       // a replay of a window holding them re-queued the dead letters, each once
