@@ -15,6 +15,18 @@ import { ids } from '../support/fixture';
 describe('API tokens: the observability grant', function () {
   this.timeout(60_000);
   const node = useApiNode();
+  const secret = new TextEncoder().encode(API_SECRET);
+
+  /** A token made with jose: `claims`, issued by `iss`, its times in epoch seconds (`exp` undefined: none), signed with `key`. */
+  const signed = (claims: Record<string, unknown>, { iss = API_KEY, nbf, exp, key = secret }: { iss?: string; nbf?: number; exp?: number; key?: Uint8Array }) => {
+    let t = new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(iss);
+    if (nbf !== undefined) t = t.setNotBefore(nbf);
+    if (exp !== undefined) t = t.setExpirationTime(exp);
+    return t.sign(key);
+  };
+  /** An SFU node's heartbeat with `jwt`: 204 when the token is taken. */
+  const heartbeat = (sfu: string, jwt: string) =>
+    node.app.inject({ method: 'POST', url: `/v1/nodes/${sfu}/heartbeat`, headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, payload: '{}' });
 
   const session = () => {
     const room = ids.roomInfo('g');
@@ -77,15 +89,14 @@ describe('API tokens: the observability grant', function () {
   it('without a valid token: 401, as before (none, another secret, another issuer, no exp, expired or not yet valid past the leeway)', async () => {
     const sfu = ids.node();
     const { room, participant } = session();
-    const secret = new TextEncoder().encode(API_SECRET);
     const now = Math.floor(Date.now() / 1000);
     const claims = { observability: { write: true } };
     const invalid = {
-      'another secret': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY).setExpirationTime(now + 600).sign(new TextEncoder().encode(`${API_SECRET}x`)),
-      'another issuer': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer('other-key').setExpirationTime(now + 600).sign(secret),
-      'expired past the leeway': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY).setExpirationTime(now - CLOCK_LEEWAY_S - 60).sign(secret),
-      'not valid before a time past the leeway': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY).setNotBefore(now + CLOCK_LEEWAY_S + 60).setExpirationTime(now + 600).sign(secret),
-      'no exp': await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY).sign(secret),
+      'another secret': await signed(claims, { exp: now + 600, key: new TextEncoder().encode(`${API_SECRET}x`) }),
+      'another issuer': await signed(claims, { iss: 'other-key', exp: now + 600 }),
+      'expired past the leeway': await signed(claims, { exp: now - CLOCK_LEEWAY_S - 60 }),
+      'not valid before a time past the leeway': await signed(claims, { nbf: now + CLOCK_LEEWAY_S + 60, exp: now + 600 }),
+      'no exp': await signed(claims, {}),
     };
     for (const [what, jwt] of Object.entries(invalid)) {
       for (const request of routes(jwt, sfu, room, participant)) {
@@ -98,25 +109,19 @@ describe('API tokens: the observability grant', function () {
   });
 
   it('an SFU whose clock is ahead or behind by less than a minute: its token is taken (LiveKit\'s leeway)', async () => {
-    const secret = new TextEncoder().encode(API_SECRET);
     const sfu = ids.node();
     const now = Math.floor(Date.now() / 1000);
     // as LiveKit's AccessToken makes it on a clock `skew` s off: nbf = its now, exp = its now + 10 min
     for (const skew of [30, 5, 1, -1, -5, -30]) {
-      const jwt = await new SignJWT({ observability: { write: true } }).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY)
-        .setNotBefore(now + skew).setExpirationTime(now + skew + 600).sign(secret);
-      const res = await node.app.inject({ method: 'POST', url: `/v1/nodes/${sfu}/heartbeat`, headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, payload: '{}' });
+      const res = await heartbeat(sfu, await signed({ observability: { write: true } }, { nbf: now + skew, exp: now + skew + 600 }));
       expect(res.statusCode, `a clock ${skew} s off`).to.equal(204);
     }
     // a token that expired 30 s ago by this node's clock: the SFU's may still be within it
-    const late = await new SignJWT({ observability: { write: true } }).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY)
-      .setNotBefore(now - 630).setExpirationTime(now - 30).sign(secret);
-    const res = await node.app.inject({ method: 'POST', url: `/v1/nodes/${sfu}/heartbeat`, headers: { authorization: `Bearer ${late}`, 'content-type': 'application/json' }, payload: '{}' });
+    const res = await heartbeat(sfu, await signed({ observability: { write: true } }, { nbf: now - 630, exp: now - 30 }));
     expect(res.statusCode).to.equal(204);
   });
 
   it('only a signed token whose observability.write is true is let through (property: any claims)', async () => {
-    const secret = new TextEncoder().encode(API_SECRET);
     const sfu = ids.node();
     const value = fc.oneof(fc.boolean(), fc.constant('true'), fc.constant(1), fc.constant(null), fc.string({ maxLength: 5 }), fc.constant({ write: true }));
     await fc.assert(fc.asyncProperty(
@@ -126,9 +131,7 @@ describe('API tokens: the observability grant', function () {
         write: fc.option(value, { nil: undefined }),
       }, { requiredKeys: [] }),
       async (claims) => {
-        const jwt = await new SignJWT(claims as Record<string, unknown>).setProtectedHeader({ alg: 'HS256' }).setIssuer(API_KEY)
-          .setExpirationTime(Math.floor(Date.now() / 1000) + 600).sign(secret);
-        const res = await node.app.inject({ method: 'POST', url: `/v1/nodes/${sfu}/heartbeat`, headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, payload: '{}' });
+        const res = await heartbeat(sfu, await signed(claims as Record<string, unknown>, { exp: Math.floor(Date.now() / 1000) + 600 }));
         const o = claims.observability as unknown;
         const granted = typeof o === 'object' && o !== null && (o as { write?: unknown }).write === true;
         expect(res.statusCode, JSON.stringify(claims)).to.equal(granted ? 204 : 403);
